@@ -1,0 +1,179 @@
+# One non-recursive Makefile for the six servers, their tests and the bench.
+#
+#   make            build every server into bin/
+#   make test       unit tests + the contract suite against every server
+#   make asan       the same tests, built with AddressSanitizer + UBSan
+#   make tsan       the same tests for the threaded models under ThreadSanitizer
+#   make bench      the benchmark matrix (see tests/bench/README.md)
+#   make run        serve www/ on 127.0.0.1:8080 (MODEL=01_blocking ...)
+#   make diffs      docs/diffs/NN-MM.diff between neighbouring models
+#   make fuzz       run each fuzz target for FUZZ_SECONDS (needs clang)
+#   make format / check-format / lint / clean
+#
+# MODE=asan or MODE=tsan selects a sanitizer build; its objects and binaries
+# live under build/$(MODE)/ so they never mix with the normal build.
+
+VARIANTS := 01_blocking 02_fork 03_threads 04_threadpool \
+	    05_nonblocking_poll 06_epoll_async
+# Only the variants whose folder has a main.c are built.
+BUILT := $(foreach v,$(VARIANTS),$(if $(wildcard $(v)/main.c),$(v)))
+
+MODE ?= release
+CC ?= cc
+WERROR ?= -Werror
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wformat=2 -Wimplicit-fallthrough -Wvla -Wundef
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) $(WERROR) -MMD -MP \
+	-Icommon
+LDLIBS := -pthread
+
+ifeq ($(MODE),release)
+OUT := build
+BIN := bin
+SAN :=
+else ifeq ($(MODE),asan)
+OUT := build/asan
+BIN := $(OUT)/bin
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+else ifeq ($(MODE),tsan)
+OUT := build/tsan
+BIN := $(OUT)/bin
+SAN := -fsanitize=thread
+else
+$(error MODE must be release, asan or tsan)
+endif
+
+CFLAGS := $(CFLAGS_BASE) $(SAN) $(EXTRA_CFLAGS)
+LDFLAGS := $(SAN)
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
+LIB := $(OUT)/libcommon.a
+SERVERS := $(BUILT:%=$(BIN)/%)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
+CONTRACT := $(OUT)/tests/contract
+
+ifneq ($(V),1)
+Q := @
+endif
+
+.PHONY: all test unit contract asan tsan bench run diffs format \
+	check-format lint fuzz clean deps deps-bench
+.DEFAULT_GOAL := all
+
+all: $(SERVERS)
+
+$(OUT)/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN)/%: $(OUT)/%/main.o $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUT)/tests/test_%: $(OUT)/tests/unit/test_%.o $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(CONTRACT): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/contract/*.c)) $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+# ---- tests -----------------------------------------------------------------
+
+# Which servers the contract suite runs against (default: every one built).
+MODELS ?= $(BUILT)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory unit contract
+
+unit: $(UNIT_BIN)
+	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+contract: $(CONTRACT) $(SERVERS)
+	$(Q)set -e; for m in $(MODELS); do \
+		echo "== contract suite: $$m ($(MODE))"; \
+		$(CONTRACT) $(BIN)/$$m; \
+	done
+
+asan:
+	$(Q)$(MAKE) --no-print-directory MODE=asan test
+
+# ThreadSanitizer only means something where there are threads.
+TSAN_MODELS ?= $(filter 03_threads 04_threadpool 06_epoll_async,$(BUILT))
+tsan:
+	$(Q)$(MAKE) --no-print-directory MODE=tsan MODELS="$(TSAN_MODELS)" test
+
+deps:
+	$(Q)sh tests/deps.sh test
+
+deps-bench:
+	$(Q)sh tests/deps.sh bench
+
+# ---- running and reading -----------------------------------------------------
+
+MODEL ?= $(lastword $(BUILT))
+PORT ?= 8080
+run: $(BIN)/$(MODEL)
+	$(BIN)/$(MODEL) --port $(PORT) --root www
+
+bench: deps-bench all
+	$(Q)sh tests/bench/bench.sh
+
+# docs/diffs/01-02.diff ... between neighbouring models' main.c.
+diffs:
+	$(Q)set -e; mkdir -p docs/diffs; set -- $(VARIANTS); \
+	while [ $$# -ge 2 ]; do \
+		a=$$1; b=$$2; shift; \
+		[ -f $$a/main.c ] && [ -f $$b/main.c ] || continue; \
+		f=docs/diffs/$${a%%_*}-$${b%%_*}.diff; \
+		diff -u $$a/main.c $$b/main.c > $$f || true; \
+		echo "  DIFF    $$f ($$(grep -c '^[-+][^-+]' $$f) changed lines)"; \
+	done
+
+FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c \
+	tests/contract/*.[ch] tests/fuzz/*.c)
+format:
+	clang-format -i $(FORMAT_SRC)
+
+check-format:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
+		--std=c11 -D_GNU_SOURCE -Icommon --suppress=missingIncludeSystem \
+		common $(BUILT)
+
+# ---- fuzzing (clang's libFuzzer) -------------------------------------------
+
+FUZZ_SECONDS ?= 30
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC)
+	@mkdir -p $(@D)
+	@echo "  FUZZ-CC $@"
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) -pthread
+
+fuzz: $(FUZZ_BIN)
+	$(Q)set -e; for f in $(FUZZ_BIN); do \
+		echo "== $$f for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+			tests/fuzz/corpus; \
+	done
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,48 @@
+/*
+ * app.h - what the server does with a parsed request: the route table of
+ * demo handlers (/api/...) with the static files of --root behind them.
+ *
+ * Every model calls app_handle() for each complete request and sends what it
+ * put in the response.  The event-loop models first ask app_may_block():
+ * 06 hands such requests to its worker pool, 05 runs them inline.
+ *
+ * The demo API (the classic tutorial servers' API plus what the bench needs):
+ *   GET  /api/hello?name=X   JSON greeting, name JSON-escaped
+ *   GET  /api/time           JSON with the server time
+ *   POST /api/echo           echoes the request body
+ *   GET  /api/sleep?ms=N     blocks N ms (capped at 10 s): a slow database
+ *   GET  /api/cpu?n=N        CPU-bound work (capped): a hash N thousand times
+ *   GET  /api/stats          JSON counters: see stats.h
+ *
+ * Thread safety: re-entrant; handlers share only the atomic counters.
+ */
+#ifndef APP_H
+#define APP_H
+
+#include <stdbool.h>
+
+#include "http_parser.h"
+#include "response.h"
+
+struct server;
+
+#define APP_SLEEP_MAX_MS 10000
+#define APP_CPU_MAX_N 10000
+
+/*
+ * Routes req and fills resp, finished (resp_finish has run) and ready to
+ * send.  resp->keep_alive follows req->keep_alive unless the handler or an
+ * error says close.  resp may borrow from req's buffer (echo).
+ */
+void app_handle(const struct server *srv, const struct http_request *req,
+		struct response *resp);
+
+/* Fills resp with a finished error response (Connection: close). */
+void app_handle_error(const struct server *srv,
+		      const struct http_request *req, int status,
+		      struct response *resp);
+
+/* True when the route req goes to may block the calling thread. */
+bool app_may_block(const struct server *srv, const struct http_request *req);
+
+#endif /* APP_H */

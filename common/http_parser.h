@@ -1,0 +1,147 @@
+/*
+ * http_parser.h - an incremental, strict HTTP/1.x request parser.
+ *
+ * Contract
+ *   http_parse_request() is given every byte received so far on a connection
+ *   (the caller's buffer, starting at the first byte of the request) and
+ *   answers one of three things:
+ *
+ *     > 0            the request is complete; that many bytes belong to it
+ *                    (request line, header section and body).  Any bytes
+ *                    after them belong to the next request (pipelining).
+ *     HTTP_INCOMPLETE  not enough bytes yet: call again with more.  If the
+ *                    header section is already complete, req->header_len is
+ *                    set and req->expect_continue / req->content_length are
+ *                    valid, so the caller can send "100 Continue".
+ *     HTTP_ERROR     the request is malformed or over a limit; req->status
+ *                    holds the HTTP status to send (400, 413, 414, 431, 501,
+ *                    505).  The caller answers with it and closes.
+ *
+ *   The parser does no I/O and no allocation.  It may be called again from
+ *   scratch with a longer buffer: it keeps no state between calls.  All the
+ *   http_str views it fills in point into buf and die with it.
+ *
+ *   The only write into buf: when a chunked request is complete, its chunk
+ *   data is moved in place (towards the front) so that req->body is one
+ *   contiguous view.  Bytes past the returned length are never touched.
+ *
+ * Thread safety: re-entrant; no global state.
+ */
+#ifndef HTTP_PARSER_H
+#define HTTP_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HTTP_INCOMPLETE (-1)
+#define HTTP_ERROR (-2)
+
+/* The most header fields one request may carry (more is a 431). */
+#define HTTP_MAX_HEADERS 48
+
+/* A view into the caller's buffer: not NUL-terminated. */
+struct http_str {
+	const char *p;
+	size_t len;
+};
+
+struct http_header {
+	struct http_str name;
+	struct http_str value; /* without leading or trailing whitespace */
+};
+
+/*
+ * Methods the server knows (RFC 9110 section 9 plus PATCH).  A well-formed
+ * method token that is none of these is answered 501 Not Implemented.
+ */
+enum http_method {
+	HTTP_GET,
+	HTTP_HEAD,
+	HTTP_POST,
+	HTTP_PUT,
+	HTTP_DELETE,
+	HTTP_CONNECT,
+	HTTP_OPTIONS,
+	HTTP_TRACE,
+	HTTP_PATCH,
+};
+
+struct http_limits {
+	size_t max_request_line; /* longer request line: 414 */
+	size_t max_header_bytes; /* longer header section: 431 */
+	size_t max_headers;	 /* more fields: 431 (<= HTTP_MAX_HEADERS) */
+	size_t max_body;	 /* longer body, declared or chunked: 413 */
+};
+
+/* Defaults: 8 KiB request line, 8 KiB headers, 48 fields, 1 MiB body. */
+#define HTTP_DEFAULT_MAX_REQUEST_LINE 8192
+#define HTTP_DEFAULT_MAX_HEADER_BYTES 8192
+#define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
+
+struct http_request {
+	enum http_method method;
+	struct http_str method_name; /* as sent */
+	struct http_str target;	     /* request-target as sent */
+	struct http_str path;	     /* target up to '?', still encoded */
+	struct http_str query;	     /* after '?', len 0 if none */
+	int version_minor;	     /* HTTP/1.<version_minor>: 0 or 1 */
+
+	struct http_header headers[HTTP_MAX_HEADERS];
+	size_t num_headers;
+
+	struct http_str host;	/* the Host field value, len 0 if none */
+	size_t content_length;	/* declared length, 0 if none */
+	bool chunked;		/* Transfer-Encoding: chunked */
+	bool keep_alive;	/* from version and Connection */
+	bool expect_continue;	/* Expect: 100-continue */
+
+	size_t header_len;	/* bytes up to and including the empty line;
+				   0 until the header section is complete */
+	struct http_str body;	/* valid once the request is complete */
+
+	int status;		/* on HTTP_ERROR: the status to answer */
+};
+
+/* Fills *lim with the defaults above. */
+void http_limits_init(struct http_limits *lim);
+
+/*
+ * Parses the request at the start of buf[0..len).  See the contract at the
+ * top of this file.  req is overwritten on every call.
+ */
+ssize_t http_parse_request(char *buf, size_t len,
+			   const struct http_limits *lim,
+			   struct http_request *req);
+
+/*
+ * Finds a header by name, case-insensitively.  Returns the first match or
+ * NULL.  The view is valid as long as the request's buffer is.
+ */
+const struct http_str *http_find_header(const struct http_request *req,
+					const char *name);
+
+/*
+ * Percent-decodes a path into out (NUL-terminated).  Returns the decoded
+ * length, or -1 if a %xx escape is malformed, decodes to NUL, or the result
+ * does not fit in outsz bytes.  '+' is left alone (it means space only in
+ * query strings).
+ */
+ssize_t http_decode_path(const struct http_str *path, char *out,
+			 size_t outsz);
+
+/*
+ * Looks up key in a query string "a=1&b=2" and percent-decodes its value
+ * into out ('+' becomes a space).  Returns the decoded length, or -1 if the
+ * key is absent, malformed, or the value does not fit.
+ */
+ssize_t http_query_param(const struct http_str *query, const char *key,
+			 char *out, size_t outsz);
+
+/* Returns the method's name ("GET") for logs. */
+const char *http_method_name(enum http_method m);
+
+/* True when a and the C string b are equal, ignoring ASCII case. */
+bool http_str_equal_nocase(const struct http_str *a, const char *b);
+
+#endif /* HTTP_PARSER_H */

@@ -1,0 +1,109 @@
+/*
+ * response.h - building an HTTP/1.1 response as bytes plus a file range.
+ *
+ * A handler fills a struct response: a status, a content type, extra header
+ * lines, and a body that is either bytes in memory or a range of an open
+ * file.  resp_finish() then writes the status line and every header into
+ * resp->head.  The response never touches a socket: the blocking models
+ * send head, body and file with write/sendfile in serve.c, the event-loop
+ * models resume the same three parts across writable events in conn.c.
+ *
+ * Ownership: body_buf is inside the struct; resp->body may instead borrow
+ * from the request's buffer (echo) or from static storage, and must outlive
+ * the sending.  file_fd, when >= 0, is owned by the response and closed by
+ * resp_release().
+ *
+ * Thread safety: every function works only on the struct it is given;
+ * resp_date() keeps a per-thread cache.
+ */
+#ifndef RESPONSE_H
+#define RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "http_parser.h"
+
+#define RESP_HEAD_MAX 1024  /* status line and all headers */
+#define RESP_EXTRA_MAX 384  /* handler-added header lines */
+#define RESP_BODY_MAX 4096  /* generated bodies: JSON, error pages */
+#define RESP_DATE_LEN 30    /* "Sun, 06 Nov 1994 08:49:37 GMT" + NUL */
+
+#define SERVER_NAME "concurrency-servers"
+
+struct response {
+	int status;
+	const char *content_type; /* static string, NULL for none */
+	bool keep_alive;	  /* Connection: keep-alive or close */
+	bool head_only;		  /* HEAD: send the headers only */
+
+	char extra[RESP_EXTRA_MAX]; /* "Name: value\r\n" lines */
+	size_t extra_len;
+
+	const char *body; /* in-memory body (may point into body_buf) */
+	size_t body_len;
+	char body_buf[RESP_BODY_MAX];
+
+	int file_fd; /* -1, or a file range sent after body */
+	off_t file_offset;
+	size_t file_len;
+
+	char head[RESP_HEAD_MAX]; /* filled by resp_finish() */
+	size_t head_len;
+};
+
+/* Resets r to an empty 200 response with no body and file_fd -1. */
+void resp_init(struct response *r);
+
+/* Closes the file, if any.  Safe to call twice. */
+void resp_release(struct response *r);
+
+/* Appends "name: value\r\n".  Returns 0, or -1 if it does not fit. */
+int resp_add_header(struct response *r, const char *name,
+		    const char *value_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Formats the body into body_buf and points body at it.  Returns 0, or -1 if
+ * it was truncated (the body then holds what fit).
+ */
+int resp_printf(struct response *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Borrows len bytes at body as the body (not copied). */
+void resp_set_body(struct response *r, const char *body, size_t len);
+
+/* Makes the body the range [offset, offset + len) of fd; r takes fd. */
+void resp_set_file(struct response *r, int fd, off_t offset, size_t len);
+
+/*
+ * Makes r a complete error response for status: a short text/html body that
+ * names the status, and Connection: close for every 4xx/5xx caused by a
+ * broken request (the caller decides keep_alive; this sets it false).
+ */
+void resp_error(struct response *r, int status);
+
+/*
+ * Writes the status line and headers into r->head: Date, Server,
+ * Content-Type, Content-Length, Connection, the security headers and the
+ * extra lines.  If req is a HEAD request the body is dropped from what is
+ * sent (Content-Length still gives its length).  Returns 0, or -1 if the
+ * head did not fit (then r has become a 500).
+ */
+int resp_finish(struct response *r, const struct http_request *req);
+
+/* Bytes of body that will be sent (0 for HEAD). */
+size_t resp_body_bytes(const struct response *r);
+
+/* The reason phrase for a status ("Not Found"); "Unknown" if none. */
+const char *resp_reason(int status);
+
+/* Formats t as an IMF-fixdate (RFC 9110 section 5.6.7). */
+void resp_format_date(time_t t, char out[RESP_DATE_LEN]);
+
+/* The current IMF-fixdate, recomputed at most once a second per thread. */
+const char *resp_date(void);
+
+#endif /* RESPONSE_H */

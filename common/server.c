@@ -1,0 +1,274 @@
+/*
+ * server.c - start-up, shutdown and the main() that all six models share.
+ *
+ * server_main() is, in effect, every model's main(): each main.c passes it
+ * the model's name and its run() function, so the six files differ only in
+ * the part that is their model.  It is the one function in common/ that
+ * prints, because it is the program's entry point.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "static_files.h"
+
+/*
+ * The write end of the stop pipe, for the signal handler.  A handler cannot
+ * be given an argument, so this one descriptor is the single piece of global
+ * state in common/.
+ */
+static int stop_signal_fd = -1;
+
+static void on_stop_signal(int sig)
+{
+	int saved = errno; /* the handler must not change errno under us */
+	ssize_t rc;
+
+	(void)sig;
+	/* write(2) is async-signal-safe; a full pipe means one byte is in. */
+	rc = write(stop_signal_fd, "x", 1);
+	(void)rc;
+	errno = saved;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/*
+	 * LESSON: a client that closes early makes write() raise SIGPIPE,
+	 * whose default action kills the process.  Ignored, write() fails
+	 * with EPIPE instead and only that connection ends.
+	 */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		return -1;
+	/* No SA_RESTART: a blocked call returns EINTR and sees the stop. */
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = 0;
+	if (sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGTERM, &sa, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+/* Raises the descriptor limit to the hard limit: one fd per connection. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int open_log(struct server *srv, char *err, size_t errsz)
+{
+	srv->log_fd = -1;
+	if (srv->opt.access_log != NULL) {
+		srv->log_fd = log_open(srv->opt.access_log);
+		if (srv->log_fd < 0) {
+			snprintf(err, errsz, "--access-log %s: %s",
+				 srv->opt.access_log, strerror(errno));
+			return -1;
+		}
+	} else if (!srv->opt.quiet) {
+		srv->log_fd = STDERR_FILENO;
+	}
+	return 0;
+}
+
+static int open_stop_pipe(struct server *srv)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+		return -1;
+	srv->stop_fd = fds[0];
+	srv->stop_write_fd = fds[1];
+	stop_signal_fd = fds[1];
+	return 0;
+}
+
+int server_setup(struct server *srv, const char *model,
+		 const struct options *opt, char *err, size_t errsz)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->model = model;
+	srv->opt = *opt;
+	srv->listen_fd = srv->stop_fd = srv->stop_write_fd = -1;
+	http_limits_init(&srv->limits);
+	srv->limits.max_body = opt->max_body;
+
+	if (file_resolve_root(opt->root, srv->root, sizeof(srv->root)) != 0) {
+		snprintf(err, errsz, "--root %s: %s", opt->root,
+			 strerror(errno));
+		return -1;
+	}
+	if (open_log(srv, err, errsz) != 0)
+		return -1;
+	srv->stats = stats_create();
+	if (srv->stats == NULL) {
+		snprintf(err, errsz, "counters: %s", strerror(errno));
+		goto out_close_log;
+	}
+	raise_fd_limit();
+	srv->listen_fd = net_listen(opt->host, opt->port, NET_BACKLOG);
+	if (srv->listen_fd < 0) {
+		snprintf(err, errsz, "cannot listen on %s:%d: %s", opt->host,
+			 opt->port, strerror(errno));
+		goto out_destroy_stats;
+	}
+	if (open_stop_pipe(srv) != 0 || install_signals() != 0) {
+		snprintf(err, errsz, "signals: %s", strerror(errno));
+		goto out_close_listener;
+	}
+	return 0;
+
+out_close_listener:
+	close(srv->listen_fd);
+out_destroy_stats:
+	stats_destroy(srv->stats);
+out_close_log:
+	if (srv->log_fd > STDERR_FILENO)
+		close(srv->log_fd);
+	return -1;
+}
+
+void server_teardown(struct server *srv)
+{
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->log_fd > STDERR_FILENO)
+		close(srv->log_fd);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	close(srv->stop_fd);
+	close(srv->stop_write_fd);
+	stats_destroy(srv->stats);
+}
+
+bool server_stopping(const struct server *srv)
+{
+	struct pollfd p = {.fd = srv->stop_fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0;
+}
+
+void server_request_stop(const struct server *srv)
+{
+	ssize_t rc = write(srv->stop_write_fd, "x", 1);
+
+	(void)rc;
+}
+
+/* True for accept errors that say "try again", not "something is broken". */
+static bool accept_error_is_transient(int err)
+{
+	return err == EINTR || err == ECONNABORTED || err == EAGAIN ||
+	       err == EPROTO || err == EPERM;
+}
+
+/*
+ * Waits on the listener and the stop pipe at once.  Returns 1 when a client
+ * is waiting, 0 on a stop, and sleeps at most timeout_ms (-1: forever).
+ */
+static int wait_for_client(const struct server *srv, int timeout_ms)
+{
+	struct pollfd p[2] = {
+		{.fd = srv->listen_fd, .events = POLLIN},
+		{.fd = srv->stop_fd, .events = POLLIN},
+	};
+	int n = poll(p, 2, timeout_ms);
+
+	if (n > 0 && p[1].revents != 0)
+		return 0;
+	return 1;
+}
+
+int server_accept(const struct server *srv)
+{
+	for (;;) {
+		int fd;
+
+		if (wait_for_client(srv, -1) == 0)
+			return -1;
+		fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (accept_error_is_transient(errno))
+			continue;
+		/*
+		 * LESSON: EMFILE, ENFILE, ENOBUFS, ENOMEM: the pending client
+		 * stays in the backlog and poll would report it again at
+		 * once.  Back off so the loop does not spin, and try again
+		 * when connections have closed.
+		 */
+		if (wait_for_client(srv, 100) == 0)
+			return -1;
+	}
+}
+
+size_t server_request_buffer_size(const struct server *srv)
+{
+	const struct http_limits *l = &srv->limits;
+
+	return l->max_request_line + l->max_header_bytes + l->max_body + 1024;
+}
+
+long long server_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int server_main(int argc, char **argv, const char *model,
+		int (*run)(struct server *srv))
+{
+	struct options opt;
+	struct server srv;
+	char err[512], addr[NET_ADDR_MAX];
+	int rc;
+
+	opt_defaults(&opt);
+	switch (opt_parse(&opt, argc, argv, err, sizeof(err))) {
+	case OPT_HELP:
+		opt_print_usage(stdout, model);
+		return 0;
+	case OPT_VERSION:
+		printf("%s %s\n", model, PROJECT_VERSION);
+		return 0;
+	case OPT_EXIT_ERROR:
+		fprintf(stderr, "%s: %s (try --help)\n", model, err);
+		return 2;
+	case OPT_RUN:
+		break;
+	}
+	if (server_setup(&srv, model, &opt, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", model, err);
+		return 2;
+	}
+	if (net_local_address(srv.listen_fd, addr, sizeof(addr)) != 0)
+		snprintf(addr, sizeof(addr), "%s:%d", opt.host, opt.port);
+	/* Tests and the bench read this line to learn an ephemeral port. */
+	printf("listening on http://%s\n", addr);
+	fflush(stdout);
+	rc = run(&srv);
+	server_teardown(&srv);
+	return rc;
+}

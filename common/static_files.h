@@ -1,0 +1,51 @@
+/*
+ * static_files.h - serving files under the document root.
+ *
+ * The root is resolved once at start-up (realpath).  A request path is
+ * percent-decoded by the caller, then file_serve() refuses anything that
+ * could leave the root: ".." segments, backslashes, NUL, and symlinks whose
+ * target resolves outside it (403, or 404, never the file).  A directory
+ * serves its index.html, or 404 without one.  Bodies are file ranges sent
+ * with sendfile, never read into memory.
+ *
+ * Thread safety: re-entrant.
+ */
+#ifndef STATIC_FILES_H
+#define STATIC_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "http_parser.h"
+#include "response.h"
+
+/*
+ * Resolves root to an absolute path without symlinks into out.  Returns 0,
+ * or -1 with errno set (ENOTDIR if it is not a directory).
+ */
+int file_resolve_root(const char *root, char *out, size_t outsz);
+
+/*
+ * Fills resp for a GET or HEAD of decoded_path under root (as resolved by
+ * file_resolve_root): 200 with the file, 304 when the validators match,
+ * 403 or 404.  Does not call resp_finish.
+ */
+void file_serve(const char *root, const char *decoded_path,
+		const struct http_request *req, struct response *resp);
+
+/* The MIME type for a file name, by extension; a default for unknown. */
+const char *file_mime_type(const char *path);
+
+/* Writes a strong-enough ETag ("size-mtime" in hex, quoted) into out. */
+void file_etag(const struct stat *st, char *out, size_t outsz);
+
+/*
+ * True when the request's validators say the client's copy is current:
+ * If-None-Match matches etag (or is "*"), or, with no If-None-Match,
+ * If-Modified-Since is at or after mtime (RFC 9110 section 13.1).
+ */
+bool file_not_modified(const struct http_request *req, const char *etag,
+		       time_t mtime);
+
+#endif /* STATIC_FILES_H */

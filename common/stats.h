@@ -1,0 +1,60 @@
+/*
+ * stats.h - server-wide counters for /api/stats.
+ *
+ * The counters live in one shared anonymous mapping made before the server
+ * starts its children or threads, and change only through C11 atomics, so
+ * the same code counts correctly for threads (shared memory) and for 02's
+ * forked children (which share nothing else: see the LESSON in stats.c).
+ *
+ * Latency is kept as a histogram of power-of-two microsecond buckets, so
+ * percentiles are approximate (within a factor of two) but cost one atomic
+ * add per request and no lock.
+ *
+ * Thread safety: every function is safe from any thread or process.
+ */
+#ifndef STATS_H
+#define STATS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define STATS_BUCKETS 40
+
+struct stats {
+	struct timespec started; /* CLOCK_MONOTONIC */
+	atomic_uint_fast64_t requests;
+	atomic_uint_fast64_t by_class[6]; /* [1] = 1xx ... [5] = 5xx */
+	atomic_int_fast64_t active_conns;
+	atomic_uint_fast64_t total_conns;
+	atomic_int_fast64_t processes;	 /* 1 + live children (02) */
+	atomic_uint_fast64_t latency_us[STATS_BUCKETS];
+};
+
+/* Maps a zeroed struct stats shared across fork.  NULL on error (errno). */
+struct stats *stats_create(void);
+void stats_destroy(struct stats *st);
+
+void stats_conn_opened(struct stats *st);
+void stats_conn_closed(struct stats *st);
+
+/* Counts one response with its status and its latency in microseconds. */
+void stats_record(struct stats *st, int status, uint64_t latency_us);
+
+/* The latency below which pct percent of requests fell (upper bound). */
+uint64_t stats_percentile_us(const struct stats *st, double pct);
+
+/*
+ * Writes the JSON document for /api/stats into out: model, uptime_s,
+ * requests, responses {1xx..5xx}, active_connections, total_connections,
+ * latency_us {p50, p90, p99}, threads (of this process, from /proc),
+ * processes.  Returns the length, or -1 if it did not fit.
+ */
+int stats_format_json(const struct stats *st, const char *model, char *out,
+		      size_t outsz);
+
+/* Microseconds on CLOCK_MONOTONIC, for latency measurement. */
+uint64_t stats_now_us(void);
+
+#endif /* STATS_H */
