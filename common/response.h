@@ -60,7 +60,11 @@ void resp_init(struct response *r);
 /* Closes the file, if any.  Safe to call twice. */
 void resp_release(struct response *r);
 
-/* Appends "name: value\r\n".  Returns 0, or -1 if it does not fit. */
+/*
+ * Appends "name: value\r\n".  Returns 0, or -1 if it does not fit or the
+ * value holds a CR or LF (which would let a client inject headers); nothing
+ * is added then.
+ */
 int resp_add_header(struct response *r, const char *name,
 		    const char *value_fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -82,6 +86,8 @@ void resp_set_file(struct response *r, int fd, off_t offset, size_t len);
  * Makes r a complete error response for status: a short text/html body that
  * names the status, and Connection: close for every 4xx/5xx caused by a
  * broken request (the caller decides keep_alive; this sets it false).
+ * Drops any file and extra header lines set before: add headers (Allow,
+ * Retry-After) after calling it.
  */
 void resp_error(struct response *r, int status);
 
@@ -91,10 +97,15 @@ void resp_error(struct response *r, int status);
  * extra lines.  If req is a HEAD request the body is dropped from what is
  * sent (Content-Length still gives its length).  Returns 0, or -1 if the
  * head did not fit (then r has become a 500).
+ *
+ * Afterwards head[0..head_len), then body[0..body_len), then file_len bytes
+ * of file_fd from file_offset are exactly what goes on the wire: for HEAD,
+ * 1xx, 204 and 304 body_len and file_len are 0 and the file is closed.
+ * 1xx responses are the status line alone.  Call it once per response.
  */
 int resp_finish(struct response *r, const struct http_request *req);
 
-/* Bytes of body that will be sent (0 for HEAD). */
+/* Bytes of body (memory plus file range) that will be sent (0 for HEAD). */
 size_t resp_body_bytes(const struct response *r);
 
 /* The reason phrase for a status ("Not Found"); "Unknown" if none. */

@@ -1,0 +1,295 @@
+/*
+ * response.c - turning a struct response into a status line and headers.
+ *
+ * Nothing here touches a socket.  resp_finish() writes the head into a fixed
+ * buffer inside the response and leaves body_len and file_len saying exactly
+ * what follows it on the wire, so the blocking and the event-loop models can
+ * send the same three parts each in their own way.
+ */
+#include "response.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat.h"
+
+/*
+ * Sent on every response.  nosniff stops a browser from running an echoed
+ * body as script because it "looks like" HTML; DENY stops framing.
+ */
+#define SECURITY_HEADERS                                                      \
+	"X-Content-Type-Options: nosniff\r\n"                                 \
+	"X-Frame-Options: DENY\r\n"                                           \
+	"Referrer-Policy: no-referrer\r\n"
+
+void resp_init(struct response *r)
+{
+	r->status = 200;
+	r->content_type = NULL;
+	r->keep_alive = true;
+	r->head_only = false;
+	r->extra[0] = '\0';
+	r->extra_len = 0;
+	r->body = NULL;
+	r->body_len = 0;
+	r->body_buf[0] = '\0';
+	r->file_fd = -1;
+	r->file_offset = 0;
+	r->file_len = 0;
+	r->head[0] = '\0';
+	r->head_len = 0;
+}
+
+void resp_release(struct response *r)
+{
+	if (r->file_fd >= 0)
+		close(r->file_fd);
+	r->file_fd = -1;
+	r->file_offset = 0;
+	r->file_len = 0;
+}
+
+int resp_add_header(struct response *r, const char *name,
+		    const char *value_fmt, ...)
+{
+	size_t room = sizeof(r->extra) - r->extra_len;
+	char *line = r->extra + r->extra_len;
+	va_list ap;
+	int n, m;
+
+	n = snprintf(line, room, "%s: ", name);
+	if (n < 0 || (size_t)n >= room)
+		goto out_undo;
+	va_start(ap, value_fmt);
+	m = vsnprintf(line + n, room - (size_t)n, value_fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)(n + m) + 2 >= room)
+		goto out_undo;
+	/*
+	 * LESSON: a value may carry client bytes (a path in Location).  A CR
+	 * or LF in it would let the client write headers of its own choosing
+	 * into our response: "response splitting".
+	 */
+	if (strpbrk(line, "\r\n") != NULL)
+		goto out_undo;
+	memcpy(line + n + m, "\r\n", 3);
+	r->extra_len += (size_t)(n + m) + 2;
+	return 0;
+
+out_undo:
+	r->extra[r->extra_len] = '\0';
+	return -1;
+}
+
+int resp_printf(struct response *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(r->body_buf, sizeof(r->body_buf), fmt, ap);
+	va_end(ap);
+	r->body = r->body_buf;
+	if (n < 0) {
+		r->body_len = 0;
+		return -1;
+	}
+	if ((size_t)n >= sizeof(r->body_buf)) {
+		r->body_len = sizeof(r->body_buf) - 1;
+		return -1;
+	}
+	r->body_len = (size_t)n;
+	return 0;
+}
+
+void resp_set_body(struct response *r, const char *body, size_t len)
+{
+	r->body = body;
+	r->body_len = len;
+}
+
+void resp_set_file(struct response *r, int fd, off_t offset, size_t len)
+{
+	if (r->file_fd >= 0 && r->file_fd != fd)
+		close(r->file_fd);
+	r->file_fd = fd;
+	r->file_offset = offset;
+	r->file_len = len;
+}
+
+void resp_error(struct response *r, int status)
+{
+	const char *reason = resp_reason(status);
+
+	resp_release(r);
+	r->extra[0] = '\0';
+	r->extra_len = 0;
+	r->status = status;
+	r->keep_alive = false;
+	r->content_type = "text/html; charset=utf-8";
+	resp_printf(r,
+		    "<!doctype html><title>%d %s</title>"
+		    "<h1>%d %s</h1>\n",
+		    status, reason, status, reason);
+}
+
+/* 1xx, 204 and 304 never have a body (RFC 9110 section 6.4.1). */
+static bool status_has_body(int status)
+{
+	return status >= 200 && status != 204 && status != 304;
+}
+
+static int head_put(struct response *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Appends to r->head; -1 when it does not fit. */
+static int head_put(struct response *r, const char *fmt, ...)
+{
+	size_t room = sizeof(r->head) - r->head_len;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(r->head + r->head_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return -1;
+	r->head_len += (size_t)n;
+	return 0;
+}
+
+static int write_head(struct response *r)
+{
+	r->head_len = 0;
+	if (head_put(r, "HTTP/1.1 %d %s\r\n", r->status,
+		     resp_reason(r->status)) < 0)
+		return -1;
+	/* An interim response is only its status line (100 Continue). */
+	if (r->status < 200)
+		return head_put(r, "\r\n");
+	if (head_put(r, "Date: %s\r\nServer: %s\r\n", resp_date(),
+		     SERVER_NAME) < 0)
+		return -1;
+	if (status_has_body(r->status)) {
+		if (r->content_type != NULL &&
+		    head_put(r, "Content-Type: %s\r\n", r->content_type) < 0)
+			return -1;
+		if (head_put(r, "Content-Length: %zu\r\n",
+			     r->body_len + r->file_len) < 0)
+			return -1;
+	}
+	return head_put(r, "Connection: %s\r\n%s%.*s\r\n",
+			r->keep_alive ? "keep-alive" : "close",
+			SECURITY_HEADERS, (int)r->extra_len, r->extra);
+}
+
+int resp_finish(struct response *r, const struct http_request *req)
+{
+	int rc = 0;
+
+	if (req != NULL && req->method == HTTP_HEAD)
+		r->head_only = true;
+	if (write_head(r) < 0) {
+		/* Fits: no extra lines and a short fixed body. */
+		resp_error(r, 500);
+		write_head(r);
+		rc = -1;
+	}
+	/*
+	 * LESSON: HEAD gets the very headers GET would, Content-Length
+	 * included, and then no body.  We drop it here, once, so that no
+	 * sender can forget to.
+	 */
+	if (r->head_only || !status_has_body(r->status)) {
+		resp_release(r);
+		r->body_len = 0;
+	}
+	return rc;
+}
+
+size_t resp_body_bytes(const struct response *r)
+{
+	if (r->head_only)
+		return 0;
+	return r->body_len + r->file_len;
+}
+
+static const struct {
+	int status;
+	const char *reason;
+} reasons[] = {
+	{100, "Continue"},
+	{200, "OK"},
+	{204, "No Content"},
+	{301, "Moved Permanently"},
+	{304, "Not Modified"},
+	{400, "Bad Request"},
+	{403, "Forbidden"},
+	{404, "Not Found"},
+	{405, "Method Not Allowed"},
+	{408, "Request Timeout"},
+	{413, "Content Too Large"},
+	{414, "URI Too Long"},
+	{417, "Expectation Failed"},
+	{431, "Request Header Fields Too Large"},
+	{500, "Internal Server Error"},
+	{501, "Not Implemented"},
+	{503, "Service Unavailable"},
+	{505, "HTTP Version Not Supported"},
+};
+
+const char *resp_reason(int status)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(reasons); i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return "Unknown";
+}
+
+/*
+ * LESSON: strftime's %a and %b follow the locale, and HTTP dates must be in
+ * English whatever the locale, so the names are spelled out here.
+ */
+static const char wday_names[7][4] = {"Sun", "Mon", "Tue", "Wed",
+				      "Thu", "Fri", "Sat"};
+static const char month_names[12][4] = {"Jan", "Feb", "Mar", "Apr",
+					"May", "Jun", "Jul", "Aug",
+					"Sep", "Oct", "Nov", "Dec"};
+
+void resp_format_date(time_t t, char out[RESP_DATE_LEN])
+{
+	struct tm tm;
+
+	/* LESSON: gmtime() returns a static buffer shared by all threads. */
+	if (gmtime_r(&t, &tm) == NULL) {
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_mday = 1;
+		tm.tm_year = 70;
+		tm.tm_wday = 4;
+	}
+	snprintf(out, RESP_DATE_LEN, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 wday_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+const char *resp_date(void)
+{
+	/*
+	 * LESSON: one plain static cache would be a data race between
+	 * threads.  _Thread_local gives every thread its own copy, so the
+	 * cache needs no lock and is refreshed at most once a second.
+	 */
+	static _Thread_local char cached[RESP_DATE_LEN];
+	static _Thread_local time_t cached_at = -1;
+	time_t now = time(NULL);
+
+	if (now != cached_at) {
+		resp_format_date(now, cached);
+		cached_at = now;
+	}
+	return cached;
+}
