@@ -54,7 +54,7 @@ SERVERS := $(BUILT:%=$(BIN)/%)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
-CONTRACT := $(OUT)/tests/contract
+CONTRACT := $(OUT)/tests/contract-suite
 
 ifneq ($(V),1)
 Q := @

@@ -13,6 +13,10 @@
  *   GET  /api/sleep?ms=N     blocks N ms (capped at 10 s): a slow database
  *   GET  /api/cpu?n=N        CPU-bound work (capped): a hash N thousand times
  *   GET  /api/stats          JSON counters: see stats.h
+ *   GET  /api/model          {"model":"01_blocking"}: who answered
+ *
+ * HEAD is accepted wherever GET is.  A missing ms or n takes the default
+ * below; a value out of range is clamped; one that is not a number is 400.
  *
  * Thread safety: re-entrant; handlers share only the atomic counters.
  */
@@ -28,11 +32,17 @@ struct server;
 
 #define APP_SLEEP_MAX_MS 10000
 #define APP_CPU_MAX_N 10000
+#define APP_SLEEP_DEFAULT_MS 100
+#define APP_CPU_DEFAULT_N 100
 
 /*
  * Routes req and fills resp, finished (resp_finish has run) and ready to
  * send.  resp->keep_alive follows req->keep_alive unless the handler or an
  * error says close.  resp may borrow from req's buffer (echo).
+ *
+ * resp is initialised here (release the previous response first).  Every
+ * status below 500 keeps the connection when req asked for it: the request
+ * was read whole, so even a 404 leaves the connection in step.
  */
 void app_handle(const struct server *srv, const struct http_request *req,
 		struct response *resp);

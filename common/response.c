@@ -19,9 +19,9 @@
  * Sent on every response.  nosniff stops a browser from running an echoed
  * body as script because it "looks like" HTML; DENY stops framing.
  */
-#define SECURITY_HEADERS                                                      \
-	"X-Content-Type-Options: nosniff\r\n"                                 \
-	"X-Frame-Options: DENY\r\n"                                           \
+#define SECURITY_HEADERS                                                       \
+	"X-Content-Type-Options: nosniff\r\n"                                  \
+	"X-Frame-Options: DENY\r\n"                                            \
 	"Referrer-Policy: no-referrer\r\n"
 
 void resp_init(struct response *r)
@@ -51,8 +51,8 @@ void resp_release(struct response *r)
 	r->file_len = 0;
 }
 
-int resp_add_header(struct response *r, const char *name,
-		    const char *value_fmt, ...)
+int resp_add_header(struct response *r, const char *name, const char *value_fmt,
+		    ...)
 {
 	size_t room = sizeof(r->extra) - r->extra_len;
 	char *line = r->extra + r->extra_len;
@@ -142,7 +142,7 @@ static bool status_has_body(int status)
 }
 
 static int head_put(struct response *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Appends to r->head; -1 when it does not fit. */
 static int head_put(struct response *r, const char *fmt, ...)
@@ -220,24 +220,24 @@ static const struct {
 	int status;
 	const char *reason;
 } reasons[] = {
-	{100, "Continue"},
-	{200, "OK"},
-	{204, "No Content"},
-	{301, "Moved Permanently"},
-	{304, "Not Modified"},
-	{400, "Bad Request"},
-	{403, "Forbidden"},
-	{404, "Not Found"},
-	{405, "Method Not Allowed"},
-	{408, "Request Timeout"},
-	{413, "Content Too Large"},
-	{414, "URI Too Long"},
-	{417, "Expectation Failed"},
-	{431, "Request Header Fields Too Large"},
-	{500, "Internal Server Error"},
-	{501, "Not Implemented"},
-	{503, "Service Unavailable"},
-	{505, "HTTP Version Not Supported"},
+    {100, "Continue"},
+    {200, "OK"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {304, "Not Modified"},
+    {400, "Bad Request"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {417, "Expectation Failed"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
 };
 
 const char *resp_reason(int status)
@@ -271,9 +271,13 @@ void resp_format_date(time_t t, char out[RESP_DATE_LEN])
 		tm.tm_year = 70;
 		tm.tm_wday = 4;
 	}
-	snprintf(out, RESP_DATE_LEN, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-		 wday_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/* The modulos only tell the compiler that every field fits. */
+	snprintf(out, RESP_DATE_LEN, "%.3s, %02u %.3s %04u %02u:%02u:%02u GMT",
+		 wday_names[tm.tm_wday % 7], (unsigned)tm.tm_mday % 100u,
+		 month_names[tm.tm_mon % 12],
+		 (unsigned)(tm.tm_year + 1900) % 10000u,
+		 (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+		 (unsigned)tm.tm_sec % 100u);
 }
 
 const char *resp_date(void)

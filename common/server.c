@@ -192,8 +192,16 @@ static int wait_for_client(const struct server *srv, int timeout_ms)
 		{.fd = srv->listen_fd, .events = POLLIN},
 		{.fd = srv->stop_fd, .events = POLLIN},
 	};
-	int n = poll(p, 2, timeout_ms);
+	int n;
 
+	/*
+	 * A signal - the stop itself, or 02's SIGCHLD - interrupts poll: look
+	 * again.  Falling through to accept4 on the blocking listener would
+	 * sleep there, stop pipe readable or not, until the next client.
+	 */
+	do
+		n = poll(p, 2, timeout_ms);
+	while (n < 0 && errno == EINTR);
 	if (n > 0 && p[1].revents != 0)
 		return 0;
 	return 1;

@@ -8,6 +8,11 @@
  * serves its index.html, or 404 without one.  Bodies are file ranges sent
  * with sendfile, never read into memory.
  *
+ * Statuses: ".." segment or backslash 403; a path not starting with '/'
+ * 400; missing, or resolving outside the root 404; not a regular file
+ * (FIFO, device) or EACCES 403; a directory without a trailing slash 301
+ * to path + "/" (query kept), so relative links in its index resolve.
+ *
  * Thread safety: re-entrant.
  */
 #ifndef STATIC_FILES_H
@@ -29,7 +34,8 @@ int file_resolve_root(const char *root, char *out, size_t outsz);
 /*
  * Fills resp for a GET or HEAD of decoded_path under root (as resolved by
  * file_resolve_root): 200 with the file, 304 when the validators match,
- * 403 or 404.  Does not call resp_finish.
+ * 301, 400, 403 or 404.  Adds ETag, Last-Modified and Cache-Control to 200
+ * and 304.  req must not be NULL.  Does not call resp_finish.
  */
 void file_serve(const char *root, const char *decoded_path,
 		const struct http_request *req, struct response *resp);

@@ -39,6 +39,13 @@ void stats_destroy(struct stats *st);
 void stats_conn_opened(struct stats *st);
 void stats_conn_closed(struct stats *st);
 
+/*
+ * 02 counts its live children: stats_process_started() after a successful
+ * fork(), stats_process_exited() after reaping one.
+ */
+void stats_process_started(struct stats *st);
+void stats_process_exited(struct stats *st);
+
 /* Counts one response with its status and its latency in microseconds. */
 void stats_record(struct stats *st, int status, uint64_t latency_us);
 
@@ -49,7 +56,8 @@ uint64_t stats_percentile_us(const struct stats *st, double pct);
  * Writes the JSON document for /api/stats into out: model, uptime_s,
  * requests, responses {1xx..5xx}, active_connections, total_connections,
  * latency_us {p50, p90, p99}, threads (of this process, from /proc),
- * processes.  Returns the length, or -1 if it did not fit.
+ * processes.  model is written as is (a plain name, not JSON-escaped).
+ * Returns the length, or -1 if it did not fit.
  */
 int stats_format_json(const struct stats *st, const char *model, char *out,
 		      size_t outsz);

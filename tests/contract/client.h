@@ -34,12 +34,12 @@
 #define REPLY_MAX_HEADERS 64
 
 struct client {
-	int fd;		/* -1 when the slot is free */
-	char *buf;	/* received bytes not yet consumed */
+	int fd;	   /* -1 when the slot is free */
+	char *buf; /* received bytes not yet consumed */
 	size_t len;
 	size_t cap;
-	bool eof;	/* the server closed (FIN or reset) */
-	bool reset;	/* ... with a reset (ECONNRESET) */
+	bool eof;   /* the server closed (FIN or reset) */
+	bool reset; /* ... with a reset (ECONNRESET) */
 };
 
 struct reply_header {
@@ -52,11 +52,11 @@ struct reply {
 	char version[16]; /* "HTTP/1.1" */
 	int status;
 	const char *reason;
-	char *head;	   /* the raw status line and headers, for messages */
-	char *fields;	   /* a split copy the header views point into */
+	char *head;   /* the raw status line and headers, for messages */
+	char *fields; /* a split copy the header views point into */
 	struct reply_header headers[REPLY_MAX_HEADERS];
 	size_t num_headers;
-	char *body;	   /* NUL-terminated for strstr; may hold NULs */
+	char *body; /* NUL-terminated for strstr; may hold NULs */
 	size_t body_len;
 };
 

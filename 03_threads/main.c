@@ -1,0 +1,170 @@
+/*
+ * 03_threads - a thread per connection.
+ *
+ * The model: the main thread accepts a connection and starts a detached
+ * thread; the thread serves every request on it and ends, while the main
+ * thread goes straight back to accept.  One slow client blocks only its
+ * own thread, and all the threads share one address space.
+ *
+ * What it costs: a pthread_create() per connection (a stack and a clone(),
+ * no page tables copied) and a thread per live connection: a stack (256 KiB
+ * reserved, a few pages touched), a request buffer and a kernel task.
+ *
+ * How it fails: thousands of live connections mean thousands of threads,
+ * and memory, the thread limit and context switches give out long before
+ * the CPU does (the C10K problem).  Past --max-conns the main thread
+ * answers 503 instead of starting a thread.
+ *
+ * What changed from 02_fork: pthread_create instead of fork, so nothing is
+ * reaped (a detached thread frees itself) and the counters are shared for
+ * free.  A stop waits for the live count to reach zero, or exits.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "serve.h"
+#include "server.h"
+
+#define MODEL "03_threads"
+
+/* How long a stop waits for live connections before cutting them off. */
+#define GRACE_MS 10000
+
+/*
+ * serve_connection's deepest path needs about 30 KiB of stack (gcc
+ * -fstack-usage): 256 KiB instead of the default 8 MiB leaves a margin.
+ */
+#define STACK_SIZE (256 * 1024)
+
+/*
+ * The live threads, for --max-conns and the stop.  The main thread counts
+ * a thread in, the thread counts itself out as it ends: an atomic, so the
+ * two never lose an update.
+ */
+static atomic_int live;
+static pthread_attr_t attr;
+static const struct server *the_server;
+
+/*
+ * LESSON: unlike 02's children, threads share one address space: the
+ * counters need no shared mapping, and any memory that two threads write
+ * needs an atomic or a lock.
+ */
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static int prepare(struct server *srv)
+{
+	int rc;
+
+	the_server = srv;
+	rc = pthread_attr_init(&attr);
+	if (rc == 0)
+		rc = pthread_attr_setstacksize(&attr, STACK_SIZE);
+	/* Detached: a thread's resources go back when it ends, no join. */
+	if (rc == 0)
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	errno = rc;
+	return rc == 0 ? 0 : -1;
+}
+
+/* The thread: serve the one connection, then end. */
+static void *serve_in_thread(void *arg)
+{
+	serve_connection(the_server, (int)(intptr_t)arg);
+	atomic_fetch_sub(&live, 1);
+	return NULL;
+}
+
+static void dispatch(struct server *srv, int fd)
+{
+	sigset_t all, saved;
+	pthread_t tid;
+	int rc;
+
+	if (atomic_load(&live) >= srv->opt.max_conns) {
+		serve_reject(srv, fd, 503);
+		return;
+	}
+	atomic_fetch_add(&live, 1);
+	/*
+	 * LESSON: a signal sent to the process goes to any thread that does
+	 * not block it.  The stop handler only writes to the self-pipe, so it
+	 * would work on any thread, but it would also cut short whatever that
+	 * thread was blocked in (a read, the sleep of /api/sleep) with EINTR.
+	 * A thread inherits its creator's mask: block all, create, restore.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	/*
+	 * LESSON: the descriptor goes by value, cast through intptr_t.  &fd
+	 * would give every thread the address of one loop variable, which
+	 * the next accept overwrites before the thread has read it.
+	 */
+	rc = pthread_create(&tid, &attr, serve_in_thread, (void *)(intptr_t)fd);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (rc != 0) {
+		atomic_fetch_sub(&live, 1);
+		serve_reject(srv, fd, 503); /* EAGAIN: out of threads */
+	}
+}
+
+/*
+ * The threads watch the same stop pipe between requests, so each finishes
+ * the request in hand and ends.  A thread cannot be killed alone as a
+ * child can: if some are still busy after the grace period we exit, which
+ * ends them (returning would unmap the counters they still use).
+ */
+static void wait_for_connections(void)
+{
+	long long deadline = server_now_ms() + GRACE_MS;
+
+	while (atomic_load(&live) > 0 && server_now_ms() < deadline)
+		sleep_ms(10);
+	if (atomic_load(&live) > 0) {
+		fprintf(stderr, "%s: %d connections cut off\n", MODEL,
+			atomic_load(&live));
+		exit(0);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static int run(struct server *srv)
+{
+	int fd;
+
+	if (prepare(srv) != 0) {
+		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
+		return 2;
+	}
+	while ((fd = server_accept(srv)) >= 0) {
+		/*
+		 * LESSON: dispatch returns as soon as the thread exists, so
+		 * the main thread accepts the next client while this one is
+		 * served.
+		 */
+		dispatch(srv, fd);
+	}
+	close(srv->listen_fd); /* new clients are refused at once */
+	srv->listen_fd = -1;
+	wait_for_connections();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	return server_main(argc, argv, MODEL, run);
+}

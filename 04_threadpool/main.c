@@ -1,0 +1,99 @@
+/*
+ * 04_threadpool - a fixed pool of threads fed by a bounded queue.
+ *
+ * The model: --threads workers are started once; the main thread accepts
+ * a connection and pushes it onto a queue of --queue slots, and the first
+ * idle worker takes it and serves every request on it.  When the queue is
+ * full the main thread answers 503 at once rather than wait.
+ *
+ * What it costs: nothing per connection but a queue slot; the threads and
+ * their stacks are paid for once, at start-up, and the thread count never
+ * grows (N workers + 1 acceptor) however many clients come.
+ *
+ * How it fails: each connection holds its worker until the client closes
+ * it, idle keep-alive time included.  N idle keep-alive clients occupy all
+ * N workers, and client N+1 waits in the queue until one of them reaches
+ * --keepalive-timeout, with the CPU idle (Apache's worker MPM, and why it
+ * grew the event MPM).
+ *
+ * What changed from 03_threads: pool_submit instead of pthread_create, so
+ * the threads are made once; a full queue, not a count, is the limit.  A
+ * stop drains the queue and joins the workers (pool_destroy).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "serve.h"
+#include "server.h"
+
+#define MODEL "04_threadpool"
+
+/* The workers, and the server they serve (a job gets one argument). */
+static struct pool *pool;
+static const struct server *the_server;
+
+static int prepare(struct server *srv)
+{
+	the_server = srv;
+	/* LESSON: every thread is made here, once: none per connection. */
+	pool = pool_create(srv->opt.threads, srv->opt.queue);
+	return pool == NULL ? -1 : 0;
+}
+
+/* The job: serve the one connection, then take the next job. */
+static void serve_in_worker(void *arg)
+{
+	serve_connection(the_server, (int)(intptr_t)arg);
+}
+
+static void dispatch(struct server *srv, int fd)
+{
+	/*
+	 * LESSON: a full queue is answered 503 at once.  Blocking here
+	 * would stop accept and let the kernel's backlog fill silently; an
+	 * unbounded queue would hide the overload as ever longer waits.
+	 */
+	if (pool_submit(pool, serve_in_worker, (void *)(intptr_t)fd) != 0)
+		serve_reject(srv, fd, 503);
+}
+
+/*
+ * The workers watch the same stop pipe between requests, so each finishes
+ * the request in hand; pool_destroy lets them take what is still queued
+ * (a client whose request has arrived gets its answer), then joins them.
+ */
+static void wait_for_connections(void)
+{
+	pool_destroy(pool);
+}
+
+static int run(struct server *srv)
+{
+	int fd;
+
+	if (prepare(srv) != 0) {
+		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
+		return 2;
+	}
+	while ((fd = server_accept(srv)) >= 0) {
+		/*
+		 * LESSON: dispatch returns as soon as the connection is
+		 * queued, so the main thread accepts the next client while
+		 * a worker serves this one.
+		 */
+		dispatch(srv, fd);
+	}
+	close(srv->listen_fd); /* new clients are refused at once */
+	srv->listen_fd = -1;
+	wait_for_connections();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	return server_main(argc, argv, MODEL, run);
+}

@@ -1,0 +1,444 @@
+/*
+ * 06_epoll_async - an epoll event loop, and a worker pool for the handlers
+ * that may block.
+ *
+ * The model: the same non-blocking state machine as 05, driven by epoll.
+ * The kernel keeps the interest list, so a turn costs what is ready, not
+ * what is open, and deadlines sit in lists sorted by time, so a turn looks
+ * only at those that expire.  A request whose route may block goes to a
+ * pool of worker threads and comes back through an eventfd; socket I/O
+ * never leaves the loop's thread.
+ *
+ * What it costs: about 200 bytes of ours per idle connection (plus the
+ * kernel's socket and epoll item) and N worker threads.  And reasoning: a
+ * second thread model, a completion list under a mutex, and the rule that
+ * the loop does not touch a connection while a worker has it.
+ *
+ * How it fails: the loop is still one thread, so slow work that is not
+ * marked may_block (or a sendfile from a cold disk) stalls everybody as in
+ * 05.  Blocking handlers are bounded by the pool: with every worker busy
+ * and the queue full they get 503, while static files keep flowing.
+ *
+ * What changed from 05_nonblocking_poll: epoll_ctl when a connection's
+ * wants change, instead of a poll array rebuilt every turn; timer lists
+ * instead of a scan of every deadline; and CONN_WANT_NOTHING, the hand-off
+ * of a blocking request to the pool.  05 uses the same helper names in the
+ * same order, so diff -u shows only that.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "net.h"
+#include "pool.h"
+#include "serve.h"
+#include "server.h"
+
+#define MODEL "06_epoll_async"
+
+/* How long a stopping server lets responses in flight finish. */
+#define GRACE_MS 2000
+/* How long the listener rests after accept ran out of descriptors. */
+#define ACCEPT_PAUSE_MS 100
+/* Events taken from the kernel per epoll_wait. */
+#define MAX_EVENTS 256
+
+struct loop {
+	struct server *srv;
+	struct conn_shared sh;
+	int live;		     /* open connections */
+	bool stopping;
+	long long grace_end_ms;	     /* when stopping: close what is left */
+	long long accept_paused_ms;  /* listener ignored until then */
+	int epfd;
+	struct pool *pool;
+	struct conn_list timers[CONN_TIMERS]; /* by conn_timer_kind */
+	struct conn_list closed;     /* freed after the event batch */
+};
+
+/*
+ * Finished hand-offs, from the workers to the loop: a worker appends its
+ * connection under the lock, then writes the eventfd to wake the loop.
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct conn_list list;
+	int efd;
+} done = {.lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
+
+/*
+ * LESSON: an event carries a pointer to its struct conn, and the connection
+ * may have been closed by an earlier event of the same batch (a stop closes
+ * the idle ones) and its descriptor even reused by an accept.  So a closed
+ * connection is only marked (fd -1) and parked here until the batch is
+ * done: a stale event finds valid memory that says "closed".
+ */
+static void sweep_closed(struct loop *l)
+{
+	struct conn *c;
+
+	while ((c = l->closed.head) != NULL) {
+		conn_list_remove(&l->closed, c);
+		free(c);
+	}
+}
+
+/* Closes c; sweep_closed() frees it at the end of the turn. */
+static void close_conn(struct loop *l, struct conn *c)
+{
+	if (c->timer != CONN_TIMER_NONE)
+		conn_list_remove(&l->timers[c->timer], c);
+	c->timer = CONN_TIMER_NONE;
+	conn_close(c); /* close() also takes it out of the epoll set */
+	l->live--;
+	conn_list_append(&l->closed, c);
+}
+
+/*
+ * LESSON: both timeouts are fixed durations, so a deadline set now is never
+ * earlier than one set before with the same duration.  Appending to one
+ * list per duration keeps each list sorted: O(1) to file a connection when
+ * its deadline moves, and expiry only looks at the heads.  A min-heap
+ * (O(log n)) or a timer wheel would take any mix of durations; we do not
+ * need that.
+ */
+static void track_deadline(struct loop *l, struct conn *c)
+{
+	enum conn_timer kind = conn_timer_kind(c);
+
+	if (kind == c->timer && conn_deadline_ms(c) == c->timer_ms)
+		return; /* unchanged: it keeps its place */
+	if (c->timer != CONN_TIMER_NONE)
+		conn_list_remove(&l->timers[c->timer], c);
+	c->timer = kind;
+	c->timer_ms = conn_deadline_ms(c);
+	if (kind != CONN_TIMER_NONE)
+		conn_list_append(&l->timers[kind], c);
+}
+
+/*
+ * LESSON: epoll keeps the interest list in the kernel: we say only what
+ * changes (ADD once, MOD when read turns to write) and epoll_wait returns
+ * just the ready sockets.  Level-triggered, like poll: a socket with bytes
+ * left is reported again next turn, so one read per turn is fair and
+ * nothing is lost.  Edge-triggered would save the MODs but oblige every
+ * handler to drain to EAGAIN, with a cap so one client cannot starve all.
+ */
+static void watch(struct loop *l, struct conn *c, enum conn_want want)
+{
+	struct epoll_event ev = {
+		.events = want == CONN_WANT_WRITE ? EPOLLOUT : EPOLLIN,
+		.data.ptr = c,
+	};
+	int op = c->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+
+	track_deadline(l, c);
+	if (ev.events == c->events)
+		return;
+	if (epoll_ctl(l->epfd, op, c->fd, &ev) != 0) {
+		close_conn(l, c);
+		return;
+	}
+	c->events = ev.events;
+}
+
+/* On a worker thread: run the handler, then send c home. */
+static void worker_job(void *arg)
+{
+	struct conn *c = arg;
+
+	conn_handle_request(c);
+	pthread_mutex_lock(&done.lock);
+	conn_list_append(&done.list, c);
+	pthread_mutex_unlock(&done.lock);
+	/* LESSON: eventfd adds up: many completions, one wake-up. */
+	eventfd_write(done.efd, 1);
+}
+
+/*
+ * A request that may block goes to the pool.  Until it comes back the loop
+ * neither watches nor times out c: nobody reads it, nobody frees it.
+ * Returns CONN_WANT_NOTHING, or what c wants after a 503 if the queue is
+ * full.
+ */
+static enum conn_want hand_off(struct loop *l, struct conn *c)
+{
+	track_deadline(l, c); /* CONN_TIMER_NONE: off the timer lists */
+	if (c->events != 0 && epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL))
+		return CONN_WANT_CLOSE;
+	c->events = 0;
+	if (pool_submit(l->pool, worker_job, c) == 0)
+		return CONN_WANT_NOTHING;
+	return conn_refuse_handoff(c, 503);
+}
+
+/* Turns what a connection wants into what the loop does. */
+static void apply(struct loop *l, struct conn *c, enum conn_want want)
+{
+	/* A stopping server closes connections as soon as they go idle. */
+	if (want == CONN_WANT_READ && l->stopping && conn_is_idle(c))
+		want = CONN_WANT_CLOSE;
+	if (want == CONN_WANT_NOTHING)
+		want = hand_off(l, c);
+	switch (want) {
+	case CONN_WANT_READ:
+	case CONN_WANT_WRITE:
+		watch(l, c, want);
+		break;
+	case CONN_WANT_NOTHING: /* with a worker now */
+		break;
+	case CONN_WANT_CLOSE:
+		close_conn(l, c);
+		break;
+	}
+}
+
+/* Watches one of the loop's own descriptors; the tag tells them apart. */
+static int watch_fd(struct loop *l, int fd, void *tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/*
+ * LESSON: on EMFILE the client stays in the backlog and the listener stays
+ * readable: accepting again at once would spin.  We stop watching the
+ * listener for a moment instead; timeouts and closes free descriptors, and
+ * the waiting clients are accepted then.  (The other cure, a spare
+ * descriptor closed to accept and drop the client, sheds it instead.)
+ */
+static void pause_accepting(struct loop *l)
+{
+	l->accept_paused_ms = server_now_ms() + ACCEPT_PAUSE_MS;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->srv->listen_fd, NULL);
+}
+
+/* Accepts every waiting client (until EAGAIN). */
+static void accept_clients(struct loop *l)
+{
+	while (!l->stopping) {
+		int fd = accept4(l->srv->listen_fd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *c;
+
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED ||
+			       errno == EPROTO || errno == EPERM))
+			continue;
+		if (fd < 0) {
+			if (errno != EAGAIN)
+				pause_accepting(l);
+			return;
+		}
+		/* Past the cap, or out of memory: answer 503 and close. */
+		c = l->live < l->srv->opt.max_conns ? malloc(sizeof(*c)) : NULL;
+		if (c == NULL) {
+			serve_reject(l->srv, fd, 503);
+			continue;
+		}
+		conn_open(c, &l->sh, fd);
+		l->live++;
+		watch(l, c, CONN_WANT_READ);
+	}
+}
+
+/* Closes every connection that is between requests. */
+static void close_idle(struct loop *l)
+{
+	struct conn *c, *next;
+
+	/* Idle connections are all in the keep-alive list. */
+	for (c = l->timers[CONN_TIMER_KEEPALIVE].head; c != NULL; c = next) {
+		next = c->next;
+		if (conn_is_idle(c))
+			close_conn(l, c);
+	}
+}
+
+/* SIGTERM: stop accepting, close the idle, let the busy finish. */
+static void begin_stop(struct loop *l)
+{
+	l->stopping = true;
+	l->grace_end_ms = server_now_ms() + GRACE_MS;
+	/* The stop pipe stays readable: level-triggered, it would spin. */
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->srv->stop_fd, NULL);
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->srv->listen_fd, NULL);
+	close_idle(l);
+}
+
+/*
+ * The eventfd woke us: take every finished connection at once (wake-ups
+ * coalesce, so one may stand for many) and start their responses.
+ */
+static void finish_handoffs(struct loop *l)
+{
+	struct conn_list list;
+	struct conn *c;
+	eventfd_t count;
+
+	eventfd_read(done.efd, &count);
+	pthread_mutex_lock(&done.lock);
+	list = done.list;
+	done.list = (struct conn_list){NULL, NULL};
+	pthread_mutex_unlock(&done.lock);
+	while ((c = list.head) != NULL) {
+		conn_list_remove(&list, c);
+		apply(l, c, conn_finish_handoff(c));
+	}
+}
+
+/* Milliseconds until the earliest deadline, for epoll_wait; -1 for none. */
+static int next_timeout(struct loop *l)
+{
+	long long now = server_now_ms(), first = LLONG_MAX;
+
+	/* Each list is sorted: its head is its earliest deadline. */
+	for (int k = 0; k < CONN_TIMERS; k++)
+		if (l->timers[k].head != NULL &&
+		    conn_deadline_ms(l->timers[k].head) < first)
+			first = conn_deadline_ms(l->timers[k].head);
+	if (l->accept_paused_ms > now && l->accept_paused_ms < first)
+		first = l->accept_paused_ms;
+	if (l->stopping && l->grace_end_ms < first)
+		first = l->grace_end_ms;
+	if (first == LLONG_MAX)
+		return -1;
+	return first <= now ? 0 : (int)(first - now < INT_MAX ? first - now :
+							      INT_MAX);
+}
+
+/* Watches the listener again once its pause is over. */
+static void resume_accepting(struct loop *l)
+{
+	if (l->accept_paused_ms == 0 || server_now_ms() < l->accept_paused_ms)
+		return;
+	l->accept_paused_ms = 0;
+	if (!l->stopping)
+		watch_fd(l, l->srv->listen_fd, &l->srv->listen_fd);
+}
+
+/* One turn: wait for readiness, then let every ready connection run. */
+static void wait_and_dispatch(struct loop *l)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	int i, n;
+
+	resume_accepting(l);
+	n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
+	for (i = 0; i < n; i++) {
+		void *tag = evs[i].data.ptr;
+		struct conn *c = tag;
+
+		if (tag == &l->srv->stop_fd)
+			begin_stop(l);
+		else if (tag == &l->srv->listen_fd)
+			accept_clients(l);
+		else if (tag == &done)
+			finish_handoffs(l);
+		else if (c->fd < 0)
+			continue; /* closed earlier in this batch */
+		else if (evs[i].events & EPOLLOUT)
+			apply(l, c, conn_on_writable(c));
+		else
+			apply(l, c, conn_on_readable(c));
+	}
+}
+
+/* Times out every connection whose deadline has passed. */
+static void expire_timeouts(struct loop *l)
+{
+	long long now = server_now_ms();
+	struct conn *c;
+
+	/* LESSON: only expired heads are looked at, not every connection. */
+	for (int k = 0; k < CONN_TIMERS; k++)
+		while ((c = l->timers[k].head) != NULL &&
+		       conn_deadline_ms(c) <= now)
+			apply(l, c, conn_on_timeout(c));
+}
+
+/* The end of the grace period: close whatever is still open. */
+static void close_all(struct loop *l)
+{
+	struct conn *c;
+
+	/* Let the workers finish; then their connections are ours again. */
+	pool_destroy(l->pool);
+	l->pool = NULL;
+	while ((c = done.list.head) != NULL) {
+		conn_list_remove(&done.list, c);
+		close_conn(l, c);
+	}
+	for (int k = 0; k < CONN_TIMERS; k++)
+		while ((c = l->timers[k].head) != NULL)
+			close_conn(l, c);
+	sweep_closed(l);
+}
+
+static int loop_init(struct loop *l, struct server *srv)
+{
+	memset(l, 0, sizeof(*l));
+	l->srv = srv;
+	conn_shared_init(&l->sh, srv, true);
+	/* A client that resets between epoll and accept must not block us. */
+	if (net_set_nonblocking(srv->listen_fd, true) != 0)
+		return -1;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0)
+		return -1;
+	done.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (done.efd < 0)
+		goto out_close_epoll;
+	if (watch_fd(l, srv->stop_fd, &srv->stop_fd) != 0 ||
+	    watch_fd(l, srv->listen_fd, &srv->listen_fd) != 0 ||
+	    watch_fd(l, done.efd, &done) != 0)
+		goto out_close_eventfd;
+	l->pool = pool_create(srv->opt.threads, srv->opt.queue);
+	if (l->pool == NULL)
+		goto out_close_eventfd;
+	return 0;
+
+out_close_eventfd:
+	close(done.efd);
+out_close_epoll:
+	close(l->epfd);
+	return -1;
+}
+
+static void loop_destroy(struct loop *l)
+{
+	close(done.efd);
+	close(l->epfd);
+	conn_shared_destroy(&l->sh);
+}
+
+static int run(struct server *srv)
+{
+	struct loop l;
+
+	if (loop_init(&l, srv) != 0) {
+		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
+		return 2;
+	}
+	while (!l.stopping || (l.live > 0 && server_now_ms() < l.grace_end_ms)) {
+		wait_and_dispatch(&l);
+		expire_timeouts(&l);
+		sweep_closed(&l);
+	}
+	close_all(&l);
+	loop_destroy(&l);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	return server_main(argc, argv, MODEL, run);
+}

@@ -1,0 +1,353 @@
+/*
+ * app.c - the demo API and the dispatch in front of the static files.
+ *
+ *   decode the path -> route_match() over app_routes[]
+ *     found         -> the handler
+ *     bad method    -> 405 with the route's Allow list
+ *     not found     -> static files for GET and HEAD, else 405 "GET, HEAD"
+ *   -> resp_finish()
+ *
+ * Every answer to a well-framed request keeps the connection open when the
+ * client asked for it, 4xx included: the request was read to its end, so
+ * the next one starts cleanly.  Only 5xx, and the framing errors that reach
+ * app_handle_error(), close it.
+ */
+#include "app.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "compat.h"
+#include "router.h"
+#include "server.h"
+#include "static_files.h"
+#include "stats.h"
+
+#define JSON "application/json"
+#define NAME_MAX_LEN 256
+
+/*
+ * Looks key up in the query.  Returns 1 with the decoded value in out, 0 if
+ * the key is absent, -1 if it is present but malformed or too long.
+ */
+static int query_param(const struct http_request *req, const char *key,
+		       char *out, size_t outsz, size_t *len)
+{
+	size_t klen = strlen(key);
+	const char *p, *end;
+	ssize_t n;
+
+	n = http_query_param(&req->query, key, out, outsz);
+	if (n >= 0) {
+		*len = (size_t)n;
+		return 1;
+	}
+	if (req->query.len == 0)
+		return 0;
+	/* -1 means absent or broken: look for "key=" or a bare "key". */
+	p = req->query.p;
+	end = p + req->query.len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+
+		if ((size_t)(stop - p) >= klen && memcmp(p, key, klen) == 0 &&
+		    (p + klen == stop || p[klen] == '='))
+			return -1;
+		p = amp ? amp + 1 : end;
+	}
+	return 0;
+}
+
+/*
+ * Parses a decimal integer, clamped to [0, max]: "-5" is 0 and a huge
+ * number is max.  Returns 0, or -1 if s is not an integer at all.
+ */
+static int parse_clamped(const char *s, long max, long *out)
+{
+	bool negative = *s == '-';
+	long v = 0;
+
+	if (negative)
+		s++;
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v <= max)
+			v = v * 10 + (*s - '0');
+	}
+	*out = negative ? 0 : (v > max ? max : v);
+	return 0;
+}
+
+/*
+ * The number in ?key=, clamped, or def when it is absent.  Returns 0, or
+ * -1 (answer 400) when it is there and not a number.
+ */
+static int number_param(const struct http_request *req, const char *key,
+			long def, long max, long *out)
+{
+	char buf[32];
+	size_t len;
+	int found = query_param(req, key, buf, sizeof(buf), &len);
+
+	if (found == 0) {
+		*out = def;
+		return 0;
+	}
+	if (found < 0 || len != strlen(buf))
+		return -1;
+	return parse_clamped(buf, max, out);
+}
+
+/*
+ * Writes s[0..len) into out as the inside of a JSON string, NUL-terminated.
+ * Quote and backslash are escaped, control bytes become \u00XX.  Returns
+ * the length, or -1 if it does not fit.
+ */
+static int json_escape(char *out, size_t outsz, const char *s, size_t len)
+{
+	size_t i, n = 0;
+
+	if (outsz == 0)
+		return -1;
+	out[0] = '\0';
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int w;
+
+		if (c == '"' || c == '\\')
+			w = snprintf(out + n, outsz - n, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			w = snprintf(out + n, outsz - n, "\\u%04x", c);
+		else
+			w = snprintf(out + n, outsz - n, "%c", c);
+		if (w < 0 || (size_t)w >= outsz - n)
+			return -1;
+		n += (size_t)w;
+	}
+	return (int)n;
+}
+
+static void handle_hello(const struct server *srv,
+			 const struct http_request *req, struct response *resp)
+{
+	char name[NAME_MAX_LEN], escaped[6 * NAME_MAX_LEN + 1];
+	size_t len;
+	int found;
+
+	(void)srv;
+	found = query_param(req, "name", name, sizeof(name), &len);
+	if (found < 0) {
+		resp_error(resp, 400);
+		return;
+	}
+	if (found == 0) {
+		strcpy(name, "world");
+		len = strlen(name);
+	}
+	if (json_escape(escaped, sizeof(escaped), name, len) < 0) {
+		resp_error(resp, 400);
+		return;
+	}
+	resp->content_type = JSON;
+	resp_printf(resp, "{\"message\":\"Hello, %s!\"}\n", escaped);
+}
+
+static void handle_time(const struct server *srv,
+			const struct http_request *req, struct response *resp)
+{
+	time_t now = time(NULL);
+	char iso[32];
+	struct tm tm;
+
+	(void)srv;
+	(void)req;
+	gmtime_r(&now, &tm);
+	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	resp->content_type = JSON;
+	resp_printf(resp, "{\"epoch\":%lld,\"iso\":\"%s\"}\n", (long long)now,
+		    iso);
+}
+
+static void handle_echo(const struct server *srv,
+			const struct http_request *req, struct response *resp)
+{
+	const struct http_str *type = http_find_header(req, "Content-Type");
+
+	(void)srv;
+	/* The type is the client's: resp_add_header refuses CR and LF. */
+	if (type == NULL || type->len == 0 ||
+	    resp_add_header(resp, "Content-Type", "%.*s", (int)type->len,
+			    type->p) < 0)
+		resp->content_type = "application/octet-stream";
+	/* Borrowed from the request's buffer, which outlives the sending. */
+	resp_set_body(resp, req->body.p, req->body.len);
+}
+
+static void handle_sleep(const struct server *srv,
+			 const struct http_request *req, struct response *resp)
+{
+	struct timespec ts;
+	long ms;
+
+	(void)srv;
+	if (number_param(req, "ms", APP_SLEEP_DEFAULT_MS, APP_SLEEP_MAX_MS,
+			 &ms) < 0) {
+		resp_error(resp, 400);
+		return;
+	}
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	/* A signal must not cut the "database call" short. */
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	resp->content_type = JSON;
+	resp_printf(resp, "{\"slept_ms\":%ld}\n", ms);
+}
+
+/*
+ * n thousand rounds of FNV-1a mixed with xorshift: pure CPU, no memory
+ * traffic, and a result the compiler cannot throw away.
+ */
+static uint64_t cpu_work(long n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	long i, rounds = n * 1000;
+
+	for (i = 0; i < rounds; i++) {
+		h ^= (uint64_t)i & 0xff;
+		h *= 1099511628211ULL;
+		h ^= h << 13;
+		h ^= h >> 7;
+		h ^= h << 17;
+	}
+	return h;
+}
+
+static void handle_cpu(const struct server *srv, const struct http_request *req,
+		       struct response *resp)
+{
+	long n;
+
+	(void)srv;
+	if (number_param(req, "n", APP_CPU_DEFAULT_N, APP_CPU_MAX_N, &n) < 0) {
+		resp_error(resp, 400);
+		return;
+	}
+	resp->content_type = JSON;
+	/* Hex in a string: JavaScript numbers lose bits past 2^53. */
+	resp_printf(resp, "{\"n\":%ld,\"rounds\":%ld,\"hash\":\"%016llx\"}\n",
+		    n, n * 1000, (unsigned long long)cpu_work(n));
+}
+
+static void handle_stats(const struct server *srv,
+			 const struct http_request *req, struct response *resp)
+{
+	int n = -1;
+
+	(void)req;
+	if (srv->stats != NULL)
+		n = stats_format_json(srv->stats, srv->model, resp->body_buf,
+				      sizeof(resp->body_buf));
+	if (n < 0) {
+		resp_error(resp, 500);
+		return;
+	}
+	resp->content_type = JSON;
+	resp_set_body(resp, resp->body_buf, (size_t)n);
+}
+
+static void handle_model(const struct server *srv,
+			 const struct http_request *req, struct response *resp)
+{
+	char model[256];
+	const char *m = srv->model != NULL ? srv->model : "";
+
+	(void)req;
+	if (json_escape(model, sizeof(model), m, strlen(m)) < 0) {
+		resp_error(resp, 500);
+		return;
+	}
+	resp->content_type = JSON;
+	resp_printf(resp, "{\"model\":\"%s\"}\n", model);
+}
+
+static const struct route app_routes[] = {
+    {HTTP_GET, "/api/hello", handle_hello, false},
+    {HTTP_GET, "/api/time", handle_time, false},
+    {HTTP_POST, "/api/echo", handle_echo, false},
+    {HTTP_GET, "/api/sleep", handle_sleep, true},
+    {HTTP_GET, "/api/cpu", handle_cpu, true},
+    {HTTP_GET, "/api/stats", handle_stats, false},
+    {HTTP_GET, "/api/model", handle_model, false},
+};
+
+static void method_not_allowed(struct response *resp, const char *allow)
+{
+	resp_error(resp, 405);
+	resp_add_header(resp, "Allow", "%s", allow);
+}
+
+void app_handle(const struct server *srv, const struct http_request *req,
+		struct response *resp)
+{
+	const struct route *route;
+	char path[PATH_MAX], allow[64];
+
+	resp_init(resp);
+	if (http_decode_path(&req->path, path, sizeof(path)) < 0) {
+		resp_error(resp, 400);
+		goto out_finish;
+	}
+	switch (route_match(app_routes, ARRAY_SIZE(app_routes), req->method,
+			    path, &route, allow, sizeof(allow))) {
+	case ROUTE_FOUND:
+		route->handler(srv, req, resp);
+		break;
+	case ROUTE_BAD_METHOD:
+		method_not_allowed(resp, allow);
+		break;
+	case ROUTE_NOT_FOUND:
+		if (req->method == HTTP_GET || req->method == HTTP_HEAD)
+			file_serve(srv->root, path, req, resp);
+		else
+			method_not_allowed(resp, "GET, HEAD");
+		break;
+	}
+out_finish:
+	resp->keep_alive = req->keep_alive && resp->status < 500;
+	resp_finish(resp, req);
+}
+
+void app_handle_error(const struct server *srv, const struct http_request *req,
+		      int status, struct response *resp)
+{
+	(void)srv;
+	resp_init(resp);
+	resp_error(resp, status);
+	/* Shed load politely: a client may try again in a second. */
+	if (status == 503)
+		resp_add_header(resp, "Retry-After", "1");
+	resp_finish(resp, req);
+}
+
+bool app_may_block(const struct server *srv, const struct http_request *req)
+{
+	const struct route *route;
+	char path[PATH_MAX];
+
+	(void)srv;
+	if (http_decode_path(&req->path, path, sizeof(path)) < 0)
+		return false;
+	if (route_match(app_routes, ARRAY_SIZE(app_routes), req->method, path,
+			&route, NULL, 0) != ROUTE_FOUND)
+		return false;
+	return route->may_block;
+}

@@ -1,0 +1,236 @@
+/*
+ * conn.h - the non-blocking connection state machine of models 05 and 06.
+ *
+ * A struct conn is one accepted, non-blocking socket.  The loop tells it
+ * what the socket can do now (readable, writable, its deadline passed) and
+ * it answers what it wants next; the loop only turns that answer into poll
+ * events (05) or epoll_ctl calls (06):
+ *
+ *   CONN_WANT_READ     wake me when the socket is readable
+ *   CONN_WANT_WRITE    wake me when the socket is writable
+ *   CONN_WANT_NOTHING  a worker must run the handler (06): stop watching
+ *                      me, submit conn_handle_request, then call
+ *                      conn_finish_handoff
+ *   CONN_WANT_CLOSE    call conn_close and forget me
+ *
+ * The states and what moves a connection between them:
+ *
+ *        accept                          timeout / EOF
+ *   --> CONN_IDLE ------------------------------------------------> close
+ *        |  ^  first byte: take a buffer block
+ *        |  |
+ *        v  |  response done, nothing pipelined: give the block back
+ *   CONN_READING --complete request--> (may block, 06) CONN_HANDED_OFF
+ *        |  ^                                                |
+ *        |  |  response done, pipelined bytes: parse them    | worker done
+ *        v  |                                                v
+ *   CONN_WRITING <-----------------------------------------------+
+ *        | error response (400, 408, 413, 431, ...) sent
+ *        v
+ *   CONN_LINGERING: shut down our side, discard input until EOF or 1 s
+ *
+ * Memory: an idle connection is just the struct below (about 200 bytes).
+ * The request buffer, the parsed request and the response live in a
+ * struct conn_buffers block that the connection takes from its
+ * struct conn_shared when a request begins and gives back when the
+ * response is sent and no pipelined bytes remain.
+ *
+ * Timeouts: a request must arrive whole within header_timeout_ms of its
+ * first byte (else 408), an idle keep-alive connection is closed after
+ * keepalive_timeout_ms, and a response that makes no progress for
+ * keepalive_timeout_ms (a client that stopped reading) is abandoned.
+ * conn_deadline_ms() says when; conn_timer_kind() says which fixed
+ * duration it was measured with, so 06 can keep one list per duration.
+ *
+ * Thread safety: a connection belongs to its loop's thread.  The one
+ * exception is conn_handle_request(), which a worker may run between the
+ * loop seeing CONN_WANT_NOTHING and the loop calling conn_finish_handoff();
+ * the loop must not touch the connection in between.  A struct
+ * conn_shared is for the loop's thread only.
+ */
+#ifndef CONN_H
+#define CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http_parser.h"
+#include "net.h"
+#include "response.h"
+
+struct server;
+
+/* What a connection wants from its loop next: see the top of the file. */
+enum conn_want {
+	CONN_WANT_READ,
+	CONN_WANT_WRITE,
+	CONN_WANT_NOTHING,
+	CONN_WANT_CLOSE,
+};
+
+enum conn_state {
+	CONN_IDLE,	 /* between requests: no buffers held */
+	CONN_READING,	 /* a request has begun */
+	CONN_HANDED_OFF, /* a worker runs the handler (06) */
+	CONN_WRITING,	 /* a response is going out */
+	CONN_LINGERING,	 /* after an error response: drain, then close */
+};
+
+/* Which fixed duration a connection's deadline was measured with. */
+enum conn_timer {
+	CONN_TIMER_NONE,      /* no deadline (handed off) */
+	CONN_TIMER_KEEPALIVE, /* idle, or writing: keepalive_timeout_ms */
+	CONN_TIMER_HEADER,    /* reading a request: header_timeout_ms */
+	CONN_TIMER_LINGER,    /* lingering: CONN_LINGER_MS */
+};
+
+#define CONN_TIMERS 4
+
+/* How long, and how much, a lingering close reads before it closes. */
+#define CONN_LINGER_MS 1000
+#define CONN_LINGER_BYTES (256 * 1024)
+
+/*
+ * Fairness: the most response bytes one call sends, and the most pipelined
+ * requests one call answers, before the connection lets the loop serve
+ * somebody else (it then asks for CONN_WANT_WRITE, which comes back on the
+ * next turn because the socket is writable).
+ */
+#define CONN_WRITE_BUDGET (512 * 1024)
+#define CONN_PIPELINE_BUDGET 16
+
+/* Buffer blocks a struct conn_shared keeps for reuse by default. */
+#define CONN_BUFFERS_CACHED 16
+
+/*
+ * One request's worth of memory: taken when a request begins, given back
+ * when its response is sent.  buf is server_request_buffer_size() bytes.
+ */
+struct conn_buffers {
+	struct conn_buffers *next_free; /* in conn_shared's free list */
+	size_t used;			/* bytes received in buf */
+	size_t req_len;			/* bytes of the parsed request, or 0 */
+	struct http_request req;	/* views into buf */
+	struct response resp;		/* may borrow from buf (echo) */
+	char buf[];
+};
+
+/* What the connections of one loop share. */
+struct conn_shared {
+	const struct server *srv;
+	bool hand_off;		/* stop at requests that may block (06) */
+	size_t buf_size;	/* server_request_buffer_size(srv) */
+	struct conn_buffers *free_blocks;
+	int cached;		/* blocks in free_blocks */
+	int max_cached;
+};
+
+struct conn {
+	struct conn_shared *sh;
+	struct conn_buffers *b;	/* NULL while idle or lingering */
+	int fd;			/* -1 once closed */
+	enum conn_state state;
+	long long deadline_ms;	/* CLOCK_MONOTONIC, see server_now_ms */
+	uint64_t started_us;	/* the request's first byte */
+	size_t sent;		/* head + body bytes written; or drained */
+	unsigned int answered;	/* requests answered in this call */
+	bool continued;		/* 100 Continue sent for this request */
+	bool failed;		/* an error response: linger, then close */
+	char peer[NET_ADDR_MAX];
+
+	/* The loop's own fields: conn.c never reads them. */
+	unsigned int events;	  /* what the loop watches for */
+	enum conn_timer timer;	  /* 06: the timer list c is filed in */
+	long long timer_ms;	  /* 06: ... under this deadline */
+	struct conn *prev, *next; /* 06: that list, or the done list */
+};
+
+/* A doubly-linked list of connections through their prev/next fields. */
+struct conn_list {
+	struct conn *head, *tail;
+};
+
+/*
+ * Sets sh up for srv.  hand_off: conn_on_readable() returns
+ * CONN_WANT_NOTHING for a complete request whose route may block
+ * (app_may_block) instead of running it.  Never fails.
+ */
+void conn_shared_init(struct conn_shared *sh, const struct server *srv,
+		      bool hand_off);
+
+/* Frees the cached blocks.  Every connection must have been closed. */
+void conn_shared_destroy(struct conn_shared *sh);
+
+/*
+ * Takes a block from the free list, or allocates one.  Returns NULL (errno
+ * ENOMEM) if memory is short.  The block's resp is initialised (file_fd -1)
+ * and used is 0.
+ */
+struct conn_buffers *conn_buffers_get(struct conn_shared *sh);
+
+/* Gives a block back: cached if there is room, else freed.  NULL is ok. */
+void conn_buffers_put(struct conn_shared *sh, struct conn_buffers *b);
+
+/*
+ * Takes ownership of fd, an accepted non-blocking socket, and makes c an
+ * idle connection waiting for its first request (CONN_WANT_READ).
+ * Counts it in the stats.
+ */
+void conn_open(struct conn *c, struct conn_shared *sh, int fd);
+
+/*
+ * Closes the socket, releases the response and gives the block back.  Not
+ * while a worker has the connection.  c itself is the caller's to free.
+ */
+void conn_close(struct conn *c);
+
+/*
+ * The socket is readable (or reported an error or hang-up).  Reads, parses,
+ * answers complete requests and starts writing.  Returns what c wants.
+ */
+enum conn_want conn_on_readable(struct conn *c);
+
+/* The socket is writable.  Sends more of the response.  Returns the want. */
+enum conn_want conn_on_writable(struct conn *c);
+
+/*
+ * c's deadline has passed: closes an idle or stalled connection, answers a
+ * request that is too slow with 408.  Returns the want.
+ */
+enum conn_want conn_on_timeout(struct conn *c);
+
+/* When c times out (CLOCK_MONOTONIC ms); LLONG_MAX if never. */
+long long conn_deadline_ms(const struct conn *c);
+
+/* Which duration the deadline was measured with. */
+enum conn_timer conn_timer_kind(const struct conn *c);
+
+/* True when c is between requests and holds no buffers. */
+bool conn_is_idle(const struct conn *c);
+
+/*
+ * 06: runs the handler of the request c stopped at (CONN_WANT_NOTHING).
+ * Safe on a worker thread: it touches only c's block and the server's
+ * read-only state.
+ */
+void conn_handle_request(struct conn *c);
+
+/*
+ * 06, on the loop's thread: the worker is done.  Starts sending the
+ * response and returns the want.  If the client has gone, the write fails
+ * and the answer is CONN_WANT_CLOSE: the result is discarded.
+ */
+enum conn_want conn_finish_handoff(struct conn *c);
+
+/*
+ * 06: the pool could not take the request.  Answers it with status (503)
+ * and Connection: close instead.  Returns the want.
+ */
+enum conn_want conn_refuse_handoff(struct conn *c, int status);
+
+/* Intrusive list helpers; O(1).  c must not be in another list. */
+void conn_list_append(struct conn_list *l, struct conn *c);
+void conn_list_remove(struct conn_list *l, struct conn *c);
+
+#endif /* CONN_H */

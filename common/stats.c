@@ -1,0 +1,200 @@
+/*
+ * stats.c - lock-free counters shared by threads and forked children.
+ *
+ * Every counter is an independent tally, so relaxed atomics are enough: no
+ * counter is used to publish other data, and a reader of /api/stats only
+ * needs each number to be a value it really had, not a snapshot of all of
+ * them at one instant.
+ */
+#include "stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define RELAXED memory_order_relaxed
+
+struct stats *stats_create(void)
+{
+	struct stats *st;
+	size_t i;
+
+	/*
+	 * LESSON: after fork() a child gets a copy-on-write image of the
+	 * parent.  An ordinary global counter would be copied on the first
+	 * increment, each child would count into its own private page, and
+	 * the parent (or whichever child answers /api/stats) would never see
+	 * the others' requests.  A MAP_SHARED mapping made before the first
+	 * fork is the same physical memory in every process, and atomics on
+	 * it work across processes just as they do across threads.
+	 */
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (st == MAP_FAILED)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &st->started);
+	atomic_init(&st->requests, 0);
+	for (i = 0; i < 6; i++)
+		atomic_init(&st->by_class[i], 0);
+	atomic_init(&st->active_conns, 0);
+	atomic_init(&st->total_conns, 0);
+	atomic_init(&st->processes, 1);
+	for (i = 0; i < STATS_BUCKETS; i++)
+		atomic_init(&st->latency_us[i], 0);
+	return st;
+}
+
+void stats_destroy(struct stats *st)
+{
+	if (st != NULL)
+		munmap(st, sizeof(*st));
+}
+
+void stats_conn_opened(struct stats *st)
+{
+	atomic_fetch_add_explicit(&st->active_conns, 1, RELAXED);
+	atomic_fetch_add_explicit(&st->total_conns, 1, RELAXED);
+}
+
+void stats_conn_closed(struct stats *st)
+{
+	atomic_fetch_sub_explicit(&st->active_conns, 1, RELAXED);
+}
+
+void stats_process_started(struct stats *st)
+{
+	atomic_fetch_add_explicit(&st->processes, 1, RELAXED);
+}
+
+void stats_process_exited(struct stats *st)
+{
+	atomic_fetch_sub_explicit(&st->processes, 1, RELAXED);
+}
+
+/*
+ * Bucket 0 holds 0 us, bucket b >= 1 holds [2^(b-1), 2^b) us: the bucket is
+ * the bit length of the latency, capped at the last bucket.
+ */
+static unsigned int bucket_of(uint64_t us)
+{
+	unsigned int b = us ? 64 - (unsigned int)__builtin_clzll(us) : 0;
+
+	return b < STATS_BUCKETS ? b : STATS_BUCKETS - 1;
+}
+
+void stats_record(struct stats *st, int status, uint64_t latency_us)
+{
+	int class = status / 100;
+
+	atomic_fetch_add_explicit(&st->requests, 1, RELAXED);
+	if (class >= 1 && class <= 5)
+		atomic_fetch_add_explicit(&st->by_class[class], 1, RELAXED);
+	atomic_fetch_add_explicit(&st->latency_us[bucket_of(latency_us)], 1,
+				  RELAXED);
+}
+
+uint64_t stats_percentile_us(const struct stats *st, double pct)
+{
+	uint64_t counts[STATS_BUCKETS], total = 0, seen = 0, rank;
+	double want;
+	unsigned int b;
+
+	/* Copy once, so the total and the walk agree with each other. */
+	for (b = 0; b < STATS_BUCKETS; b++) {
+		counts[b] = atomic_load_explicit(&st->latency_us[b], RELAXED);
+		total += counts[b];
+	}
+	if (total == 0)
+		return 0;
+	if (pct < 0)
+		pct = 0;
+	if (pct > 100)
+		pct = 100;
+	/* The smallest rank with at least pct percent at or below it. */
+	want = pct * (double)total / 100.0;
+	rank = (uint64_t)want;
+	if ((double)rank < want)
+		rank++;
+	if (rank == 0)
+		rank = 1;
+	for (b = 0; b < STATS_BUCKETS; b++) {
+		seen += counts[b];
+		if (seen >= rank)
+			break;
+	}
+	if (b >= STATS_BUCKETS)
+		b = STATS_BUCKETS - 1;
+	return (uint64_t)1 << b;
+}
+
+/* Threads of this process, from /proc/self/status; 0 if unknown. */
+static long count_threads(void)
+{
+	char buf[4096];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nThreads:");
+	return p ? strtol(p + 9, NULL, 10) : 0;
+}
+
+static uint64_t load(const atomic_uint_fast64_t *v)
+{
+	return atomic_load_explicit(v, RELAXED);
+}
+
+int stats_format_json(const struct stats *st, const char *model, char *out,
+		      size_t outsz)
+{
+	struct timespec now;
+	int n;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	n = snprintf(
+	    out, outsz,
+	    "{\"model\":\"%s\",\"uptime_s\":%lld,\"requests\":%llu,"
+	    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
+	    "\"4xx\":%llu,\"5xx\":%llu},"
+	    "\"active_connections\":%lld,\"total_connections\":%llu,"
+	    "\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu},"
+	    "\"threads\":%ld,\"processes\":%lld}\n",
+	    model, (long long)(now.tv_sec - st->started.tv_sec),
+	    (unsigned long long)load(&st->requests),
+	    (unsigned long long)load(&st->by_class[1]),
+	    (unsigned long long)load(&st->by_class[2]),
+	    (unsigned long long)load(&st->by_class[3]),
+	    (unsigned long long)load(&st->by_class[4]),
+	    (unsigned long long)load(&st->by_class[5]),
+	    (long long)atomic_load_explicit(&st->active_conns, RELAXED),
+	    (unsigned long long)load(&st->total_conns),
+	    (unsigned long long)stats_percentile_us(st, 50),
+	    (unsigned long long)stats_percentile_us(st, 90),
+	    (unsigned long long)stats_percentile_us(st, 99), count_threads(),
+	    (long long)atomic_load_explicit(&st->processes, RELAXED));
+	if (n < 0 || (size_t)n >= outsz)
+		return -1;
+	return n;
+}
+
+uint64_t stats_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

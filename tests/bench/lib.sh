@@ -1,0 +1,275 @@
+# tests/bench/lib.sh - functions for bench.sh (sourced, POSIX sh).
+#
+# Four groups: starting and stopping servers, measuring a process tree from
+# /proc, running the load generators, and small helpers.  Every wait here is
+# a loop with a fixed number of turns, so nothing can hang the bench.
+
+# ---- small helpers -----------------------------------------------------------
+
+# Seconds as "4m05s".
+fmt_secs() {
+	awk -v s="$1" 'BEGIN { printf "%dm%02ds", s / 60, s % 60 }'
+}
+
+# Nanoseconds since the epoch (GNU date).
+now_ns() {
+	date +%s%N
+}
+
+# The value of key $2 in a key=value file $1 (empty when absent).
+kv() {
+	awk -F= -v k="$2" '$1 == k { sub(/^[^=]*=/, ""); print; exit }' "$1" \
+		2>/dev/null
+}
+
+# True while process $1 runs (a zombie, dead but not yet waited for, does
+# not count: kill -0 would still succeed on it).
+alive() {
+	state=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+# Sends signal $2 to pid $1, waits up to $3 tenths of a second for it to go,
+# then kills it.
+stop_pid() {
+	kill -s "$2" "$1" 2>/dev/null || return 0
+	n=0
+	while alive "$1" && [ $n -lt "$3" ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	kill -s KILL "$1" 2>/dev/null
+	return 0
+}
+
+# ---- measuring the server's process tree -------------------------------------
+#
+# The server runs in its own session (setsid), so every process it forks has
+# session id = the server's pid.  One pass over /proc/*/stat finds them all.
+# Fields after the ")" that ends the command name, counted from 1: 4 session,
+# 12 utime, 13 stime, 14 cutime, 15 cstime, 18 num_threads, 22 rss (pages).
+
+# Prints "cpu_ticks rss_kib threads processes" for session $1.
+#
+# cpu_ticks adds utime+stime+cutime+cstime of every live process in the
+# session: a child that has exited and been reaped with wait() lives on in
+# its parent's cutime/cstime, a live one in its own utime/stime, so each
+# CPU tick is counted exactly once.  (A child that nobody waits for, because
+# SIGCHLD is ignored, takes its ticks with it: see sigchld_ignored.)
+tree_stat() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v sid="$1" -v page="$PAGE_KIB" '
+	{
+		rest = $0
+		sub(/^.*\) /, "", rest)
+		n = split(rest, f, " ")
+		if (n < 22 || f[4] != sid)
+			next
+		cpu += f[12] + f[13] + f[14] + f[15]
+		rss += f[22] * page
+		threads += f[18]
+		procs++
+	}
+	END { printf "%d %d %d %d\n", cpu, rss, threads, procs }'
+}
+
+# True when process $1 ignores SIGCHLD (its children are reaped by the
+# kernel, and their CPU time is then lost to /proc accounting).
+sigchld_ignored() {
+	awk '/^SigIgn:/ {
+		# SIGCHLD is signal 17: bit 16, the fifth hex digit from the right.
+		d = substr($2, length($2) - 4, 1)
+		exit !(index("13579bdfBDF", d) > 0)
+	}' "/proc/$1/status" 2>/dev/null
+}
+
+# Samples the tree of session $1 every $SAMPLE_INTERVAL seconds into file $2
+# ("rss_kib threads processes" per line) until file $3 exists or $4 turns
+# have passed.  Run it in the background.
+sample_tree() {
+	turns=0
+	while [ ! -e "$3" ] && [ $turns -lt "$4" ]; do
+		tree_stat "$1" | awk '{ print $2, $3, $4 }' >>"$2"
+		sleep "$SAMPLE_INTERVAL"
+		turns=$((turns + 1))
+	done
+}
+
+# Peaks of a sample file: "rss_kib threads processes" (each column's max).
+sample_peaks() {
+	awk '$1 > r { r = $1 } $2 > t { t = $2 } $3 > p { p = $3 }
+	END { printf "%d %d %d\n", r, t, p }' "$1" 2>/dev/null
+}
+
+# ---- servers -----------------------------------------------------------------
+
+# Starts model $1 with document root $2, logs under directory $3.  On
+# success sets SERVER_PID and SERVER_URL (http://127.0.0.1:PORT) and
+# returns 0; otherwise sets START_ERR to the reason and returns 1.  (Not to
+# be called as $(start_server ...): a subshell would own the server.)
+#
+# setsid puts the server in a session of its own (so one kill reaches its
+# children too, and Ctrl-C at the terminal does not); taskset pins it.
+# Both exec, so $! is the server's pid.
+start_server() {
+	SERVER_PID=""
+	SERVER_URL=""
+	START_ERR=""
+	if [ "$1" = nginx ]; then
+		start_nginx "$2" "$3"
+		return
+	fi
+	# shellcheck disable=SC2086 # SERVER_ARGS and PIN_SERVER are word lists
+	setsid $PIN_SERVER "$BIN_DIR/$1" --port 0 --host 127.0.0.1 \
+		--root "$2" --quiet $SERVER_ARGS \
+		>"$3/server.out" 2>"$3/server.err" </dev/null &
+	SERVER_PID=$!
+	n=0
+	while [ $n -lt 50 ]; do
+		SERVER_URL=$(sed -n 's|^listening on \(http://[^ ]*\).*|\1|p' \
+			"$3/server.out")
+		[ -n "$SERVER_URL" ] && return 0
+		alive "$SERVER_PID" || break
+		sleep 0.1
+		n=$((n + 1))
+	done
+	START_ERR="did not start: $(tail -n 1 "$3/server.err" 2>/dev/null)"
+	stop_server
+	return 1
+}
+
+# A free TCP port below the ephemeral range (so wrk's own ports never take
+# it), found by reading /proc/net/tcp: no other tool needed.
+free_port() {
+	awk -v seed="$$$(date +%N)" '
+	FNR > 1 { split($2, a, ":"); used[a[2]] = 1 }
+	END {
+		srand(seed % 2147483647)
+		for (i = 0; i < 100; i++) {
+			p = 20000 + int(rand() * 12000)
+			if (!(sprintf("%04X", p) in used)) { print p; exit }
+		}
+	}' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# nginx with a configuration of our own: one worker process, no master, no
+# access log, sendfile, the same timeouts as our servers, and every path
+# (pid, logs, temp files) under the cell's directory.
+start_nginx() {
+	mkdir -p "$2/nginx"
+	port=$(free_port)
+	cat >"$2/nginx/nginx.conf" <<EOF
+# Written by tests/bench/bench.sh for one bench cell.
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile $NOFILE;
+pid $2/nginx/nginx.pid;
+error_log $2/nginx/error.log warn;
+events {
+	worker_connections $NOFILE;
+}
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_timeout ${KEEPALIVE_TIMEOUT}s;
+	keepalive_requests 1000000000;
+	client_header_timeout ${HEADER_TIMEOUT}s;
+	client_body_temp_path $2/nginx/body;
+	proxy_temp_path $2/nginx/proxy;
+	fastcgi_temp_path $2/nginx/fastcgi;
+	uwsgi_temp_path $2/nginx/uwsgi;
+	scgi_temp_path $2/nginx/scgi;
+	types {
+		text/html html;
+		application/octet-stream bin;
+	}
+	server {
+		listen 127.0.0.1:$port backlog=4096;
+		root $1;
+	}
+}
+EOF
+	# shellcheck disable=SC2086
+	setsid $PIN_SERVER "$NGINX" -p "$2/nginx" -c "$2/nginx/nginx.conf" \
+		-e "$2/nginx/error.log" >"$2/server.out" 2>"$2/server.err" \
+		</dev/null &
+	SERVER_PID=$!
+	SERVER_URL="http://127.0.0.1:$port"
+	n=0
+	while [ $n -lt 50 ]; do
+		alive "$SERVER_PID" || break
+		curl -s -o /dev/null --max-time 1 "$SERVER_URL/" && return 0
+		sleep 0.1
+		n=$((n + 1))
+	done
+	START_ERR="did not start: $(tail -n 1 "$2/nginx/error.log" 2>/dev/null)"
+	stop_server
+	return 1
+}
+
+# Stops the server with SIGTERM (SIGKILL after 5 s) and its whole session.
+# Sets STOPPED to how it ended: "exit N" or "signal NAME".
+stop_server() {
+	STOPPED=""
+	[ -n "$SERVER_PID" ] || return 0
+	stop_pid "$SERVER_PID" TERM 50
+	# Children left behind (02's), if the parent went first.
+	kill -s KILL -- "-$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	rc=$?
+	SERVER_PID=""
+	if [ $rc -gt 128 ]; then
+		STOPPED="signal $(kill -l $((rc - 128)) 2>/dev/null || echo $rc)"
+	else
+		STOPPED="exit $rc"
+	fi
+}
+
+# ---- load generators ---------------------------------------------------------
+
+# Runs wrk: $1 connections, $2 threads, $3 seconds, $4 URL, $5 extra header
+# (may be empty), $6 output directory.  Writes wrk.out/wrk.err, and
+# wrk.cpu: "rc=", "wall_ns=", "cpu_s=" (user+system of wrk, from the shell's
+# `times` after waiting for it: a finished child's CPU is added to the
+# parent's children times).
+run_wrk() {
+	hard=$(($3 + 20))
+	[ "$1" -gt 2000 ] && hard=$((hard + 20))
+	t0=$(now_ns)
+	(
+		if [ -n "$5" ]; then
+			timeout -k 2 $hard wrk -t"$2" -c"$1" -d"$3"s --timeout 2s \
+				-s "$BENCH_DIR/report.lua" -H "$5" "$4"
+		else
+			timeout -k 2 $hard wrk -t"$2" -c"$1" -d"$3"s --timeout 2s \
+				-s "$BENCH_DIR/report.lua" "$4"
+		fi >"$6/wrk.out" 2>"$6/wrk.err"
+		echo "rc=$?"
+		# Not "times | awk": a pipeline runs times in a new process,
+		# which has no children yet.
+		times >"$6/wrk.times"
+	) >"$6/wrk.cpu"
+	awk 'NR == 2 { gsub(/[ms]/, " ")
+		printf "cpu_s=%.3f\n", $1 * 60 + $2 + $3 * 60 + $4 }' \
+		"$6/wrk.times" >>"$6/wrk.cpu"
+	echo "wall_ns=$(($(now_ns) - t0))" >>"$6/wrk.cpu"
+}
+
+# Starts slowhttptest in slowloris mode (-H): $1 connections at $2 per
+# second against URL $3 for $4 seconds, output in directory $5.  Sets
+# SLOW_PID.  Each connection sends a partial request, then one more header
+# line every 5 s, and never finishes it.
+start_slowloris() {
+	timeout -k 2 $(($4 + 5)) slowhttptest -H -c "$1" -r "$2" -i 5 -x 24 \
+		-p 3 -l "$4" -u "$3/" >"$5/slowloris.out" 2>&1 </dev/null &
+	SLOW_PID=$!
+}
+
+# How many client sockets have an established connection to port $1 on
+# this machine (from /proc/net/tcp: state 01, remote port = $1).
+established_to() {
+	awk -v port="$(printf '%04X' "$1")" '
+	FNR > 1 && $4 == "01" { split($3, a, ":"); if (a[2] == port) n++ }
+	END { print n + 0 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}

@@ -1,0 +1,99 @@
+# tests/bench/row.awk - one CSV row from one cell's figures.env.
+#
+# Input: key=value lines (bench.sh's write_row gathers them):
+#   requests duration_us bytes          from wrk (report.lua)
+#   errors_connect errors_read errors_write errors_timeout errors_status
+#   latency_p50_us latency_p99_us latency_max_us
+#   rc cpu_s wall_ns                    wrk's exit status, CPU time, wall time
+#   ticks                               server CPU, in clock ticks
+#   syscalls                            server system calls (perf), if counted
+#   rss_kib threads procs               peaks of the server's process tree
+#   died                                how the server ended mid-run, if it did
+#   notes                               free text
+# Variables: model, wl (workload), conns, tck (clock ticks per second).
+#
+# The status says what happened; it does not judge the model:
+#   ok              every client was served
+#   client-limited  wrk used >= 95% of its core: the server may do more
+#   failed: WHY     the server died, or some clients got no answer: any
+#                   connect error or timeout, or more than 0.1% of the
+#                   responses lost to read/write errors or answered >= 400
+
+{
+	k = $0
+	sub(/=.*/, "", k)
+	v = $0
+	sub(/^[^=]*=/, "", v)
+	f[k] = v
+}
+
+function num(x, fmt) { return x == "" ? "" : sprintf(fmt, x) }
+
+# "12 connect errors; 3 timeouts" from wrk's error counts.
+function failures(   s) {
+	if (f["errors_connect"] > 0) s = s "; " f["errors_connect"] " connect errors"
+	if (f["errors_timeout"] > 0) s = s "; " f["errors_timeout"] " timeouts"
+	if (f["errors_read"] > 0) s = s "; " f["errors_read"] " read errors"
+	if (f["errors_write"] > 0) s = s "; " f["errors_write"] " write errors"
+	if (f["errors_status"] > 0) s = s "; " f["errors_status"] " non-2xx"
+	return substr(s, 3)
+}
+
+END {
+	req = f["requests"]
+	secs = f["duration_us"] / 1e6
+	wall_s = f["wall_ns"] / 1e9
+	cpu_s = f["ticks"] / tck
+	hard = f["errors_connect"] + f["errors_timeout"]
+	lost = f["errors_read"] + f["errors_write"] + f["errors_status"]
+
+	if (f["died"] != "")
+		status = "failed: server died (" f["died"] ")"
+	else if (req == "")
+		status = "failed: wrk gave no results (exit " f["rc"] ")"
+	else if (req == 0)
+		status = "failed: no responses" (hard + lost ? ": " failures() : "")
+	else if (hard > 0 || lost * 1000 > req)
+		status = "failed: " failures()
+	else if (wall_s > 0 && f["cpu_s"] / wall_s >= 0.95)
+		status = "client-limited"
+	else
+		status = "ok"
+
+	rps = mibps = p50 = p99 = max = ""
+	if (req > 0 && secs > 0) {
+		rps = req / secs
+		mibps = f["bytes"] / secs / 1048576
+		p50 = f["latency_p50_us"] / 1000
+		p99 = f["latency_p99_us"] / 1000
+		max = f["latency_max_us"] / 1000
+	}
+	if (req == "")
+		secs = ""
+	cpu_us = srv_pct = per_sys = wrk_pct = ""
+	if (f["died"] == "" && req > 0) {
+		cpu_us = cpu_s * 1e6 / req
+		if (f["syscalls"] != "")
+			per_sys = f["syscalls"] / req
+	}
+	if (f["died"] == "" && wall_s > 0)
+		srv_pct = cpu_s / wall_s * 100
+	if (wall_s > 0)
+		wrk_pct = f["cpu_s"] / wall_s * 100
+	rss = f["rss_kib"] == "" ? "" : f["rss_kib"] / 1024
+
+	notes = f["notes"]
+	gsub(/,/, ";", status)
+	gsub(/,/, ";", notes)
+	sub(/^ +/, "", notes)
+	sub(/;$/, "", notes)
+	OFS = ","
+	print model, wl, status, conns, num(secs, "%.1f"), req,
+	    num(rps, "%.0f"), num(mibps, "%.1f"),
+	    num(p50, "%.3f"), num(p99, "%.3f"), num(max, "%.3f"),
+	    f["errors_connect"], f["errors_read"], f["errors_write"],
+	    f["errors_timeout"], f["errors_status"],
+	    num(cpu_us, "%.1f"), num(srv_pct, "%.0f"), num(per_sys, "%.1f"),
+	    num(rss, "%.1f"), f["threads"], f["procs"],
+	    num(wrk_pct, "%.0f"), notes
+}

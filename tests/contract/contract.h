@@ -1,0 +1,155 @@
+/*
+ * contract.h - what the contract suite's files share: the server process
+ * under test, the document root the suite builds, and assertion helpers.
+ *
+ *   build/tests/contract path/to/server-binary [cmocka filter]
+ *
+ * The suite starts the server with fork+exec and the options every model
+ * takes, reads "listening on http://127.0.0.1:PORT" from its stdout, talks
+ * to it over loopback sockets, and stops it with SIGTERM (SIGKILL on the
+ * way out if anything went wrong).  The groups run in order:
+ *
+ *   http         request semantics, static files, the demo API (RFC 9110)
+ *   errors       malformed and over-limit requests (RFC 9112)
+ *   connections  keep-alive, pipelining, many clients, leaks, SIGTERM
+ *   timeouts     a second server with one-second timeouts
+ *   model        /proc checks of the concurrency model, by binary name
+ *
+ * The first three share one server, so the descriptor check at the end of
+ * "connections" sees what every earlier test left behind.
+ *
+ * Thread safety: none; the suite is single-threaded.
+ */
+#ifndef CONTRACT_H
+#define CONTRACT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "client.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --max-body for every server the suite starts. */
+#define SUITE_MAX_BODY 65536
+
+/* How long a server may take to print its address, and to exit. */
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 5000
+
+/* The document root (see make_docroot in contract.c). */
+#define DOC_INDEX                                                              \
+	"<!DOCTYPE html>\n<html><head><title>contract</title></head>\n"        \
+	"<body><p>contract suite index</p></body></html>\n"
+#define DOC_SUB_INDEX "<!DOCTYPE html>\n<p>contract suite sub index</p>\n"
+#define DOC_SMALL_LEN 1024
+#define DOC_BIG_LEN (2 * 1024 * 1024)
+#define DOC_MTIME ((time_t)1577836800) /* 2020-01-01 00:00:00 UTC */
+#define DOC_SECRET "contract-suite-secret-outside-the-root"
+
+/* A server process the suite started. */
+struct server_proc {
+	pid_t pid; /* 0 when not running */
+	int port;
+	int out_fd;	     /* the read end of its stdout */
+	int base_fds;	     /* entries of /proc/PID/fd once idle after start */
+	char extra_out[128]; /* stdout after the address, kept at exit */
+	size_t extra_len;
+};
+
+/* argv[1] and its basename ("01_blocking"). */
+extern const char *server_binary;
+extern const char *server_model;
+
+/* The byte at offset i of small.txt and big.bin. */
+unsigned char doc_byte(size_t i);
+
+/*
+ * Starts the binary with the suite's default options followed by extra
+ * (NULL-terminated, may be NULL; a later option overrides an earlier one),
+ * waits for its address and takes the descriptor baseline.  Returns 0, or
+ * -1 with a message on stderr.
+ */
+int server_start(struct server_proc *s, const char *const *extra);
+
+/* True while the process has not exited; reaps it if it has. */
+bool server_alive(struct server_proc *s, int *status);
+
+/*
+ * Sends SIGTERM and waits up to timeout_ms.  Returns the wait status, or -1
+ * if it did not exit in time (it is then killed).
+ */
+int server_terminate(struct server_proc *s, int timeout_ms);
+
+/* SIGKILLs the server's process group and reaps it.  Idempotent. */
+void server_kill(struct server_proc *s);
+
+/* The server the http, errors and connections groups share. */
+struct server_proc *shared_server(void);
+
+/* Group fixtures: start the shared server if needed / stop it. */
+int shared_server_up(void **state);
+int shared_server_down(void **state);
+
+/*
+ * Per-test teardown for the shared server: closes every client and, if
+ * the server died during the test, reports it and starts a new one.
+ */
+int shared_test_teardown(void **state);
+
+/*
+ * Runs a group of tests under its name, unless the filter given on the
+ * command line selects none of them (then its fixtures would start a
+ * server for nothing).  Returns the number of failed tests.
+ */
+int run_group(const char *name, const struct CMUnitTest *tests, size_t n,
+	      CMFixtureFunction setup, CMFixtureFunction teardown);
+
+/*
+ * Assertions that fail the current test with a message saying what was
+ * sent and what came back.
+ */
+
+/* Reads one reply on c or fails the test; what names the request. */
+void read_reply_or_fail(struct client *c, struct reply *r, bool head,
+			const char *what);
+
+/* fetch() or fail. */
+void fetch_or_fail(int port, const char *request, struct reply *r);
+
+/* Fetches GET path (Connection: close) and fails unless it is a 200. */
+void get_ok(int port, const char *path, struct reply *r);
+
+/* Fails unless r->status is want. */
+void assert_status(const struct reply *r, int want, const char *what);
+
+/* Fails unless the server closes c within CLIENT_TIMEOUT_MS. */
+void assert_closes(struct client *c, const char *what);
+
+/* Fails unless GET / on a new connection is answered 200. */
+void assert_server_serves(int port, const char *after);
+
+/* Opens a client or fails. */
+struct client *open_or_fail(int port);
+
+/* Sends a string or fails. */
+void send_or_fail(struct client *c, const char *s);
+
+/* Fails unless the reply carries header name (any value). */
+const char *header_or_fail(const struct reply *r, const char *name);
+
+/* The group runners, in the order main() calls them. */
+int run_http_tests(void);
+int run_error_tests(void);
+int run_connection_tests(void);
+int run_timeout_tests(void);
+int run_model_tests(void);
+
+#endif /* CONTRACT_H */

@@ -1,0 +1,99 @@
+#!/bin/sh
+# tests/deps.sh - check what the tests or the bench need, install it on Debian.
+#
+#   sh tests/deps.sh test    C compiler, make, cmocka, curl
+#   sh tests/deps.sh bench   the above, plus wrk, slowhttptest, gnuplot;
+#                            nginx and perf are optional (the bench then
+#                            leaves out the nginx row / the syscall counts)
+#
+# When something is missing and we are root on a system with apt-get, it runs
+# `apt-get update` once and `apt-get install -y` the Debian packages; otherwise
+# it names the packages to install and exits 1.
+#
+# For testing this script:
+#   DEPS_FAKE_MISSING="wrk nginx"  treat these names as missing
+#   DEPS_NO_INSTALL=1              never install, only report (as a non-root
+#                                  user would see it)
+set -u
+
+what=${1:-test}
+case $what in
+test | bench) ;;
+*)
+	echo "usage: sh tests/deps.sh test|bench" >&2
+	exit 2
+	;;
+esac
+
+# name:Debian package:how to check.  A check is a command name, or a path.
+required="cc:gcc make:make /usr/include/cmocka.h:libcmocka-dev curl:curl"
+optional=""
+if [ "$what" = bench ]; then
+	required="$required wrk:wrk slowhttptest:slowhttptest gnuplot:gnuplot-nox"
+	required="$required taskset:util-linux setsid:util-linux timeout:coreutils"
+	optional="/usr/sbin/nginx:nginx-light perf:linux-perf"
+fi
+
+# Is the thing called $1 (a command or an absolute path) present?
+present() {
+	for fake in ${DEPS_FAKE_MISSING:-}; do
+		case $1 in
+		"$fake" | */"$fake") return 1 ;;
+		esac
+	done
+	case $1 in
+	/*) [ -e "$1" ] ;;
+	*) command -v "$1" >/dev/null 2>&1 ;;
+	esac
+}
+
+# Prints the Debian packages of the entries in $1 that are missing.
+missing_packages() {
+	for entry in $1; do
+		name=${entry%%:*}
+		pkg=${entry#*:}
+		present "$name" || echo "$pkg"
+	done | sort -u | tr '\n' ' '
+}
+
+# Installs the packages named in "$@" without starting their services (the
+# nginx package would otherwise start a daemon on port 80).
+apt_install() {
+	made_policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+	rc=$?
+	[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+	return $rc
+}
+
+need=$(missing_packages "$required")
+want=$(missing_packages "$optional")
+
+if [ -n "$need$want" ] && [ "$(id -u)" = 0 ] &&
+	command -v apt-get >/dev/null 2>&1 && [ -z "${DEPS_NO_INSTALL:-}" ]; then
+	echo "deps: installing ${need}${want}(apt-get)"
+	apt-get update -q >/dev/null || echo "deps: apt-get update failed" >&2
+	# shellcheck disable=SC2086 # word splitting of package lists is meant
+	[ -n "$need" ] && apt_install $need
+	# Optional packages one by one: one that fails must not stop the rest.
+	for pkg in $want; do
+		apt_install "$pkg" || echo "deps: optional $pkg not installed" >&2
+	done
+	need=$(missing_packages "$required")
+	want=$(missing_packages "$optional")
+fi
+
+if [ -n "$want" ]; then
+	echo "deps: optional, not installed: $want(the bench runs without them)"
+fi
+if [ -n "$need" ]; then
+	echo "deps: missing for 'make $what': $need" >&2
+	echo "deps: on Debian or Ubuntu: sudo apt-get install $need" >&2
+	exit 1
+fi
+echo "deps: ok for 'make $what'"

@@ -1,0 +1,148 @@
+/*
+ * fuzz_http_parser.c - libFuzzer target for http_parse_request().
+ *
+ *   make fuzz    (or build/fuzz/fuzz_http_parser tests/fuzz/corpus)
+ *
+ * Each input is parsed with the default limits and with tiny ones, always
+ * from a heap copy of exactly its size so AddressSanitizer catches a read
+ * of even one byte too many.  Beyond "does not crash", the target checks
+ * the contract in http_parser.h:
+ *   - every view points inside the buffer, and the body inside the request;
+ *   - an error carries one of the documented statuses, anything else none;
+ *   - parsing is prefix-consistent: a complete request is incomplete one
+ *     byte earlier and complete again when cut right after its end, and a
+ *     prefix that is already complete or rejected gives the same answer
+ *     as the whole input.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_parser.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct result {
+	ssize_t rc;
+	int status;
+	size_t header_len;
+};
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "fuzz_http_parser: %s\n", what);
+	abort();
+}
+
+static void check_view(const struct http_str *s, const char *buf, size_t n)
+{
+	if (s->len == 0)
+		return;
+	if (s->p < buf || s->len > n || (size_t)(s->p - buf) > n - s->len)
+		fail("a view points outside the buffer");
+}
+
+static void check_request(const struct http_request *req, ssize_t rc,
+			  const char *buf, size_t n)
+{
+	size_t i;
+
+	if (rc == HTTP_ERROR) {
+		switch (req->status) {
+		case 400:
+		case 413:
+		case 414:
+		case 431:
+		case 501:
+		case 505:
+			return;
+		default:
+			fail("an error with an undocumented status");
+		}
+	}
+	if (req->status != 0)
+		fail("a status without an error");
+	if (req->header_len > n)
+		fail("header_len past the end");
+	check_view(&req->method_name, buf, n);
+	check_view(&req->target, buf, n);
+	check_view(&req->path, buf, n);
+	check_view(&req->query, buf, n);
+	check_view(&req->host, buf, n);
+	if (req->num_headers > HTTP_MAX_HEADERS)
+		fail("too many headers");
+	for (i = 0; i < req->num_headers; i++) {
+		check_view(&req->headers[i].name, buf, n);
+		check_view(&req->headers[i].value, buf, n);
+	}
+	if (rc == HTTP_INCOMPLETE)
+		return;
+	if (rc <= 0 || (size_t)rc > n || req->header_len == 0 ||
+	    req->header_len > (size_t)rc)
+		fail("a bad length for a complete request");
+	check_view(&req->body, buf, (size_t)rc);
+	if (!req->chunked && req->body.len != req->content_length)
+		fail("body and Content-Length disagree");
+}
+
+/* Parses the first n bytes of data from a heap copy of exactly n bytes. */
+static struct result parse(const uint8_t *data, size_t n,
+			   const struct http_limits *lim)
+{
+	struct http_request req;
+	struct result r;
+	char *buf = malloc(n > 0 ? n : 1);
+
+	if (buf == NULL)
+		abort();
+	memcpy(buf, data, n);
+	r.rc = http_parse_request(buf, n, lim, &req);
+	check_request(&req, r.rc, buf, n);
+	r.status = r.rc == HTTP_ERROR ? req.status : 0;
+	r.header_len = req.header_len;
+	free(buf);
+	return r;
+}
+
+static bool same(const struct result *a, const struct result *b)
+{
+	return a->rc == b->rc && a->status == b->status &&
+	       a->header_len == b->header_len;
+}
+
+static void check_limits(const uint8_t *data, size_t size,
+			 const struct http_limits *lim)
+{
+	struct result whole = parse(data, size, lim);
+	struct result part;
+	size_t cut;
+
+	if (whole.rc > 0) {
+		part = parse(data, (size_t)whole.rc - 1, lim);
+		if (part.rc != HTTP_INCOMPLETE)
+			fail("a complete request minus one byte is not "
+			     "incomplete");
+		part = parse(data, (size_t)whole.rc, lim);
+		if (!same(&part, &whole))
+			fail("bytes after a request changed the answer");
+	}
+	/* A prefix chosen by the input itself, so the fuzzer can steer it. */
+	cut = size > 0 ? (size_t)data[size - 1] * size / 256 : 0;
+	part = parse(data, cut, lim);
+	if (part.rc != HTTP_INCOMPLETE && !same(&part, &whole))
+		fail("a prefix decided differently from the whole");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct http_limits lim;
+
+	check_limits(data, size, NULL);
+	lim.max_request_line = 40;
+	lim.max_header_bytes = 96;
+	lim.max_headers = 4;
+	lim.max_body = 24;
+	check_limits(data, size, &lim);
+	return 0;
+}

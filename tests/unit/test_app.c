@@ -1,0 +1,316 @@
+/*
+ * test_app.c - the dispatch and the demo API: JSON escaping, echo, 405
+ * with Allow, static files behind the API, parameter errors as 400, the
+ * clamps, keep-alive, and which routes may block.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "server.h"
+#include "static_files.h"
+#include "stats.h"
+
+static struct server srv;
+static char base[] = "/tmp/test_app.XXXXXX";
+static char index_path[PATH_MAX];
+
+static int group_setup(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	if (mkdtemp(base) == NULL)
+		return -1;
+	snprintf(index_path, sizeof(index_path), "%s/index.html", base);
+	f = fopen(index_path, "w");
+	if (f == NULL)
+		return -1;
+	fputs("<p>index</p>\n", f);
+	fclose(f);
+	srv.model = "test_model";
+	srv.log_fd = -1;
+	srv.stats = stats_create();
+	if (srv.stats == NULL)
+		return -1;
+	return file_resolve_root(base, srv.root, sizeof(srv.root));
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	stats_destroy(srv.stats);
+	unlink(index_path);
+	return rmdir(base);
+}
+
+/* One request and its response; the buffer outlives the borrowed body. */
+struct exchange {
+	char buf[2048];
+	struct http_request req;
+	struct response resp;
+	char head[RESP_HEAD_MAX + 1];
+	char body[RESP_BODY_MAX + 1];
+};
+
+static struct exchange ex;
+
+/* Parses raw, runs app_handle, and returns the status. */
+static int handle(const char *raw)
+{
+	struct http_limits lim;
+	size_t len = strlen(raw);
+
+	assert_true(len < sizeof(ex.buf));
+	memcpy(ex.buf, raw, len);
+	http_limits_init(&lim);
+	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req),
+			 (ssize_t)len);
+	app_handle(&srv, &ex.req, &ex.resp);
+	memcpy(ex.head, ex.resp.head, ex.resp.head_len);
+	ex.head[ex.resp.head_len] = '\0';
+	ex.body[0] = '\0';
+	if (ex.resp.body_len > 0 && ex.resp.body_len < sizeof(ex.body)) {
+		memcpy(ex.body, ex.resp.body, ex.resp.body_len);
+		ex.body[ex.resp.body_len] = '\0';
+	}
+	resp_release(&ex.resp);
+	return ex.resp.status;
+}
+
+static int get(const char *target)
+{
+	char raw[1024];
+
+	snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+		 target);
+	return handle(raw);
+}
+
+static void test_hello(void **state)
+{
+	(void)state;
+	assert_int_equal(get("/api/hello"), 200);
+	assert_string_equal(ex.body, "{\"message\":\"Hello, world!\"}\n");
+	assert_non_null(strstr(ex.head, "Content-Type: application/json\r\n"));
+	assert_int_equal(get("/api/hello?name=Ada+Lovelace"), 200);
+	assert_string_equal(ex.body,
+			    "{\"message\":\"Hello, Ada Lovelace!\"}\n");
+	assert_int_equal(get("/api/hello?x=1&name=%C3%A9"), 200);
+	assert_string_equal(ex.body, "{\"message\":\"Hello, \xc3\xa9!\"}\n");
+}
+
+static void test_hello_escapes_json(void **state)
+{
+	(void)state;
+	assert_int_equal(get("/api/hello?name=a%22b%5Cc%0A%01%7F"), 200);
+	assert_string_equal(
+	    ex.body,
+	    "{\"message\":\"Hello, a\\\"b\\\\c\\u000a\\u0001\\u007f!\"}\n");
+	assert_int_equal(get("/api/hello?name="), 200);
+	assert_string_equal(ex.body, "{\"message\":\"Hello, !\"}\n");
+	assert_int_equal(get("/api/hello?name=%zz"), 400);
+}
+
+static void test_time(void **state)
+{
+	(void)state;
+	assert_int_equal(get("/api/time"), 200);
+	assert_true(strncmp(ex.body, "{\"epoch\":", 9) == 0);
+	assert_non_null(strstr(ex.body, "\"iso\":\"20"));
+	assert_non_null(strstr(ex.body, "Z\"}"));
+}
+
+static void test_echo(void **state)
+{
+	const char *p;
+
+	(void)state;
+	assert_int_equal(handle("POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+				"Content-Type: text/plain\r\n"
+				"Content-Length: 4\r\n\r\nping"),
+			 200);
+	assert_string_equal(ex.body, "ping");
+	assert_non_null(strstr(ex.head, "\r\nContent-Type: text/plain\r\n"));
+	assert_non_null(strstr(ex.head, "\r\nContent-Length: 4\r\n"));
+	/* Borrowed, not copied: the body points into the request buffer. */
+	p = ex.resp.body;
+	assert_true(p >= ex.buf && p < ex.buf + sizeof(ex.buf));
+
+	assert_int_equal(handle("POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+				"Content-Length: 3\r\n\r\nabc"),
+			 200);
+	assert_non_null(strstr(ex.head, "Content-Type: application/"
+					"octet-stream\r\n"));
+}
+
+static void test_method_not_allowed(void **state)
+{
+	(void)state;
+	assert_int_equal(handle("POST /api/hello HTTP/1.1\r\nHost: x\r\n"
+				"Content-Length: 0\r\n\r\n"),
+			 405);
+	assert_non_null(strstr(ex.head, "\r\nAllow: GET, HEAD\r\n"));
+	assert_int_equal(get("/api/echo"), 405);
+	assert_non_null(strstr(ex.head, "\r\nAllow: POST\r\n"));
+	/* Not an API path: static files take GET and HEAD only. */
+	assert_int_equal(handle("DELETE /index.html HTTP/1.1\r\nHost: x\r\n"
+				"\r\n"),
+			 405);
+	assert_non_null(strstr(ex.head, "\r\nAllow: GET, HEAD\r\n"));
+}
+
+static void test_static_behind_api(void **state)
+{
+	(void)state;
+	assert_int_equal(get("/"), 200);
+	assert_non_null(strstr(ex.head, "Content-Type: text/html"));
+	assert_non_null(strstr(ex.head, "Content-Length: 13\r\n"));
+	assert_int_equal(get("/index.html"), 200);
+	assert_int_equal(get("/nope"), 404);
+	assert_non_null(strstr(ex.body, "404 Not Found"));
+	assert_int_equal(get("/api/nope"), 404);
+	assert_int_equal(get("/%2e%2e/etc/passwd"), 403);
+	assert_int_equal(get("/a%00b"), 400);
+}
+
+static void test_head(void **state)
+{
+	(void)state;
+	assert_int_equal(handle("HEAD /api/hello HTTP/1.1\r\nHost: x\r\n\r\n"),
+			 200);
+	assert_non_null(strstr(ex.head, "Content-Length: 28\r\n"));
+	assert_int_equal(resp_body_bytes(&ex.resp), 0);
+	assert_int_equal(handle("HEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n"),
+			 200);
+	assert_non_null(strstr(ex.head, "Content-Length: 13\r\n"));
+	assert_int_equal(ex.resp.file_len, 0);
+}
+
+static void test_sleep(void **state)
+{
+	(void)state;
+	assert_int_equal(get("/api/sleep?ms=1"), 200);
+	assert_string_equal(ex.body, "{\"slept_ms\":1}\n");
+	assert_int_equal(get("/api/sleep?ms=-5"), 200);
+	assert_string_equal(ex.body, "{\"slept_ms\":0}\n");
+	assert_int_equal(get("/api/sleep?ms=%32"), 200);
+	assert_string_equal(ex.body, "{\"slept_ms\":2}\n");
+	assert_int_equal(get("/api/sleep?ms=abc"), 400);
+	assert_int_equal(get("/api/sleep?ms="), 400);
+	assert_int_equal(get("/api/sleep?ms=1x"), 400);
+	assert_int_equal(get("/api/sleep?ms=1.5"), 400);
+	assert_int_equal(get("/api/sleep?ms=-"), 400);
+	assert_int_equal(get("/api/sleep?ms=+1"), 400);
+}
+
+static void test_cpu(void **state)
+{
+	(void)state;
+	assert_int_equal(get("/api/cpu"), 200);
+	assert_true(strncmp(ex.body, "{\"n\":100,\"rounds\":100000,", 25) == 0);
+	assert_int_equal(get("/api/cpu?n=0"), 200);
+	assert_true(strncmp(ex.body, "{\"n\":0,\"rounds\":0,", 18) == 0);
+	assert_int_equal(get("/api/cpu?n=99999999999999999999999"), 200);
+	assert_true(strncmp(ex.body, "{\"n\":10000,", 11) == 0);
+	assert_int_equal(get("/api/cpu?n=ten"), 400);
+	assert_int_equal(get("/api/cpu?n=1&n=2"), 200); /* the first wins */
+	assert_true(strncmp(ex.body, "{\"n\":1,", 7) == 0);
+}
+
+static void test_model_and_stats(void **state)
+{
+	(void)state;
+	assert_int_equal(get("/api/model"), 200);
+	assert_string_equal(ex.body, "{\"model\":\"test_model\"}\n");
+	assert_int_equal(get("/api/stats"), 200);
+	assert_true(strncmp(ex.body, "{\"model\":\"test_model\",", 22) == 0);
+	assert_non_null(strstr(ex.head, "application/json"));
+}
+
+static void test_keep_alive(void **state)
+{
+	(void)state;
+	assert_int_equal(get("/nope"), 404);
+	assert_true(ex.resp.keep_alive);
+	assert_non_null(strstr(ex.head, "Connection: keep-alive\r\n"));
+	assert_int_equal(handle("GET / HTTP/1.1\r\nHost: x\r\n"
+				"Connection: close\r\n\r\n"),
+			 200);
+	assert_false(ex.resp.keep_alive);
+	assert_non_null(strstr(ex.head, "Connection: close\r\n"));
+	assert_int_equal(handle("GET / HTTP/1.0\r\n\r\n"), 200);
+	assert_false(ex.resp.keep_alive);
+}
+
+static void test_handle_error(void **state)
+{
+	struct response resp;
+
+	(void)state;
+	app_handle_error(&srv, NULL, 503, &resp);
+	memcpy(ex.head, resp.head, resp.head_len);
+	ex.head[resp.head_len] = '\0';
+	assert_int_equal(resp.status, 503);
+	assert_true(
+	    strncmp(ex.head, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+	assert_non_null(strstr(ex.head, "\r\nConnection: close\r\n"));
+	assert_non_null(strstr(ex.head, "\r\nRetry-After: 1\r\n"));
+	assert_true(resp_body_bytes(&resp) > 0);
+	resp_release(&resp);
+}
+
+/* Parses raw into ex.req and asks app_may_block. */
+static bool may_block(const char *raw)
+{
+	struct http_limits lim;
+	size_t len = strlen(raw);
+
+	memcpy(ex.buf, raw, len);
+	http_limits_init(&lim);
+	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req),
+			 (ssize_t)len);
+	return app_may_block(&srv, &ex.req);
+}
+
+static void test_may_block(void **state)
+{
+	(void)state;
+	assert_true(
+	    may_block("GET /api/sleep?ms=5 HTTP/1.1\r\nHost: x\r\n\r\n"));
+	assert_true(may_block("GET /api/cpu HTTP/1.1\r\nHost: x\r\n\r\n"));
+	assert_true(may_block("HEAD /api/cpu HTTP/1.1\r\nHost: x\r\n\r\n"));
+	assert_false(may_block("GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+	assert_false(may_block("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n"));
+	assert_false(may_block("PUT /api/sleep HTTP/1.1\r\nHost: x\r\n"
+			       "Content-Length: 0\r\n\r\n"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_hello),
+	    cmocka_unit_test(test_hello_escapes_json),
+	    cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_echo),
+	    cmocka_unit_test(test_method_not_allowed),
+	    cmocka_unit_test(test_static_behind_api),
+	    cmocka_unit_test(test_head),
+	    cmocka_unit_test(test_sleep),
+	    cmocka_unit_test(test_cpu),
+	    cmocka_unit_test(test_model_and_stats),
+	    cmocka_unit_test(test_keep_alive),
+	    cmocka_unit_test(test_handle_error),
+	    cmocka_unit_test(test_may_block),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,1331 @@
+/*
+ * test_http_parser.c - the request parser against RFC 9110 and RFC 9112.
+ *
+ * Every rejection the RFCs require is here with the status we answer, and
+ * every valid request is also fed one byte at a time: each prefix must be
+ * "incomplete" until the last byte.  Those prefixes sit at the very end of
+ * a page followed by an inaccessible one, so reading one byte too far
+ * crashes the test instead of passing by luck.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "http_parser.h"
+
+/* A literal with its length, so that requests may hold NUL bytes. */
+#define RAW(s) s, sizeof(s) - 1
+
+struct status_case {
+	const char *raw;
+	size_t len;
+	int status;
+};
+
+/* A request copied into a buffer the test owns: the views point into it. */
+struct parsed {
+	char buf[4096];
+	struct http_request req;
+	ssize_t rc;
+};
+
+static struct http_limits default_limits(void)
+{
+	struct http_limits lim;
+
+	http_limits_init(&lim);
+	return lim;
+}
+
+/* Limits small enough to reach with short literals. */
+static struct http_limits small_limits(void)
+{
+	struct http_limits lim = {
+	    .max_request_line = 32,
+	    .max_header_bytes = 64,
+	    .max_headers = 4,
+	    .max_body = 16,
+	};
+
+	return lim;
+}
+
+static ssize_t parse_with(struct parsed *p, const char *raw, size_t n,
+			  const struct http_limits *lim)
+{
+	assert_true(n <= sizeof(p->buf));
+	memcpy(p->buf, raw, n);
+	p->rc = http_parse_request(p->buf, n, lim, &p->req);
+	return p->rc;
+}
+
+static ssize_t parse(struct parsed *p, const char *raw)
+{
+	struct http_limits lim = default_limits();
+
+	return parse_with(p, raw, strlen(raw), &lim);
+}
+
+static void expect_status_with(const char *raw, size_t n,
+			       const struct http_limits *lim, int status)
+{
+	struct parsed p;
+
+	parse_with(&p, raw, n, lim);
+	if (p.rc != HTTP_ERROR || p.req.status != status)
+		print_error("request \"%.*s\": got %zd/%d, want status %d\n",
+			    (int)n, raw, p.rc, p.req.status, status);
+	assert_int_equal(p.rc, HTTP_ERROR);
+	assert_int_equal(p.req.status, status);
+}
+
+static void expect_status(const char *raw, size_t n, int status)
+{
+	struct http_limits lim = default_limits();
+
+	expect_status_with(raw, n, &lim, status);
+}
+
+static void expect_statuses(const struct status_case *c, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		expect_status(c[i].raw, c[i].len, c[i].status);
+}
+
+/* Parses raw, which must be one complete request of exactly n bytes. */
+static void expect_complete(struct parsed *p, const char *raw, size_t n)
+{
+	struct http_limits lim = default_limits();
+
+	parse_with(p, raw, n, &lim);
+	if (p->rc != (ssize_t)n)
+		print_error("request \"%.*s\": got %zd/%d, want %zu\n", (int)n,
+			    raw, p->rc, p->req.status, n);
+	assert_int_equal(p->rc, n);
+	assert_int_equal(p->req.status, 0);
+}
+
+static bool str_is(const struct http_str *s, const char *want)
+{
+	return s->len == strlen(want) && memcmp(s->p, want, s->len) == 0;
+}
+
+#define assert_str(view, want) assert_true(str_is(&(view), want))
+
+/* ---- a guard page behind the input ----------------------------------------
+ */
+
+struct guard {
+	char *base;
+	size_t page;
+};
+
+static void guard_map(struct guard *g)
+{
+	g->page = (size_t)sysconf(_SC_PAGESIZE);
+	g->base = mmap(NULL, 2 * g->page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(g->base != MAP_FAILED);
+	assert_int_equal(mprotect(g->base + g->page, g->page, PROT_NONE), 0);
+}
+
+static void guard_unmap(struct guard *g)
+{
+	munmap(g->base, 2 * g->page);
+}
+
+/* Copies n bytes so that the last one is the last readable byte. */
+static char *guard_place(struct guard *g, const char *raw, size_t n)
+{
+	char *p = g->base + g->page - n;
+
+	assert_true(n <= g->page);
+	memcpy(p, raw, n);
+	return p;
+}
+
+/*
+ * Feeds raw one byte more at a time: incomplete, with header_len 0 until
+ * the head is complete and head_len after, until the whole request is
+ * there.  Every call sees its bytes at the end of a page.
+ */
+static void expect_every_prefix(const char *raw, size_t n, size_t head_len)
+{
+	struct http_limits lim = default_limits();
+	struct http_request req;
+	struct guard g;
+	ssize_t rc;
+	size_t i;
+
+	guard_map(&g);
+	for (i = 0; i < n; i++) {
+		rc = http_parse_request(guard_place(&g, raw, i), i, &lim, &req);
+		if (rc != HTTP_INCOMPLETE)
+			print_error("prefix of %zu bytes: got %zd/%d\n", i, rc,
+				    req.status);
+		assert_int_equal(rc, HTTP_INCOMPLETE);
+		assert_int_equal(req.header_len, i < head_len ? 0 : head_len);
+		assert_int_equal(req.status, 0);
+	}
+	rc = http_parse_request(guard_place(&g, raw, n), n, &lim, &req);
+	assert_int_equal(rc, n);
+	assert_int_equal(req.header_len, head_len);
+	guard_unmap(&g);
+}
+
+/* ---- valid requests
+ * ---------------------------------------------------------- */
+
+static void test_simple_get(void **state)
+{
+	static const char raw[] = "GET /index.html?a=1&b=2 HTTP/1.1\r\n"
+				  "Host: example.com:8080\r\n"
+				  "User-Agent: test\r\n"
+				  "\r\n";
+	struct parsed p;
+
+	(void)state;
+	expect_complete(&p, RAW(raw));
+	assert_int_equal(p.req.method, HTTP_GET);
+	assert_str(p.req.method_name, "GET");
+	assert_str(p.req.target, "/index.html?a=1&b=2");
+	assert_str(p.req.path, "/index.html");
+	assert_str(p.req.query, "a=1&b=2");
+	assert_int_equal(p.req.version_minor, 1);
+	assert_int_equal(p.req.num_headers, 2);
+	assert_str(p.req.headers[0].name, "Host");
+	assert_str(p.req.headers[0].value, "example.com:8080");
+	assert_str(p.req.headers[1].name, "User-Agent");
+	assert_str(p.req.host, "example.com:8080");
+	assert_true(p.req.keep_alive);
+	assert_false(p.req.chunked);
+	assert_false(p.req.expect_continue);
+	assert_int_equal(p.req.content_length, 0);
+	assert_int_equal(p.req.header_len, sizeof(raw) - 1);
+	assert_int_equal(p.req.body.len, 0);
+}
+
+static void test_known_methods(void **state)
+{
+	static const struct {
+		const char *raw;
+		enum http_method method;
+	} cases[] = {
+	    {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET},
+	    {"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_HEAD},
+	    {"POST / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_POST},
+	    {"PUT / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PUT},
+	    {"DELETE / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_DELETE},
+	    {"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", HTTP_CONNECT},
+	    {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_OPTIONS},
+	    {"OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_OPTIONS},
+	    {"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_TRACE},
+	    {"PATCH / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PATCH},
+	};
+	struct parsed p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		expect_complete(&p, cases[i].raw, strlen(cases[i].raw));
+		assert_int_equal(p.req.method, cases[i].method);
+		assert_true(str_is(&p.req.method_name,
+				   http_method_name(cases[i].method)));
+	}
+}
+
+/* RFC 9110 9.1: a well-formed method we do not implement gets 501. */
+static void test_unknown_methods_are_501(void **state)
+{
+	static const struct status_case cases[] = {
+	    {RAW("get / HTTP/1.1\r\nHost: a\r\n\r\n"), 501},
+	    {RAW("PURGE / HTTP/1.1\r\nHost: a\r\n\r\n"), 501},
+	    {RAW("M-SEARCH /x HTTP/1.1\r\nHost: a\r\n\r\n"), 501},
+	    {RAW("GETA / HTTP/1.1\r\nHost: a\r\n\r\n"), 501},
+	    {RAW("QUERY / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n"),
+	     501},
+	    {RAW("BREW / HTTP/1.0\r\n\r\n"), 501},
+	    /* ...but only once the head is known to be well-formed */
+	    {RAW("PURGE / HTTP/1.1\r\n\r\n"), 400},
+	    {RAW("PURGE / HTTP/1.1\r\nHost: a\r\nA b: c\r\n\r\n"), 400},
+	    {RAW("PURGE / HTTP/2.0\r\nHost: a\r\n\r\n"), 505},
+	};
+
+	(void)state;
+	expect_statuses(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_target_forms(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	expect_complete(&p, RAW("GET /a/b?x=1?y HTTP/1.1\r\nHost: h\r\n\r\n"));
+	assert_str(p.req.path, "/a/b");
+	assert_str(p.req.query, "x=1?y");
+
+	/* A fragment is not part of a target; if sent, it is dropped. */
+	expect_complete(&p, RAW("GET /a?q#frag HTTP/1.1\r\nHost: h\r\n\r\n"));
+	assert_str(p.req.path, "/a");
+	assert_str(p.req.query, "q");
+
+	/* absolute-form: the authority is the host, Host is ignored. */
+	expect_complete(&p, RAW("GET http://example.org:81/p/q?r HTTP/1.1\r\n"
+				"Host: other\r\n\r\n"));
+	assert_str(p.req.target, "http://example.org:81/p/q?r");
+	assert_str(p.req.path, "/p/q");
+	assert_str(p.req.query, "r");
+	assert_str(p.req.host, "example.org:81");
+
+	expect_complete(&p, RAW("GET HTTPS://example.org?r HTTP/1.1\r\n"
+				"Host: example.org\r\n\r\n"));
+	assert_str(p.req.path, "/");
+	assert_str(p.req.query, "r");
+	assert_str(p.req.host, "example.org");
+
+	expect_complete(&p, RAW("GET http://[::1]:8080 HTTP/1.1\r\n"
+				"Host: [::1]:8080\r\n\r\n"));
+	assert_str(p.req.path, "/");
+	assert_int_equal(p.req.query.len, 0);
+
+	/* asterisk-form, OPTIONS only */
+	expect_complete(&p, RAW("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"));
+	assert_str(p.req.path, "*");
+
+	/* authority-form, CONNECT only */
+	expect_complete(&p, RAW("CONNECT h.example:443 HTTP/1.1\r\n"
+				"Host: h.example:443\r\n\r\n"));
+	assert_str(p.req.host, "h.example:443");
+	assert_int_equal(p.req.path.len, 0);
+
+	/* Bytes >= 0x80 are not control characters: left to the router. */
+	expect_complete(&p,
+			RAW("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n"));
+	assert_str(p.req.path, "/caf\xc3\xa9");
+}
+
+static void test_request_line_rejections(void **state)
+{
+	static const struct status_case cases[] = {
+	    /* method: a token, then exactly one SP */
+	    {RAW(" / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("G\x00T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("G\tT / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GE(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW(":GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET\x7f / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("G\xc3\xa9T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    /* target */
+	    {RAW("GET  HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET /  HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET /\x7fx HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET /\x01x HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET /\x00x HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET /\tx HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET index.html HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("OPTIONS ** HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET http://u:p@a/x HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET a:443 HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
+	    /* HTTP/0.9 has no version at all */
+	    {RAW("GET /\r\n\r\n"), 400},
+	    /* version: "HTTP/" DIGIT "." DIGIT */
+	    {RAW("GET / HTTP/1.01\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/01.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/11.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTX/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / http/1.1\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / ICE/1.0\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n"), 400},
+	    /* well-formed, but not a version we speak */
+	    {RAW("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505},
+	    {RAW("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), 505},
+	    {RAW("GET / HTTP/0.9\r\n\r\n"), 505},
+	    {RAW("GET / HTTP/5.6\r\nHost: a\r\n\r\n"), 505},
+	};
+
+	(void)state;
+	expect_statuses(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_versions(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	expect_complete(&p, RAW("GET / HTTP/1.0\r\n\r\n"));
+	assert_int_equal(p.req.version_minor, 0);
+	assert_int_equal(p.req.host.len, 0);
+	expect_complete(&p, RAW("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+	assert_int_equal(p.req.version_minor, 1);
+}
+
+/* RFC 9112 2.2: empty lines before a request line are ignored. */
+static void test_leading_empty_lines(void **state)
+{
+	static const char raw[] = "\r\n\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct parsed p;
+
+	(void)state;
+	expect_complete(&p, RAW(raw));
+	assert_str(p.req.method_name, "GET");
+	assert_int_equal(p.req.header_len, sizeof(raw) - 1);
+	expect_status(RAW("\r\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+	expect_status(RAW(" \r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+}
+
+/* RFC 9112 2.2: a bare LF may end a line of the head; a bare CR may not. */
+static void test_line_ends(void **state)
+{
+	static const struct status_case cases[] = {
+	    {RAW("GET / HTTP/1.1\rHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\rabc"),
+	     400},
+	    {RAW("GET / HTTP/1.1\r\nHost\r: a\r\n\r\n"), 400},
+	};
+	struct parsed p;
+
+	(void)state;
+	expect_complete(&p, RAW("GET / HTTP/1.1\nHost: a\nX: b\n\n"));
+	assert_int_equal(p.req.num_headers, 2);
+	assert_str(p.req.headers[1].value, "b");
+	expect_complete(&p, RAW("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\n"));
+	assert_str(p.req.headers[0].value, "a");
+	expect_statuses(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_header_values(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	expect_complete(&p, RAW("GET / HTTP/1.1\r\n"
+				"Host:a\r\n"
+				"A: \t one \t two \t \r\n"
+				"B:\r\n"
+				"C:    \r\n"
+				"D: caf\xc3\xa9 \xff\r\n"
+				"|~!#$%&'*+-.^_`: x\r\n"
+				"\r\n"));
+	assert_int_equal(p.req.num_headers, 6);
+	assert_str(p.req.headers[0].value, "a");
+	assert_str(p.req.headers[1].value, "one \t two");
+	assert_str(p.req.headers[2].value, "");
+	assert_str(p.req.headers[3].value, "");
+	assert_str(p.req.headers[4].value, "caf\xc3\xa9 \xff");
+	assert_str(p.req.headers[5].name, "|~!#$%&'*+-.^_`");
+	assert_str(*http_find_header(&p.req, "a"), "one \t two");
+}
+
+static void test_header_rejections(void **state)
+{
+	static const struct status_case cases[] = {
+	    /* field-name is a token, right before the colon */
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA b: c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nAb : c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nAb\t: c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\n: c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA@: c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\n/: c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\n{: c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA\x00: c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA\x1b: c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA\xc3\xa9: c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"), 400},
+	    /* obs-fold, also on the first field line */
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n c\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\tc\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), 400},
+	    /* control characters in a value */
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\x00"
+		 "c\r\n\r\n"),
+	     400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\x01\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: \x1b\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\x7f\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\rc\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.0\r\nA: \x0b\r\n\r\n"), 400},
+	};
+
+	(void)state;
+	expect_statuses(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* RFC 9112 3.2: exactly one valid Host in HTTP/1.1, at most one in 1.0. */
+static void test_host(void **state)
+{
+	static const struct status_case cases[] = {
+	    {RAW("GET / HTTP/1.1\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nX: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a:b\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: []\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n"), 400},
+	    {RAW("GET / HTTP/1.0\r\nHost: a?b\r\n\r\n"), 400},
+	};
+	static const char *const valid[] = {
+	    "localhost", "example.com:8080",	"0.0.0.0=5000", "[::1]",
+	    "[::1]:80",	 "xn--caf-dma.example", "a%20b",	"a:",
+	    "",
+	};
+	char raw[128];
+	struct parsed p;
+	size_t i;
+
+	(void)state;
+	expect_statuses(cases, sizeof(cases) / sizeof(cases[0]));
+	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+		snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n",
+			 valid[i]);
+		expect_complete(&p, raw, strlen(raw));
+		assert_str(p.req.host, valid[i]);
+	}
+	expect_complete(&p, RAW("GET / HTTP/1.0\r\n\r\n"));
+	assert_int_equal(p.req.host.len, 0);
+}
+
+static void test_content_length(void **state)
+{
+	static const struct status_case cases[] = {
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +2\r\n\r\nab"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n"), 400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4 2\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x1\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1e3\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1,\r\n\r\na"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Content-Length: 18446744073709551616\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Content-Length: 1000000000000000000000\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+		 "Content-Length: 2\r\n\r\nab"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n"
+		 "Content-Length: 1\r\n\r\nx"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, "
+		 "2\r\n\r\nab"),
+	     400},
+	    /* fits in 64 bits, but not in max_body */
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Content-Length: 18446744073709551615\r\n\r\n"),
+	     413},
+	};
+	struct parsed p;
+
+	(void)state;
+	expect_statuses(cases, sizeof(cases) / sizeof(cases[0]));
+
+	expect_complete(&p, RAW("PUT / HTTP/1.1\r\nHost: a\r\n"
+				"Content-Length: 003\r\n\r\nabc"));
+	assert_int_equal(p.req.content_length, 3);
+	assert_str(p.req.body, "abc");
+
+	expect_complete(&p, RAW("PUT / HTTP/1.1\r\nHost: a\r\n"
+				"Content-Length:\t 5 \t\r\n\r\nhello"));
+	assert_str(p.req.body, "hello");
+
+	/* Identical duplicates carry no ambiguity (RFC 9110 8.6). */
+	expect_complete(&p, RAW("PUT / HTTP/1.1\r\nHost: a\r\n"
+				"Content-Length: 2\r\ncontent-length: 02\r\n"
+				"\r\nab"));
+	assert_int_equal(p.req.content_length, 2);
+	expect_complete(&p, RAW("PUT / HTTP/1.1\r\nHost: a\r\n"
+				"Content-Length: 2, 2\r\n\r\nab"));
+	assert_str(p.req.body, "ab");
+
+	expect_complete(&p, RAW("GET / HTTP/1.0\r\nconTENT-length: 5\r\n\r\n"
+				"HELLO"));
+	assert_str(p.req.body, "HELLO");
+}
+
+/* A declared length over max_body is refused before the body is read. */
+static void test_content_length_over_limit(void **state)
+{
+	static const char raw[] = "POST / HTTP/1.1\r\nHost: a\r\n"
+				  "Content-Length: 17\r\n\r\n";
+	struct http_limits lim = small_limits();
+	struct parsed p;
+
+	(void)state;
+	lim.max_header_bytes = 128;
+	parse_with(&p, RAW(raw), &lim);
+	assert_int_equal(p.rc, HTTP_ERROR);
+	assert_int_equal(p.req.status, 413);
+	assert_int_equal(p.req.header_len, sizeof(raw) - 1);
+
+	/* max_body itself is fine */
+	parse_with(&p,
+		   RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		       "Content-Length: 16\r\n\r\n"),
+		   &lim);
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	assert_int_equal(p.req.content_length, 16);
+
+	expect_status(RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+			  "Content-Length: 1048577\r\n\r\n"),
+		      413);
+}
+
+static void test_transfer_encoding(void **state)
+{
+	static const struct status_case cases[] = {
+	    /* LESSON-worthy: both framings at once is a smuggling shape */
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		 "Content-Length: 5\r\n\r\n0\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+		 "Transfer-Encoding: identity\r\n\r\na"),
+	     400},
+	    /* chunked not final: the length cannot be known */
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding: gzip\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding: identity\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding: pigeons\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding: chunked, gzip\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		 "Transfer-Encoding: gzip\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding: chunkedchunked\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding: chunked;x=1\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding:\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding: ,\r\n\r\n"),
+	     400},
+	    /* chunked twice */
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding: chunked, chunked\r\n\r\n"),
+	     400},
+	    /* framing fine, but a coding we cannot decode */
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding: gzip, chunked\r\n\r\n"),
+	     501},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n"),
+	     501},
+	    /* an HTTP/1.0 client cannot mean it */
+	    {RAW("POST / HTTP/1.0\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		 "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"),
+	     400},
+	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		 " abc\r\n\r\n0\r\n\r\n"),
+	     400},
+	};
+	struct parsed p;
+
+	(void)state;
+	expect_statuses(cases, sizeof(cases) / sizeof(cases[0]));
+	expect_complete(&p, RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+				"Transfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n"));
+	assert_true(p.req.chunked);
+	expect_complete(&p, RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+				"Transfer-Encoding: , chunked ,\r\n\r\n"
+				"0\r\n\r\n"));
+	assert_true(p.req.chunked);
+}
+
+static void test_chunked_decoding(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	expect_complete(&p, RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+				"Transfer-Encoding: chunked\r\n\r\n"
+				"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+	assert_true(p.req.chunked);
+	assert_int_equal(p.req.content_length, 0);
+	assert_str(p.req.body, "hello world");
+	assert_true(p.req.body.p == p.buf + p.req.header_len);
+
+	/* hex in both cases, leading zeros, "000" as the last chunk */
+	expect_complete(&p, RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+				"Transfer-Encoding: chunked\r\n\r\n"
+				"0A\r\n0123456789\r\n00b\r\nabcdefghijk\r\n"
+				"000\r\n\r\n"));
+	assert_str(p.req.body, "0123456789abcdefghijk");
+
+	/* extensions: BWS, tokens, quoted strings with quoted-pairs */
+	expect_complete(&p,
+			RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+			    "Transfer-Encoding: chunked\r\n\r\n"
+			    "5;a;b=c ; d = \"e \\\"f\\\"; g\\\\\"\r\nhello\r\n"
+			    "6 ;x\t\r\n world\r\n"
+			    "0;last=\"\"\r\n\r\n"));
+	assert_str(p.req.body, "hello world");
+
+	/* trailers are checked and dropped */
+	expect_complete(&p, RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+				"Transfer-Encoding: chunked\r\n\r\n"
+				"3\r\nabc\r\n0\r\nVary: *\r\nX-T: 1\r\n\r\n"));
+	assert_str(p.req.body, "abc");
+	assert_int_equal(p.req.num_headers, 2);
+
+	/* an empty body, and data containing CRLF */
+	expect_complete(&p, RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+				"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+	assert_int_equal(p.req.body.len, 0);
+	expect_complete(&p, RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+				"Transfer-Encoding: chunked\r\n\r\n"
+				"4\r\n\r\n\r\n\r\n0\r\n\r\n"));
+	assert_str(p.req.body, "\r\n\r\n");
+}
+
+/* The data is moved in place; bytes past the request stay as they were. */
+static void test_chunked_leaves_next_request(void **state)
+{
+	static const char first[] = "POST / HTTP/1.1\r\nHost: a\r\n"
+				    "Transfer-Encoding: chunked\r\n\r\n"
+				    "2\r\nab\r\n1;x=y\r\nc\r\n0\r\n\r\n";
+	static const char next[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+	char raw[sizeof(first) + sizeof(next)];
+	struct parsed p;
+
+	(void)state;
+	memcpy(raw, first, sizeof(first) - 1);
+	memcpy(raw + sizeof(first) - 1, next, sizeof(next));
+	parse_with(&p, raw, strlen(raw), NULL);
+	assert_int_equal(p.rc, sizeof(first) - 1);
+	assert_str(p.req.body, "abc");
+	assert_memory_equal(p.buf + p.rc, next, sizeof(next) - 1);
+}
+
+static void test_chunked_rejections(void **state)
+{
+#define TE "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	static const struct status_case cases[] = {
+	    {RAW(TE "z\r\nabc\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "1x\r\na\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "\r\nabc\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "-1\r\na\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "0x1\r\na\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "3\r\nfoo\r\n\r\n"), 400},
+	    {RAW(TE "2 junk\r\naa\r\n0\r\n\r\n"), 400},
+	    /* bare LF and bare CR anywhere in the framing */
+	    {RAW(TE "6\nhello \r\n0\r\n\r\n"), 400},
+	    {RAW(TE "6\r\nhello \n0\r\n\r\n"), 400},
+	    {RAW(TE "6\r\nhello \r\n0\n\r\n"), 400},
+	    {RAW(TE "6\r\nhello \r\n0\r\n\n"), 400},
+	    {RAW(TE "6\rX\nhello \r\n0\r\n\r\n"), 400},
+	    {RAW(TE "3 \n  \r\nfoo\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "5\r\r;x\r\nhello\r\n0\r\n\r\n"), 400},
+	    /* data must be followed by CRLF */
+	    {RAW(TE "5\r\nABCDE0\r\n\r\n"), 400},
+	    {RAW(TE "3\r\nabcd\r\n0\r\n\r\n"), 400},
+	    /* extensions */
+	    {RAW(TE "2;\r\naa\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "2;=x\r\naa\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "2;a=\r\naa\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "2;a=\"b\r\naa\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "2;a=\"b\x01\"\r\naa\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "2;a b\r\naa\r\n0\r\n\r\n"), 400},
+	    {RAW(TE "2;a=b c\r\naa\r\n0\r\n\r\n"), 400},
+	    /* trailers are fields */
+	    {RAW(TE "0\r\nA b: c\r\n\r\n"), 400},
+	    {RAW(TE "0\r\nA: b\r\n c\r\n\r\n"), 400},
+	    {RAW(TE "0\r\nA: \x01\r\n\r\n"), 400},
+	    {RAW(TE "0\r\nNoColon\r\n\r\n"), 400},
+	    /* a size that overflows any integer is over max_body first */
+	    {RAW(TE "fffffffffffffffff\r\nabc\r\n0\r\n\r\n"), 413},
+	    {RAW(TE "100001\r\nabc"), 413},
+	};
+#undef TE
+
+	(void)state;
+	expect_statuses(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_chunked_limits(void **state)
+{
+#define TE "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	struct http_limits lim = small_limits();
+	struct parsed p;
+
+	(void)state;
+	lim.max_header_bytes = 64;
+	/* exactly max_body (16) decoded bytes */
+	parse_with(&p, RAW(TE "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"),
+		   &lim);
+	assert_int_equal(p.rc, sizeof(TE "8\r\n12345678\r\n8\r\n12345678\r\n"
+					 "0\r\n\r\n") -
+				   1);
+	assert_str(p.req.body, "1234567812345678");
+
+	/* one more: refused as soon as the size line says so */
+	expect_status_with(RAW(TE "8\r\n12345678\r\n9\r\n"), &lim, 413);
+	expect_status_with(RAW(TE "11"), &lim, 413);
+
+	/* framing alone may not exceed max_body + max_header_bytes (80) */
+	expect_status_with(RAW(TE "1\r\na\r\n1\r\na\r\n1\r\na\r\n1\r\na\r\n"
+				  "1\r\na\r\n1\r\na\r\n1\r\na\r\n1\r\na\r\n"
+				  "1\r\na\r\n1\r\na\r\n1\r\na\r\n1\r\na\r\n"
+				  "1\r\na\r\n1\r\na\r\n"),
+			   &lim, 413);
+	expect_status_with(RAW(TE "0000000000000000000000000000000000000000"
+				  "0000000000000000000000000000000000000000"
+				  "0000000000"),
+			   &lim, 413);
+#undef TE
+}
+
+/* ---- incremental parsing
+ * ----------------------------------------------------- */
+
+static void test_every_prefix_is_incomplete(void **state)
+{
+	static const char get[] = "GET /a?b=c HTTP/1.1\r\n"
+				  "Host: example.com\r\n"
+				  "Accept: */*\r\n"
+				  "X-Empty:\r\n"
+				  "\r\n";
+	static const char post[] = "\r\nPOST /form HTTP/1.1\r\n"
+				   "Host: example.com\r\n"
+				   "Content-Length: 11\r\n"
+				   "\r\n"
+				   "hello world";
+	static const char head_chunked[] = "PUT /up HTTP/1.1\r\n"
+					   "Host: example.com\r\n"
+					   "Transfer-Encoding: chunked\r\n"
+					   "\r\n";
+	static const char chunked[] =
+	    "PUT /up HTTP/1.1\r\n"
+	    "Host: example.com\r\n"
+	    "Transfer-Encoding: chunked\r\n"
+	    "\r\n"
+	    "5;name=\"va;lue\"\r\nhello\r\n"
+	    "1A ; ext\r\nabcdefghijklmnopqrstuvwxyz\r\n"
+	    "0;done\r\n"
+	    "Trailer-One: 1\r\n"
+	    "Trailer-Two: two\r\n"
+	    "\r\n";
+	static const char lf_only[] = "GET / HTTP/1.0\nA: b\n\n";
+
+	(void)state;
+	expect_every_prefix(RAW(get), sizeof(get) - 1);
+	expect_every_prefix(RAW(post), sizeof(post) - 1 - 11);
+	expect_every_prefix(RAW(chunked), sizeof(head_chunked) - 1);
+	expect_every_prefix(RAW(lf_only), sizeof(lf_only) - 1);
+}
+
+/* Any read past the given length hits the PROT_NONE page and crashes. */
+static void test_guard_page_partial_lines(void **state)
+{
+	static const char *const raws[] = {
+	    "GET / HTTP/1.1\r\nHost: a\r\n\r",
+	    "GET / HTTP/1.1\r\nHost: a\r\nA: b\r",
+	    "GET / HTTP/1.1\r",
+	    "GET / HTTP/1.",
+	    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5;a=\"b\\",
+	    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r",
+	    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "0\r\nA: b\r\n\r",
+	};
+	struct http_limits lim = default_limits();
+	struct http_request req;
+	struct guard g;
+	size_t i, n;
+
+	(void)state;
+	guard_map(&g);
+	for (i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
+		n = strlen(raws[i]);
+		assert_int_equal(http_parse_request(guard_place(&g, raws[i], n),
+						    n, &lim, &req),
+				 HTTP_INCOMPLETE);
+	}
+	guard_unmap(&g);
+}
+
+static void test_pipelining(void **state)
+{
+	static const char raw[] = "POST /a HTTP/1.1\r\nHost: h\r\n"
+				  "Content-Length: 3\r\n\r\nAAA"
+				  "\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+				  "PUT /c HTTP/1.1\r\nHost: h\r\n"
+				  "Transfer-Encoding: chunked\r\n\r\n"
+				  "2\r\nCC\r\n0\r\n\r\n"
+				  "GET /d HTTP/1.1\r\nHo";
+	static const char *const paths[] = {"/a", "/b", "/c"};
+	static const char *const bodies[] = {"AAA", "", "CC"};
+	struct parsed p;
+	char *at;
+	size_t left = sizeof(raw) - 1;
+	size_t i;
+	ssize_t n;
+
+	(void)state;
+	memcpy(p.buf, raw, left);
+	at = p.buf;
+	for (i = 0; i < 3; i++) {
+		n = http_parse_request(at, left, NULL, &p.req);
+		assert_true(n > 0);
+		assert_str(p.req.path, paths[i]);
+		assert_str(p.req.body, bodies[i]);
+		at += n;
+		left -= (size_t)n;
+	}
+	assert_int_equal(http_parse_request(at, left, NULL, &p.req),
+			 HTTP_INCOMPLETE);
+	assert_int_equal(left, strlen("GET /d HTTP/1.1\r\nHo"));
+}
+
+/* ---- connection management
+ * --------------------------------------------------- */
+
+static void test_keep_alive_matrix(void **state)
+{
+	static const struct {
+		int minor;
+		const char *connection; /* NULL: no Connection field */
+		bool keep_alive;
+	} cases[] = {
+	    {1, NULL, true},
+	    {1, "close", false},
+	    {1, "keep-alive", true},
+	    {1, "foo, close", false},
+	    {1, "CLOSE", false},
+	    {1, "Keep-Alive, Upgrade", true},
+	    {1, "closed", true},
+	    {1, "keep-alive, close", false},
+	    {0, NULL, false},
+	    {0, "close", false},
+	    {0, "keep-alive", true},
+	    {0, "Keep-Alive", true},
+	    {0, "foo, close", false},
+	    {0, "foo , keep-alive ", true},
+	    {0, "keep-alive, close", false},
+	};
+	char raw[256];
+	struct parsed p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(raw, sizeof(raw),
+			 "GET / HTTP/1.%d\r\nHost: a\r\n%s%s%s\r\n",
+			 cases[i].minor,
+			 cases[i].connection ? "Connection: " : "",
+			 cases[i].connection ? cases[i].connection : "",
+			 cases[i].connection ? "\r\n" : "");
+		expect_complete(&p, raw, strlen(raw));
+		if (p.req.keep_alive != cases[i].keep_alive)
+			print_error("%s", raw);
+		assert_int_equal(p.req.keep_alive, cases[i].keep_alive);
+	}
+
+	/* Options from all Connection lines count. */
+	expect_complete(&p, RAW("GET / HTTP/1.1\r\nHost: a\r\nConnection: a\r\n"
+				"Connection: close\r\n\r\n"));
+	assert_false(p.req.keep_alive);
+}
+
+static void test_expect_continue(void **state)
+{
+	static const char head[] = "PUT /f HTTP/1.1\r\nHost: a\r\n"
+				   "Expect: 100-Continue\r\n"
+				   "Content-Length: 5\r\n\r\n";
+	struct parsed p;
+
+	(void)state;
+	/* The head alone: incomplete, but enough to send 100 Continue. */
+	parse(&p, head);
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	assert_int_equal(p.req.header_len, sizeof(head) - 1);
+	assert_true(p.req.expect_continue);
+	assert_int_equal(p.req.content_length, 5);
+	assert_int_equal(p.req.status, 0);
+
+	/* Part of the head: nothing is known yet. */
+	parse_with(&p, head, sizeof(head) - 2, NULL);
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	assert_int_equal(p.req.header_len, 0);
+
+	/* HTTP/1.0 cannot expect 100; other expectations are ignored. */
+	parse(&p, "PUT /f HTTP/1.0\r\nExpect: 100-continue\r\n"
+		  "Content-Length: 5\r\n\r\n");
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	assert_false(p.req.expect_continue);
+	parse(&p, "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n"
+		  "Content-Length: 5\r\n\r\n");
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	assert_false(p.req.expect_continue);
+
+	/* Chunked bodies may be preceded by 100 Continue too. */
+	parse(&p, "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n5\r\nab");
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	assert_true(p.req.expect_continue);
+	assert_true(p.req.header_len > 0);
+}
+
+/* ---- limits
+ * ---------------------------------------------------------------------- */
+
+static void test_request_line_limit(void **state)
+{
+	struct http_limits lim = small_limits();
+	struct parsed p;
+
+	(void)state;
+	/* 32 bytes of request line: fine, complete or not */
+	parse_with(&p, RAW("GET /0123456789abcdefgh HTTP/1.0\r\n\r\n"), &lim);
+	assert_int_equal(p.rc, 36);
+	parse_with(&p, RAW("GET /0123456789abcdefgh HTTP/1.0"), &lim);
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	parse_with(&p, RAW("GET /0123456789abcdefgh HTTP/1.0\r"), &lim);
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	/* 33 bytes, complete or not */
+	expect_status_with(RAW("GET /0123456789abcdefghi HTTP/1.0\r\n\r\n"),
+			   &lim, 414);
+	expect_status_with(RAW("GET /0123456789abcdefghi HTTP/1.0"), &lim, 414);
+	/* no line end within 32 bytes: refused without waiting for one */
+	expect_status_with(RAW("GET /0123456789abcdef0123456789ab"), &lim, 414);
+	/* ...or as soon as it cannot end in time: the version is missing */
+	expect_status_with(RAW("GET /0123456789abcdef0123456789a"), &lim, 414);
+	parse_with(&p, RAW("GET /0123456789abcdef0123"), &lim);
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	/* empty lines before it count too */
+	expect_status_with(RAW("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
+			       "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"),
+			   &lim, 414);
+}
+
+static void test_request_line_limit_default(void **state)
+{
+	static char raw[HTTP_DEFAULT_MAX_REQUEST_LINE + 64];
+	struct http_limits lim = default_limits();
+	struct http_request req;
+	size_t n;
+
+	(void)state;
+	/* exactly 8192 bytes: "GET " + target + " HTTP/1.0" */
+	n = HTTP_DEFAULT_MAX_REQUEST_LINE - 4 - 9;
+	memcpy(raw, "GET /", 5);
+	memset(raw + 5, 'a', n - 1);
+	memcpy(raw + 4 + n, " HTTP/1.0\r\n\r\n", 13);
+	assert_int_equal(http_parse_request(raw, 4 + n + 13, &lim, &req),
+			 4 + n + 13);
+	memcpy(raw, "GET /", 5);
+	memset(raw + 5, 'a', n);
+	memcpy(raw + 5 + n, " HTTP/1.0\r\n\r\n", 13);
+	assert_int_equal(http_parse_request(raw, 5 + n + 13, &lim, &req),
+			 HTTP_ERROR);
+	assert_int_equal(req.status, 414);
+	/* incomplete but already too long */
+	memset(raw + 5, 'a', sizeof(raw) - 5);
+	assert_int_equal(http_parse_request(raw, sizeof(raw), &lim, &req),
+			 HTTP_ERROR);
+	assert_int_equal(req.status, 414);
+}
+
+/*
+ * A request whose field lines and empty line take exactly n bytes; parsed
+ * with lim, it must be complete (status 0) or refused with status.
+ */
+static void expect_header_bytes(const struct http_limits *lim, size_t n,
+				int status)
+{
+	static const char line[] = "GET / HTTP/1.1\r\n";
+	char raw[256];
+	size_t len;
+
+	/* "Host: a\r\n" + "X: " + value + "\r\n" + "\r\n" */
+	assert_true(n >= 16 && n < sizeof(raw) - sizeof(line));
+	len = (size_t)sprintf(raw, "%sHost: a\r\nX: ", line);
+	memset(raw + len, 'v', n - 16);
+	len += n - 16;
+	len += (size_t)sprintf(raw + len, "\r\n\r\n");
+	assert_int_equal(len, sizeof(line) - 1 + n);
+	if (status != 0) {
+		expect_status_with(raw, len, lim, status);
+	} else {
+		struct parsed p;
+
+		assert_int_equal(parse_with(&p, raw, len, lim), len);
+		assert_int_equal(p.req.header_len, len);
+	}
+}
+
+static void test_header_limits(void **state)
+{
+	struct http_limits lim = small_limits();
+	struct parsed p;
+
+	(void)state;
+	/* max_headers (4) fields: fine; a fifth: 431 */
+	parse_with(&p,
+		   RAW("GET / HTTP/1.1\r\nHost: a\r\nB:\r\nC:\r\nD:\r\n\r\n"),
+		   &lim);
+	assert_int_equal(p.rc,
+			 sizeof("GET / HTTP/1.1\r\nHost: a\r\nB:\r\nC:\r\n"
+				"D:\r\n\r\n") -
+			     1);
+	expect_status_with(RAW("GET / HTTP/1.1\r\nHost: a\r\nB:\r\nC:\r\nD:\r\n"
+			       "E:\r\n\r\n"),
+			   &lim, 431);
+	/* ...even before the fifth line is complete */
+	expect_status_with(RAW("GET / HTTP/1.1\r\nHost: a\r\nB:\r\nC:\r\nD:\r\n"
+			       "E"),
+			   &lim, 431);
+
+	/* field lines and the empty line: 64 bytes fine, 65 not */
+	expect_header_bytes(&lim, 64, 0);
+	expect_header_bytes(&lim, 65, 431);
+	/* no empty line in sight */
+	expect_status_with(RAW("GET / HTTP/1.1\r\nHost: a\r\n"
+			       "X: 0123456789012345678901234567890123456789"
+			       "0123456789012345"),
+			   &lim, 431);
+	parse_with(&p, RAW("GET / HTTP/1.1\r\nHost: a\r\nX: 0123"), &lim);
+	assert_int_equal(p.rc, HTTP_INCOMPLETE);
+	assert_int_equal(p.req.header_len, 0);
+
+	/* never more than HTTP_MAX_HEADERS, whatever the limits say */
+	lim = default_limits();
+	lim.max_headers = 1000;
+	{
+		static char raw[2048];
+		size_t n = 0, i;
+
+		n += (size_t)sprintf(raw, "GET / HTTP/1.1\r\nHost: a\r\n");
+		for (i = 0; i < HTTP_MAX_HEADERS; i++)
+			n += (size_t)sprintf(raw + n, "X%zu: y\r\n", i);
+		n += (size_t)sprintf(raw + n, "\r\n");
+		expect_status_with(raw, n, &lim, 431);
+	}
+}
+
+/* ---- helpers
+ * --------------------------------------------------------------------- */
+
+static ssize_t decode(const char *path, char *out, size_t outsz)
+{
+	struct http_str s = {path, strlen(path)};
+
+	return http_decode_path(&s, out, outsz);
+}
+
+static void test_decode_path(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(decode("/a/b.html", out, sizeof(out)), 9);
+	assert_string_equal(out, "/a/b.html");
+	assert_int_equal(decode("/%2e%2E/etc", out, sizeof(out)), 7);
+	assert_string_equal(out, "/../etc");
+	assert_int_equal(decode("/a%2fb", out, sizeof(out)), 4);
+	assert_string_equal(out, "/a/b");
+	assert_int_equal(decode("/a+b%20c", out, sizeof(out)), 6);
+	assert_string_equal(out, "/a+b c");
+	assert_int_equal(decode("/caf%C3%A9", out, sizeof(out)), 6);
+	assert_string_equal(out, "/caf\xc3\xa9");
+	assert_int_equal(decode("", out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+
+	assert_int_equal(decode("/%zz", out, sizeof(out)), -1);
+	assert_int_equal(decode("/%2", out, sizeof(out)), -1);
+	assert_int_equal(decode("/%", out, sizeof(out)), -1);
+	assert_int_equal(decode("/%g0", out, sizeof(out)), -1);
+	assert_int_equal(decode("/a%00.html", out, sizeof(out)), -1);
+
+	/* the result and its NUL must fit */
+	assert_int_equal(decode("/abc", out, 5), 4);
+	assert_int_equal(decode("/abc", out, 4), -1);
+	assert_int_equal(decode("/%41", out, 3), 2);
+	assert_int_equal(decode("", out, 0), -1);
+}
+
+static ssize_t param(const char *query, const char *key, char *out,
+		     size_t outsz)
+{
+	struct http_str q = {query, strlen(query)};
+
+	return http_query_param(&q, key, out, outsz);
+}
+
+static void test_query_param(void **state)
+{
+	struct http_str empty = {NULL, 0};
+	char out[32];
+
+	(void)state;
+	assert_int_equal(param("a=1&b=22&c=", "b", out, sizeof(out)), 2);
+	assert_string_equal(out, "22");
+	assert_int_equal(param("a=1&b=22&c=", "a", out, sizeof(out)), 1);
+	assert_string_equal(out, "1");
+	assert_int_equal(param("a=1&b=22&c=", "c", out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(param("flag&x=1", "flag", out, sizeof(out)), 0);
+	assert_int_equal(param("a=1&b=22", "d", out, sizeof(out)), -1);
+	assert_int_equal(param("ab=1", "a", out, sizeof(out)), -1);
+	assert_int_equal(param("a=1", "ab", out, sizeof(out)), -1);
+	assert_int_equal(http_query_param(&empty, "a", out, sizeof(out)), -1);
+
+	/* decoding: '+' is a space here, %xx as in paths */
+	assert_int_equal(param("q=hello+big%20world%21", "q", out, sizeof(out)),
+			 16);
+	assert_string_equal(out, "hello big world!");
+	assert_int_equal(
+	    param("x=1&my+key=v&my%20key=w", "my key", out, sizeof(out)), 1);
+	assert_string_equal(out, "v");
+	assert_int_equal(param("a=%2B%26%3D", "a", out, sizeof(out)), 3);
+	assert_string_equal(out, "+&=");
+	assert_int_equal(param("a=1&a=2", "a", out, sizeof(out)), 1);
+	assert_string_equal(out, "1");
+	assert_int_equal(param("a=1=2", "a", out, sizeof(out)), 3);
+	assert_string_equal(out, "1=2");
+
+	/* malformed or too long */
+	assert_int_equal(param("a=%zz", "a", out, sizeof(out)), -1);
+	assert_int_equal(param("a=%2", "a", out, sizeof(out)), -1);
+	assert_int_equal(param("a=%00", "a", out, sizeof(out)), -1);
+	assert_int_equal(param("a=12345", "a", out, 5), -1);
+	assert_int_equal(param("a=1234", "a", out, 5), 4);
+	/* a bad pair elsewhere does not matter */
+	assert_int_equal(param("b=%zz&a=ok", "a", out, sizeof(out)), 2);
+}
+
+static void test_small_helpers(void **state)
+{
+	struct http_str s = {"Content-Length", 14};
+	struct http_limits lim;
+	struct parsed p;
+
+	(void)state;
+	assert_true(http_str_equal_nocase(&s, "content-length"));
+	assert_true(http_str_equal_nocase(&s, "CONTENT-LENGTH"));
+	assert_false(http_str_equal_nocase(&s, "Content-Lengt"));
+	assert_false(http_str_equal_nocase(&s, "Content-Lengths"));
+	s.len = 0;
+	assert_true(http_str_equal_nocase(&s, ""));
+
+	assert_string_equal(http_method_name(HTTP_GET), "GET");
+	assert_string_equal(http_method_name(HTTP_OPTIONS), "OPTIONS");
+	assert_string_equal(http_method_name(HTTP_PATCH), "PATCH");
+
+	http_limits_init(&lim);
+	assert_int_equal(lim.max_request_line, HTTP_DEFAULT_MAX_REQUEST_LINE);
+	assert_int_equal(lim.max_header_bytes, HTTP_DEFAULT_MAX_HEADER_BYTES);
+	assert_int_equal(lim.max_headers, HTTP_MAX_HEADERS);
+	assert_int_equal(lim.max_body, HTTP_DEFAULT_MAX_BODY);
+
+	expect_complete(&p, RAW("GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n"
+				"x-a: 2\r\n\r\n"));
+	assert_str(*http_find_header(&p.req, "X-a"), "1");
+	assert_null(http_find_header(&p.req, "X-B"));
+	assert_null(http_find_header(&p.req, "X-"));
+}
+
+static void test_empty_and_garbage_input(void **state)
+{
+	struct http_request req;
+	char buf[8] = "";
+
+	(void)state;
+	assert_int_equal(http_parse_request(buf, 0, NULL, &req),
+			 HTTP_INCOMPLETE);
+	assert_int_equal(req.header_len, 0);
+	expect_status(RAW("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), 400);
+	expect_status(RAW("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), 400);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_simple_get),
+	    cmocka_unit_test(test_known_methods),
+	    cmocka_unit_test(test_unknown_methods_are_501),
+	    cmocka_unit_test(test_target_forms),
+	    cmocka_unit_test(test_request_line_rejections),
+	    cmocka_unit_test(test_versions),
+	    cmocka_unit_test(test_leading_empty_lines),
+	    cmocka_unit_test(test_line_ends),
+	    cmocka_unit_test(test_header_values),
+	    cmocka_unit_test(test_header_rejections),
+	    cmocka_unit_test(test_host),
+	    cmocka_unit_test(test_content_length),
+	    cmocka_unit_test(test_content_length_over_limit),
+	    cmocka_unit_test(test_transfer_encoding),
+	    cmocka_unit_test(test_chunked_decoding),
+	    cmocka_unit_test(test_chunked_leaves_next_request),
+	    cmocka_unit_test(test_chunked_rejections),
+	    cmocka_unit_test(test_chunked_limits),
+	    cmocka_unit_test(test_every_prefix_is_incomplete),
+	    cmocka_unit_test(test_guard_page_partial_lines),
+	    cmocka_unit_test(test_pipelining),
+	    cmocka_unit_test(test_keep_alive_matrix),
+	    cmocka_unit_test(test_expect_continue),
+	    cmocka_unit_test(test_request_line_limit),
+	    cmocka_unit_test(test_request_line_limit_default),
+	    cmocka_unit_test(test_header_limits),
+	    cmocka_unit_test(test_decode_path),
+	    cmocka_unit_test(test_query_param),
+	    cmocka_unit_test(test_small_helpers),
+	    cmocka_unit_test(test_empty_and_garbage_input),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

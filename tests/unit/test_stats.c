@@ -1,0 +1,244 @@
+/*
+ * test_stats.c - the counters: status classes, latency percentiles, the
+ * JSON document, and above all that counts made in a forked child or in
+ * another thread reach the parent.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stats.h"
+
+#define RELAXED memory_order_relaxed
+
+static uint64_t get(atomic_uint_fast64_t *v)
+{
+	return atomic_load_explicit(v, RELAXED);
+}
+
+static void test_create_starts_clean(void **state)
+{
+	struct stats *st = stats_create();
+	size_t i;
+
+	(void)state;
+	assert_non_null(st);
+	assert_int_equal(get(&st->requests), 0);
+	assert_int_equal(atomic_load(&st->processes), 1);
+	assert_int_equal(atomic_load(&st->active_conns), 0);
+	for (i = 0; i < STATS_BUCKETS; i++)
+		assert_int_equal(get(&st->latency_us[i]), 0);
+	assert_int_equal(stats_percentile_us(st, 50), 0);
+	stats_destroy(st);
+}
+
+static void test_record_counts_classes(void **state)
+{
+	struct stats *st = stats_create();
+
+	(void)state;
+	stats_record(st, 200, 10);
+	stats_record(st, 204, 10);
+	stats_record(st, 304, 10);
+	stats_record(st, 404, 10);
+	stats_record(st, 503, 10);
+	stats_record(st, 100, 10);
+	stats_record(st, 999, 10); /* counted, but in no class */
+	assert_int_equal(get(&st->requests), 7);
+	assert_int_equal(get(&st->by_class[1]), 1);
+	assert_int_equal(get(&st->by_class[2]), 2);
+	assert_int_equal(get(&st->by_class[3]), 1);
+	assert_int_equal(get(&st->by_class[4]), 1);
+	assert_int_equal(get(&st->by_class[5]), 1);
+	stats_destroy(st);
+}
+
+static void test_connections(void **state)
+{
+	struct stats *st = stats_create();
+
+	(void)state;
+	stats_conn_opened(st);
+	stats_conn_opened(st);
+	stats_conn_closed(st);
+	assert_int_equal(atomic_load(&st->active_conns), 1);
+	assert_int_equal(get(&st->total_conns), 2);
+	stats_process_started(st);
+	stats_process_started(st);
+	stats_process_exited(st);
+	assert_int_equal(atomic_load(&st->processes), 2);
+	stats_destroy(st);
+}
+
+static void test_percentiles(void **state)
+{
+	struct stats *st = stats_create();
+	int i;
+
+	(void)state;
+	/* 90 fast requests (100 us) and 10 slow ones (10 ms). */
+	for (i = 0; i < 90; i++)
+		stats_record(st, 200, 100);
+	for (i = 0; i < 10; i++)
+		stats_record(st, 200, 10000);
+	/* Buckets are powers of two: 100 us is below 128, 10000 below 16384. */
+	assert_int_equal(stats_percentile_us(st, 50), 128);
+	assert_int_equal(stats_percentile_us(st, 90), 128);
+	assert_int_equal(stats_percentile_us(st, 91), 16384);
+	assert_int_equal(stats_percentile_us(st, 99), 16384);
+	assert_int_equal(stats_percentile_us(st, 100), 16384);
+	assert_int_equal(stats_percentile_us(st, 0), 128);
+	assert_int_equal(stats_percentile_us(st, 250), 16384);
+	stats_destroy(st);
+}
+
+static void test_bucket_edges(void **state)
+{
+	struct stats *st = stats_create();
+
+	(void)state;
+	stats_record(st, 200, 0);
+	assert_int_equal(stats_percentile_us(st, 100), 1);
+	stats_record(st, 200, 1);
+	assert_int_equal(stats_percentile_us(st, 100), 2);
+	stats_record(st, 200, 1024);
+	assert_int_equal(stats_percentile_us(st, 100), 2048);
+	stats_record(st, 200, UINT64_MAX);
+	assert_int_equal(stats_percentile_us(st, 100),
+			 (uint64_t)1 << (STATS_BUCKETS - 1));
+	stats_destroy(st);
+}
+
+/* What the mapping saves us from: a plain global is private after fork. */
+static int plain_counter;
+
+static void test_counts_cross_fork(void **state)
+{
+	struct stats *st = stats_create();
+	int i, status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (i = 0; i < 1000; i++)
+			stats_record(st, 200, 50);
+		stats_conn_opened(st);
+		plain_counter = 1000;
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(get(&st->requests), 1000);
+	assert_int_equal(get(&st->by_class[2]), 1000);
+	assert_int_equal(get(&st->total_conns), 1);
+	/* LESSON: copy-on-write gave the child its own plain_counter. */
+	assert_int_equal(plain_counter, 0);
+	stats_destroy(st);
+}
+
+#define THREADS 4
+#define PER_THREAD 20000
+
+static void *record_many(void *arg)
+{
+	struct stats *st = arg;
+	int i;
+
+	for (i = 0; i < PER_THREAD; i++)
+		stats_record(st, 200, (uint64_t)i);
+	return NULL;
+}
+
+static void test_counts_across_threads(void **state)
+{
+	struct stats *st = stats_create();
+	pthread_t t[THREADS];
+	uint64_t sum = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, record_many, st),
+				 0);
+	for (i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(get(&st->requests), THREADS * PER_THREAD);
+	for (i = 0; i < STATS_BUCKETS; i++)
+		sum += get(&st->latency_us[i]);
+	assert_int_equal(sum, THREADS * PER_THREAD);
+	stats_destroy(st);
+}
+
+static void test_json(void **state)
+{
+	struct stats *st = stats_create();
+	char out[1024];
+	const char *p;
+	int n;
+
+	(void)state;
+	stats_record(st, 200, 100);
+	stats_record(st, 404, 100);
+	stats_conn_opened(st);
+	n = stats_format_json(st, "01_blocking", out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(out));
+	assert_true(strncmp(out, "{\"model\":\"01_blocking\",", 23) == 0);
+	assert_non_null(strstr(out, "\"uptime_s\":0,"));
+	assert_non_null(strstr(out, "\"requests\":2,"));
+	assert_non_null(strstr(out, "\"responses\":{\"1xx\":0,\"2xx\":1,"
+				    "\"3xx\":0,\"4xx\":1,\"5xx\":0}"));
+	assert_non_null(strstr(out, "\"active_connections\":1,"));
+	assert_non_null(strstr(out, "\"total_connections\":1,"));
+	assert_non_null(strstr(out, "\"latency_us\":{\"p50\":128,\"p90\":128,"
+				    "\"p99\":128}"));
+	assert_non_null(strstr(out, "\"processes\":1}"));
+	p = strstr(out, "\"threads\":");
+	assert_non_null(p);
+	assert_true(atoi(p + 10) >= 1);
+	assert_int_equal(stats_format_json(st, "x", out, 20), -1);
+	stats_destroy(st);
+}
+
+static void test_now_us_is_monotonic(void **state)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 2000000};
+	uint64_t a, b;
+
+	(void)state;
+	a = stats_now_us();
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	b = stats_now_us();
+	assert_true(b >= a + 2000);
+	assert_true(b < a + 2000000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_create_starts_clean),
+	    cmocka_unit_test(test_record_counts_classes),
+	    cmocka_unit_test(test_connections),
+	    cmocka_unit_test(test_percentiles),
+	    cmocka_unit_test(test_bucket_edges),
+	    cmocka_unit_test(test_counts_cross_fork),
+	    cmocka_unit_test(test_counts_across_threads),
+	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_now_us_is_monotonic),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
