@@ -1,29 +1,23 @@
 /*
- * 06_epoll_async - an epoll event loop, and a worker pool for the handlers
- * that may block.
+ * 06_epoll_async - an epoll loop, and a worker pool for handlers that block.
  *
- * The model: the same non-blocking state machine as 05, driven by epoll.
- * The kernel keeps the interest list, so a turn costs what is ready, not
- * what is open, and deadlines sit in lists sorted by time, so a turn looks
- * only at those that expire.  A request whose route may block goes to a
- * pool of worker threads and comes back through an eventfd; socket I/O
+ * The model: the state machine of 05, driven by epoll, whose interest list
+ * lives in the kernel, so a turn costs what is ready, not what is open.
+ * Deadlines sit in lists sorted by time.  A request whose route may block
+ * goes to a pool of workers and comes back through an eventfd; socket I/O
  * never leaves the loop's thread.
  *
- * What it costs: about 200 bytes of ours per idle connection (plus the
- * kernel's socket and epoll item) and N worker threads.  And reasoning: a
- * second thread model, a completion list under a mutex, and the rule that
- * the loop does not touch a connection while a worker has it.
+ * What it costs: a struct conn of about 200 bytes per idle connection, N
+ * worker threads, and reasoning: a completion list under a mutex, and the
+ * rule that the loop does not touch a connection while a worker has it.
  *
- * How it fails: the loop is still one thread, so slow work that is not
- * marked may_block (or a sendfile from a cold disk) stalls everybody as in
- * 05.  Blocking handlers are bounded by the pool: with every worker busy
- * and the queue full they get 503, while static files keep flowing.
+ * How it fails: the loop is still one thread, so slow work not marked
+ * may_block stalls everybody as in 05.  With every worker busy and the
+ * queue full, blocking requests get 503 while static files keep flowing.
  *
  * What changed from 05_nonblocking_poll: epoll_ctl when a connection's
- * wants change, instead of a poll array rebuilt every turn; timer lists
- * instead of a scan of every deadline; and CONN_WANT_NOTHING, the hand-off
- * of a blocking request to the pool.  05 uses the same helper names in the
- * same order, so diff -u shows only that.
+ * wants change instead of an array rebuilt every turn, sorted timer lists
+ * instead of a scan, and CONN_WANT_NOTHING: the hand-off to the pool.
  */
 #include <errno.h>
 #include <limits.h>
@@ -54,32 +48,28 @@
 struct loop {
 	struct server *srv;
 	struct conn_shared sh;
-	int live;		     /* open connections */
+	int live;		    /* open connections */
 	bool stopping;
-	long long grace_end_ms;	     /* when stopping: close what is left */
-	long long accept_paused_ms;  /* listener ignored until then */
+	long long grace_end_ms;	    /* when stopping: close what is left */
+	long long accept_paused_ms; /* listener ignored until then */
+	struct conn_list timers[CONN_TIMERS]; /* by conn_timer_kind */
 	int epfd;
 	struct pool *pool;
-	struct conn_list timers[CONN_TIMERS]; /* by conn_timer_kind */
-	struct conn_list closed;     /* freed after the event batch */
+	struct conn_list closed;    /* freed after the event batch */
 };
 
-/*
- * Finished hand-offs, from the workers to the loop: a worker appends its
- * connection under the lock, then writes the eventfd to wake the loop.
- */
+/* Finished hand-offs: a worker appends under the lock, then wakes us. */
 static struct {
 	pthread_mutex_t lock;
 	struct conn_list list;
-	int efd;
+	int efd; /* an eventfd */
 } done = {.lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
 
 /*
- * LESSON: an event carries a pointer to its struct conn, and the connection
- * may have been closed by an earlier event of the same batch (a stop closes
- * the idle ones) and its descriptor even reused by an accept.  So a closed
- * connection is only marked (fd -1) and parked here until the batch is
- * done: a stale event finds valid memory that says "closed".
+ * LESSON: the connections in one batch of events can affect each other: a
+ * stop closes the idle ones, an accept may reuse a closed one's descriptor.
+ * So a closed connection is only marked (fd -1) and parked until the batch
+ * is done: a stale event still finds valid memory, and it says "closed".
  */
 static void sweep_closed(struct loop *l)
 {
@@ -97,18 +87,17 @@ static void close_conn(struct loop *l, struct conn *c)
 	if (c->timer != CONN_TIMER_NONE)
 		conn_list_remove(&l->timers[c->timer], c);
 	c->timer = CONN_TIMER_NONE;
-	conn_close(c); /* close() also takes it out of the epoll set */
+	conn_close(c); /* close() also drops it from the epoll set */
 	l->live--;
 	conn_list_append(&l->closed, c);
 }
 
 /*
  * LESSON: both timeouts are fixed durations, so a deadline set now is never
- * earlier than one set before with the same duration.  Appending to one
- * list per duration keeps each list sorted: O(1) to file a connection when
- * its deadline moves, and expiry only looks at the heads.  A min-heap
- * (O(log n)) or a timer wheel would take any mix of durations; we do not
- * need that.
+ * earlier than one set before with the same duration: appending to one
+ * list per duration keeps each sorted.  Filing is O(1) and expiry looks
+ * only at the heads.  A min-heap (O(log n)) or a timer wheel would take
+ * any durations; we do not need that.
  */
 static void track_deadline(struct loop *l, struct conn *c)
 {
@@ -126,11 +115,10 @@ static void track_deadline(struct loop *l, struct conn *c)
 
 /*
  * LESSON: epoll keeps the interest list in the kernel: we say only what
- * changes (ADD once, MOD when read turns to write) and epoll_wait returns
- * just the ready sockets.  Level-triggered, like poll: a socket with bytes
- * left is reported again next turn, so one read per turn is fair and
- * nothing is lost.  Edge-triggered would save the MODs but oblige every
- * handler to drain to EAGAIN, with a cap so one client cannot starve all.
+ * changes (ADD once, MOD when read turns to write).  Level-triggered, like
+ * poll: a socket with bytes left is reported again next turn, so one read
+ * per turn is fair and nothing is lost.  Edge-triggered would save MODs,
+ * but every handler would have to drain to EAGAIN under a per-turn cap.
  */
 static void watch(struct loop *l, struct conn *c, enum conn_want want)
 {
@@ -159,15 +147,13 @@ static void worker_job(void *arg)
 	pthread_mutex_lock(&done.lock);
 	conn_list_append(&done.list, c);
 	pthread_mutex_unlock(&done.lock);
-	/* LESSON: eventfd adds up: many completions, one wake-up. */
-	eventfd_write(done.efd, 1);
+	eventfd_write(done.efd, 1); /* adds up: many finish, one wake-up */
 }
 
 /*
- * A request that may block goes to the pool.  Until it comes back the loop
- * neither watches nor times out c: nobody reads it, nobody frees it.
- * Returns CONN_WANT_NOTHING, or what c wants after a 503 if the queue is
- * full.
+ * Gives c's request to the pool.  Until it is back, the loop neither
+ * watches nor times out c: nobody reads it, nobody frees it.  Returns
+ * CONN_WANT_NOTHING, or what c wants after a 503 if the queue is full.
  */
 static enum conn_want hand_off(struct loop *l, struct conn *c)
 {
@@ -193,7 +179,7 @@ static void apply(struct loop *l, struct conn *c, enum conn_want want)
 	case CONN_WANT_WRITE:
 		watch(l, c, want);
 		break;
-	case CONN_WANT_NOTHING: /* with a worker now */
+	case CONN_WANT_NOTHING: /* a worker has it now */
 		break;
 	case CONN_WANT_CLOSE:
 		close_conn(l, c);
@@ -201,7 +187,7 @@ static void apply(struct loop *l, struct conn *c, enum conn_want want)
 	}
 }
 
-/* Watches one of the loop's own descriptors; the tag tells them apart. */
+/* Watches one of the loop's own descriptors; the tag tells which. */
 static int watch_fd(struct loop *l, int fd, void *tag)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
@@ -211,10 +197,10 @@ static int watch_fd(struct loop *l, int fd, void *tag)
 
 /*
  * LESSON: on EMFILE the client stays in the backlog and the listener stays
- * readable: accepting again at once would spin.  We stop watching the
- * listener for a moment instead; timeouts and closes free descriptors, and
- * the waiting clients are accepted then.  (The other cure, a spare
- * descriptor closed to accept and drop the client, sheds it instead.)
+ * readable: accepting again at once would spin.  So the listener rests for
+ * a moment; timeouts and closes free descriptors, and the waiting clients
+ * are accepted then.  (The other cure, a spare descriptor closed to accept
+ * and drop the client, sheds the client instead of making it wait.)
  */
 static void pause_accepting(struct loop *l)
 {
@@ -255,7 +241,6 @@ static void close_idle(struct loop *l)
 {
 	struct conn *c, *next;
 
-	/* Idle connections are all in the keep-alive list. */
 	for (c = l->timers[CONN_TIMER_KEEPALIVE].head; c != NULL; c = next) {
 		next = c->next;
 		if (conn_is_idle(c))
@@ -295,16 +280,16 @@ static void finish_handoffs(struct loop *l)
 	}
 }
 
-/* Milliseconds until the earliest deadline, for epoll_wait; -1 for none. */
+/* Milliseconds until the earliest deadline, for epoll; -1 for none. */
 static int next_timeout(struct loop *l)
 {
 	long long now = server_now_ms(), first = LLONG_MAX;
+	struct conn *c;
 
-	/* Each list is sorted: its head is its earliest deadline. */
+	/* Each list is sorted: its head holds its earliest deadline. */
 	for (int k = 0; k < CONN_TIMERS; k++)
-		if (l->timers[k].head != NULL &&
-		    conn_deadline_ms(l->timers[k].head) < first)
-			first = conn_deadline_ms(l->timers[k].head);
+		if ((c = l->timers[k].head) != NULL && conn_deadline_ms(c) < first)
+			first = conn_deadline_ms(c);
 	if (l->accept_paused_ms > now && l->accept_paused_ms < first)
 		first = l->accept_paused_ms;
 	if (l->stopping && l->grace_end_ms < first)
@@ -315,7 +300,7 @@ static int next_timeout(struct loop *l)
 							      INT_MAX);
 }
 
-/* Watches the listener again once its pause is over. */
+/* Watches the listener again once its rest is over. */
 static void resume_accepting(struct loop *l)
 {
 	if (l->accept_paused_ms == 0 || server_now_ms() < l->accept_paused_ms)
@@ -336,6 +321,7 @@ static void wait_and_dispatch(struct loop *l)
 	for (i = 0; i < n; i++) {
 		void *tag = evs[i].data.ptr;
 		struct conn *c = tag;
+		uint32_t ev = evs[i].events;
 
 		if (tag == &l->srv->stop_fd)
 			begin_stop(l);
@@ -345,7 +331,7 @@ static void wait_and_dispatch(struct loop *l)
 			finish_handoffs(l);
 		else if (c->fd < 0)
 			continue; /* closed earlier in this batch */
-		else if (evs[i].events & EPOLLOUT)
+		else if (ev & EPOLLOUT)
 			apply(l, c, conn_on_writable(c));
 		else
 			apply(l, c, conn_on_readable(c));
@@ -358,7 +344,7 @@ static void expire_timeouts(struct loop *l)
 	long long now = server_now_ms();
 	struct conn *c;
 
-	/* LESSON: only expired heads are looked at, not every connection. */
+	/* LESSON: only the expired heads are looked at, not every one. */
 	for (int k = 0; k < CONN_TIMERS; k++)
 		while ((c = l->timers[k].head) != NULL &&
 		       conn_deadline_ms(c) <= now)
@@ -370,16 +356,14 @@ static void close_all(struct loop *l)
 {
 	struct conn *c;
 
-	/* Let the workers finish; then their connections are ours again. */
-	pool_destroy(l->pool);
-	l->pool = NULL;
+	pool_destroy(l->pool); /* the workers finish: their conns are ours */
 	while ((c = done.list.head) != NULL) {
 		conn_list_remove(&done.list, c);
 		close_conn(l, c);
 	}
 	for (int k = 0; k < CONN_TIMERS; k++)
-		while ((c = l->timers[k].head) != NULL)
-			close_conn(l, c);
+		while (l->timers[k].head != NULL)
+			close_conn(l, l->timers[k].head);
 	sweep_closed(l);
 }
 
@@ -395,20 +379,18 @@ static int loop_init(struct loop *l, struct server *srv)
 	if (l->epfd < 0)
 		return -1;
 	done.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (done.efd < 0)
+	if (done.efd < 0 || watch_fd(l, done.efd, &done) != 0 ||
+	    watch_fd(l, srv->stop_fd, &srv->stop_fd) != 0 ||
+	    watch_fd(l, srv->listen_fd, &srv->listen_fd) != 0)
 		goto out_close_epoll;
-	if (watch_fd(l, srv->stop_fd, &srv->stop_fd) != 0 ||
-	    watch_fd(l, srv->listen_fd, &srv->listen_fd) != 0 ||
-	    watch_fd(l, done.efd, &done) != 0)
-		goto out_close_eventfd;
 	l->pool = pool_create(srv->opt.threads, srv->opt.queue);
 	if (l->pool == NULL)
-		goto out_close_eventfd;
+		goto out_close_epoll;
 	return 0;
 
-out_close_eventfd:
-	close(done.efd);
 out_close_epoll:
+	if (done.efd >= 0)
+		close(done.efd);
 	close(l->epfd);
 	return -1;
 }

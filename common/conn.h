@@ -143,7 +143,7 @@ struct conn {
 	unsigned int events;	  /* what the loop watches for */
 	enum conn_timer timer;	  /* 06: the timer list c is filed in */
 	long long timer_ms;	  /* 06: ... under this deadline */
-	struct conn *prev, *next; /* 06: that list, or the done list */
+	struct conn *prev, *next; /* in one of the loop's lists */
 };
 
 /* A doubly-linked list of connections through their prev/next fields. */

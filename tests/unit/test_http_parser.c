@@ -48,10 +48,10 @@ static struct http_limits default_limits(void)
 static struct http_limits small_limits(void)
 {
 	struct http_limits lim = {
-	    .max_request_line = 32,
-	    .max_header_bytes = 64,
-	    .max_headers = 4,
-	    .max_body = 16,
+		.max_request_line = 32,
+		.max_header_bytes = 64,
+		.max_headers = 4,
+		.max_body = 16,
 	};
 
 	return lim;
@@ -220,16 +220,17 @@ static void test_known_methods(void **state)
 		const char *raw;
 		enum http_method method;
 	} cases[] = {
-	    {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET},
-	    {"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_HEAD},
-	    {"POST / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_POST},
-	    {"PUT / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PUT},
-	    {"DELETE / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_DELETE},
-	    {"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", HTTP_CONNECT},
-	    {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_OPTIONS},
-	    {"OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_OPTIONS},
-	    {"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_TRACE},
-	    {"PATCH / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PATCH},
+		{ "GET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET },
+		{ "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_HEAD },
+		{ "POST / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_POST },
+		{ "PUT / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PUT },
+		{ "DELETE / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_DELETE },
+		{ "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+		  HTTP_CONNECT },
+		{ "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_OPTIONS },
+		{ "OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_OPTIONS },
+		{ "TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_TRACE },
+		{ "PATCH / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_PATCH },
 	};
 	struct parsed p;
 	size_t i;
@@ -247,17 +248,18 @@ static void test_known_methods(void **state)
 static void test_unknown_methods_are_501(void **state)
 {
 	static const struct status_case cases[] = {
-	    {RAW("get / HTTP/1.1\r\nHost: a\r\n\r\n"), 501},
-	    {RAW("PURGE / HTTP/1.1\r\nHost: a\r\n\r\n"), 501},
-	    {RAW("M-SEARCH /x HTTP/1.1\r\nHost: a\r\n\r\n"), 501},
-	    {RAW("GETA / HTTP/1.1\r\nHost: a\r\n\r\n"), 501},
-	    {RAW("QUERY / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n"),
-	     501},
-	    {RAW("BREW / HTTP/1.0\r\n\r\n"), 501},
-	    /* ...but only once the head is known to be well-formed */
-	    {RAW("PURGE / HTTP/1.1\r\n\r\n"), 400},
-	    {RAW("PURGE / HTTP/1.1\r\nHost: a\r\nA b: c\r\n\r\n"), 400},
-	    {RAW("PURGE / HTTP/2.0\r\nHost: a\r\n\r\n"), 505},
+		{ RAW("get / HTTP/1.1\r\nHost: a\r\n\r\n"), 501 },
+		{ RAW("PURGE / HTTP/1.1\r\nHost: a\r\n\r\n"), 501 },
+		{ RAW("M-SEARCH /x HTTP/1.1\r\nHost: a\r\n\r\n"), 501 },
+		{ RAW("GETA / HTTP/1.1\r\nHost: a\r\n\r\n"), 501 },
+		{ RAW("QUERY / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		      "9\r\n\r\n"),
+		  501 },
+		{ RAW("BREW / HTTP/1.0\r\n\r\n"), 501 },
+		/* ...but only once the head is known to be well-formed */
+		{ RAW("PURGE / HTTP/1.1\r\n\r\n"), 400 },
+		{ RAW("PURGE / HTTP/1.1\r\nHost: a\r\nA b: c\r\n\r\n"), 400 },
+		{ RAW("PURGE / HTTP/2.0\r\nHost: a\r\n\r\n"), 505 },
 	};
 
 	(void)state;
@@ -316,52 +318,52 @@ static void test_target_forms(void **state)
 static void test_request_line_rejections(void **state)
 {
 	static const struct status_case cases[] = {
-	    /* method: a token, then exactly one SP */
-	    {RAW(" / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("G\x00T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("G\tT / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GE(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW(":GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET\x7f / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("G\xc3\xa9T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    /* target */
-	    {RAW("GET  HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET /  HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET /\x7fx HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET /\x01x HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET /\x00x HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET /\tx HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET index.html HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("OPTIONS ** HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET http://u:p@a/x HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET a:443 HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n"), 400},
-	    /* HTTP/0.9 has no version at all */
-	    {RAW("GET /\r\n\r\n"), 400},
-	    /* version: "HTTP/" DIGIT "." DIGIT */
-	    {RAW("GET / HTTP/1.01\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/01.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/11.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTX/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / http/1.1\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / ICE/1.0\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n"), 400},
-	    /* well-formed, but not a version we speak */
-	    {RAW("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505},
-	    {RAW("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), 505},
-	    {RAW("GET / HTTP/0.9\r\n\r\n"), 505},
-	    {RAW("GET / HTTP/5.6\r\nHost: a\r\n\r\n"), 505},
+		/* method: a token, then exactly one SP */
+		{ RAW(" / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("G\x00T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("G\tT / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GE(T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW(":GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET\x7f / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("G\xc3\xa9T / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		/* target */
+		{ RAW("GET  HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET /  HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET /\x7fx HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET /\x01x HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET /\x00x HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET /\tx HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET index.html HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("OPTIONS ** HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET http://u:p@a/x HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET a:443 HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n"), 400 },
+		/* HTTP/0.9 has no version at all */
+		{ RAW("GET /\r\n\r\n"), 400 },
+		/* version: "HTTP/" DIGIT "." DIGIT */
+		{ RAW("GET / HTTP/1.01\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/01.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/11.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTX/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / http/1.1\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / ICE/1.0\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1 \r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n"), 400 },
+		/* well-formed, but not a version we speak */
+		{ RAW("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505 },
+		{ RAW("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), 505 },
+		{ RAW("GET / HTTP/0.9\r\n\r\n"), 505 },
+		{ RAW("GET / HTTP/5.6\r\nHost: a\r\n\r\n"), 505 },
 	};
 
 	(void)state;
@@ -398,13 +400,14 @@ static void test_leading_empty_lines(void **state)
 static void test_line_ends(void **state)
 {
 	static const struct status_case cases[] = {
-	    {RAW("GET / HTTP/1.1\rHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\rabc"),
-	     400},
-	    {RAW("GET / HTTP/1.1\r\nHost\r: a\r\n\r\n"), 400},
+		{ RAW("GET / HTTP/1.1\rHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		      "3\r\n\rabc"),
+		  400 },
+		{ RAW("GET / HTTP/1.1\r\nHost\r: a\r\n\r\n"), 400 },
 	};
 	struct parsed p;
 
@@ -443,32 +446,34 @@ static void test_header_values(void **state)
 static void test_header_rejections(void **state)
 {
 	static const struct status_case cases[] = {
-	    /* field-name is a token, right before the colon */
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA b: c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nAb : c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nAb\t: c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\n: c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA@: c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\n/: c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\n{: c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA\x00: c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA\x1b: c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA\xc3\xa9: c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"), 400},
-	    /* obs-fold, also on the first field line */
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n c\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\tc\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), 400},
-	    /* control characters in a value */
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\x00"
-		 "c\r\n\r\n"),
-	     400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\x01\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: \x1b\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\x7f\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\rc\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.0\r\nA: \x0b\r\n\r\n"), 400},
+		/* field-name is a token, right before the colon */
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA b: c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nAb : c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nAb\t: c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\n: c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA@: c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\n/: c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\n{: c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA\x00: c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA\x1b: c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA\xc3\xa9: c\r\n\r\n"),
+		  400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"), 400 },
+		/* obs-fold, also on the first field line */
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n c\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\tc\r\n\r\n"),
+		  400 },
+		{ RAW("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), 400 },
+		/* control characters in a value */
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\x00"
+		      "c\r\n\r\n"),
+		  400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\x01\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA: \x1b\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\x7f\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nA: b\rc\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.0\r\nA: \x0b\r\n\r\n"), 400 },
 	};
 
 	(void)state;
@@ -479,27 +484,27 @@ static void test_header_rejections(void **state)
 static void test_host(void **state)
 {
 	static const struct status_case cases[] = {
-	    {RAW("GET / HTTP/1.1\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nX: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a:b\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: []\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n"), 400},
-	    {RAW("GET / HTTP/1.0\r\nHost: a?b\r\n\r\n"), 400},
+		{ RAW("GET / HTTP/1.1\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nX: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a:b\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: []\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.0\r\nHost: a?b\r\n\r\n"), 400 },
 	};
 	static const char *const valid[] = {
-	    "localhost", "example.com:8080",	"0.0.0.0=5000", "[::1]",
-	    "[::1]:80",	 "xn--caf-dma.example", "a%20b",	"a:",
-	    "",
+		"localhost", "example.com:8080",    "0.0.0.0=5000", "[::1]",
+		"[::1]:80",  "xn--caf-dma.example", "a%20b",	    "a:",
+		"",
 	};
 	char raw[128];
 	struct parsed p;
@@ -520,38 +525,45 @@ static void test_host(void **state)
 static void test_content_length(void **state)
 {
 	static const struct status_case cases[] = {
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +2\r\n\r\nab"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n"), 400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4 2\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x1\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1e3\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1,\r\n\r\na"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Content-Length: 18446744073709551616\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Content-Length: 1000000000000000000000\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
-		 "Content-Length: 2\r\n\r\nab"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n"
-		 "Content-Length: 1\r\n\r\nx"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, "
-		 "2\r\n\r\nab"),
-	     400},
-	    /* fits in 64 bits, but not in max_body */
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Content-Length: 18446744073709551615\r\n\r\n"),
-	     413},
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		      "+2\r\n\r\nab"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		      "-1\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4 "
+		      "2\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		      "0x1\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		      "1e3\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: "
+		      "1,\r\n\r\na"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Content-Length: 18446744073709551616\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Content-Length: 1000000000000000000000\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+		      "Content-Length: 2\r\n\r\nab"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n"
+		      "Content-Length: 1\r\n\r\nx"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, "
+		      "2\r\n\r\nab"),
+		  400 },
+		/* fits in 64 bits, but not in max_body */
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Content-Length: 18446744073709551615\r\n\r\n"),
+		  413 },
 	};
 	struct parsed p;
 
@@ -612,65 +624,69 @@ static void test_content_length_over_limit(void **state)
 static void test_transfer_encoding(void **state)
 {
 	static const struct status_case cases[] = {
-	    /* LESSON-worthy: both framings at once is a smuggling shape */
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
-		 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-		 "Content-Length: 5\r\n\r\n0\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
-		 "Transfer-Encoding: identity\r\n\r\na"),
-	     400},
-	    /* chunked not final: the length cannot be known */
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding: gzip\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding: identity\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding: pigeons\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding: chunked, gzip\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-		 "Transfer-Encoding: gzip\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding: chunkedchunked\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding: chunked;x=1\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding:\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding: ,\r\n\r\n"),
-	     400},
-	    /* chunked twice */
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding: chunked, chunked\r\n\r\n"),
-	     400},
-	    /* framing fine, but a coding we cannot decode */
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding: gzip, chunked\r\n\r\n"),
-	     501},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
-		 "Transfer-Encoding: chunked\r\n\r\n"),
-	     501},
-	    /* an HTTP/1.0 client cannot mean it */
-	    {RAW("POST / HTTP/1.0\r\n"
-		 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\n"
-		 "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"),
-	     400},
-	    {RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-		 " abc\r\n\r\n0\r\n\r\n"),
-	     400},
+		/* LESSON-worthy: both framings at once is a smuggling shape */
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+		      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		      "chunked\r\n"
+		      "Content-Length: 5\r\n\r\n0\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+		      "Transfer-Encoding: identity\r\n\r\na"),
+		  400 },
+		/* chunked not final: the length cannot be known */
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding: gzip\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding: identity\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding: pigeons\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding: chunked, gzip\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		      "chunked\r\n"
+		      "Transfer-Encoding: gzip\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding: chunkedchunked\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding: chunked;x=1\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding:\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding: ,\r\n\r\n"),
+		  400 },
+		/* chunked twice */
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding: chunked, chunked\r\n\r\n"),
+		  400 },
+		/* framing fine, but a coding we cannot decode */
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding: gzip, chunked\r\n\r\n"),
+		  501 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		      "gzip\r\n"
+		      "Transfer-Encoding: chunked\r\n\r\n"),
+		  501 },
+		/* an HTTP/1.0 client cannot mean it */
+		{ RAW("POST / HTTP/1.0\r\n"
+		      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\n"
+		      "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"),
+		  400 },
+		{ RAW("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		      "chunked\r\n"
+		      " abc\r\n\r\n0\r\n\r\n"),
+		  400 },
 	};
 	struct parsed p;
 
@@ -754,40 +770,40 @@ static void test_chunked_rejections(void **state)
 {
 #define TE "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 	static const struct status_case cases[] = {
-	    {RAW(TE "z\r\nabc\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "1x\r\na\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "\r\nabc\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "-1\r\na\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "0x1\r\na\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "3\r\nfoo\r\n\r\n"), 400},
-	    {RAW(TE "2 junk\r\naa\r\n0\r\n\r\n"), 400},
-	    /* bare LF and bare CR anywhere in the framing */
-	    {RAW(TE "6\nhello \r\n0\r\n\r\n"), 400},
-	    {RAW(TE "6\r\nhello \n0\r\n\r\n"), 400},
-	    {RAW(TE "6\r\nhello \r\n0\n\r\n"), 400},
-	    {RAW(TE "6\r\nhello \r\n0\r\n\n"), 400},
-	    {RAW(TE "6\rX\nhello \r\n0\r\n\r\n"), 400},
-	    {RAW(TE "3 \n  \r\nfoo\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "5\r\r;x\r\nhello\r\n0\r\n\r\n"), 400},
-	    /* data must be followed by CRLF */
-	    {RAW(TE "5\r\nABCDE0\r\n\r\n"), 400},
-	    {RAW(TE "3\r\nabcd\r\n0\r\n\r\n"), 400},
-	    /* extensions */
-	    {RAW(TE "2;\r\naa\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "2;=x\r\naa\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "2;a=\r\naa\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "2;a=\"b\r\naa\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "2;a=\"b\x01\"\r\naa\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "2;a b\r\naa\r\n0\r\n\r\n"), 400},
-	    {RAW(TE "2;a=b c\r\naa\r\n0\r\n\r\n"), 400},
-	    /* trailers are fields */
-	    {RAW(TE "0\r\nA b: c\r\n\r\n"), 400},
-	    {RAW(TE "0\r\nA: b\r\n c\r\n\r\n"), 400},
-	    {RAW(TE "0\r\nA: \x01\r\n\r\n"), 400},
-	    {RAW(TE "0\r\nNoColon\r\n\r\n"), 400},
-	    /* a size that overflows any integer is over max_body first */
-	    {RAW(TE "fffffffffffffffff\r\nabc\r\n0\r\n\r\n"), 413},
-	    {RAW(TE "100001\r\nabc"), 413},
+		{ RAW(TE "z\r\nabc\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "1x\r\na\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "\r\nabc\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "-1\r\na\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "0x1\r\na\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "3\r\nfoo\r\n\r\n"), 400 },
+		{ RAW(TE "2 junk\r\naa\r\n0\r\n\r\n"), 400 },
+		/* bare LF and bare CR anywhere in the framing */
+		{ RAW(TE "6\nhello \r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "6\r\nhello \n0\r\n\r\n"), 400 },
+		{ RAW(TE "6\r\nhello \r\n0\n\r\n"), 400 },
+		{ RAW(TE "6\r\nhello \r\n0\r\n\n"), 400 },
+		{ RAW(TE "6\rX\nhello \r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "3 \n  \r\nfoo\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "5\r\r;x\r\nhello\r\n0\r\n\r\n"), 400 },
+		/* data must be followed by CRLF */
+		{ RAW(TE "5\r\nABCDE0\r\n\r\n"), 400 },
+		{ RAW(TE "3\r\nabcd\r\n0\r\n\r\n"), 400 },
+		/* extensions */
+		{ RAW(TE "2;\r\naa\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "2;=x\r\naa\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "2;a=\r\naa\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "2;a=\"b\r\naa\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "2;a=\"b\x01\"\r\naa\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "2;a b\r\naa\r\n0\r\n\r\n"), 400 },
+		{ RAW(TE "2;a=b c\r\naa\r\n0\r\n\r\n"), 400 },
+		/* trailers are fields */
+		{ RAW(TE "0\r\nA b: c\r\n\r\n"), 400 },
+		{ RAW(TE "0\r\nA: b\r\n c\r\n\r\n"), 400 },
+		{ RAW(TE "0\r\nA: \x01\r\n\r\n"), 400 },
+		{ RAW(TE "0\r\nNoColon\r\n\r\n"), 400 },
+		/* a size that overflows any integer is over max_body first */
+		{ RAW(TE "fffffffffffffffff\r\nabc\r\n0\r\n\r\n"), 413 },
+		{ RAW(TE "100001\r\nabc"), 413 },
 	};
 #undef TE
 
@@ -808,7 +824,7 @@ static void test_chunked_limits(void **state)
 		   &lim);
 	assert_int_equal(p.rc, sizeof(TE "8\r\n12345678\r\n8\r\n12345678\r\n"
 					 "0\r\n\r\n") -
-				   1);
+				       1);
 	assert_str(p.req.body, "1234567812345678");
 
 	/* one more: refused as soon as the size line says so */
@@ -848,16 +864,16 @@ static void test_every_prefix_is_incomplete(void **state)
 					   "Transfer-Encoding: chunked\r\n"
 					   "\r\n";
 	static const char chunked[] =
-	    "PUT /up HTTP/1.1\r\n"
-	    "Host: example.com\r\n"
-	    "Transfer-Encoding: chunked\r\n"
-	    "\r\n"
-	    "5;name=\"va;lue\"\r\nhello\r\n"
-	    "1A ; ext\r\nabcdefghijklmnopqrstuvwxyz\r\n"
-	    "0;done\r\n"
-	    "Trailer-One: 1\r\n"
-	    "Trailer-Two: two\r\n"
-	    "\r\n";
+		"PUT /up HTTP/1.1\r\n"
+		"Host: example.com\r\n"
+		"Transfer-Encoding: chunked\r\n"
+		"\r\n"
+		"5;name=\"va;lue\"\r\nhello\r\n"
+		"1A ; ext\r\nabcdefghijklmnopqrstuvwxyz\r\n"
+		"0;done\r\n"
+		"Trailer-One: 1\r\n"
+		"Trailer-Two: two\r\n"
+		"\r\n";
 	static const char lf_only[] = "GET / HTTP/1.0\nA: b\n\n";
 
 	(void)state;
@@ -871,16 +887,19 @@ static void test_every_prefix_is_incomplete(void **state)
 static void test_guard_page_partial_lines(void **state)
 {
 	static const char *const raws[] = {
-	    "GET / HTTP/1.1\r\nHost: a\r\n\r",
-	    "GET / HTTP/1.1\r\nHost: a\r\nA: b\r",
-	    "GET / HTTP/1.1\r",
-	    "GET / HTTP/1.",
-	    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "5;a=\"b\\",
-	    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "5\r\nhello\r",
-	    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "0\r\nA: b\r\n\r",
+		"GET / HTTP/1.1\r\nHost: a\r\n\r",
+		"GET / HTTP/1.1\r\nHost: a\r\nA: b\r",
+		"GET / HTTP/1.1\r",
+		"GET / HTTP/1.",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		"chunked\r\n\r\n"
+		"5;a=\"b\\",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		"chunked\r\n\r\n"
+		"5\r\nhello\r",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+		"chunked\r\n\r\n"
+		"0\r\nA: b\r\n\r",
 	};
 	struct http_limits lim = default_limits();
 	struct http_request req;
@@ -907,8 +926,8 @@ static void test_pipelining(void **state)
 				  "Transfer-Encoding: chunked\r\n\r\n"
 				  "2\r\nCC\r\n0\r\n\r\n"
 				  "GET /d HTTP/1.1\r\nHo";
-	static const char *const paths[] = {"/a", "/b", "/c"};
-	static const char *const bodies[] = {"AAA", "", "CC"};
+	static const char *const paths[] = { "/a", "/b", "/c" };
+	static const char *const bodies[] = { "AAA", "", "CC" };
 	struct parsed p;
 	char *at;
 	size_t left = sizeof(raw) - 1;
@@ -941,21 +960,21 @@ static void test_keep_alive_matrix(void **state)
 		const char *connection; /* NULL: no Connection field */
 		bool keep_alive;
 	} cases[] = {
-	    {1, NULL, true},
-	    {1, "close", false},
-	    {1, "keep-alive", true},
-	    {1, "foo, close", false},
-	    {1, "CLOSE", false},
-	    {1, "Keep-Alive, Upgrade", true},
-	    {1, "closed", true},
-	    {1, "keep-alive, close", false},
-	    {0, NULL, false},
-	    {0, "close", false},
-	    {0, "keep-alive", true},
-	    {0, "Keep-Alive", true},
-	    {0, "foo, close", false},
-	    {0, "foo , keep-alive ", true},
-	    {0, "keep-alive, close", false},
+		{ 1, NULL, true },
+		{ 1, "close", false },
+		{ 1, "keep-alive", true },
+		{ 1, "foo, close", false },
+		{ 1, "CLOSE", false },
+		{ 1, "Keep-Alive, Upgrade", true },
+		{ 1, "closed", true },
+		{ 1, "keep-alive, close", false },
+		{ 0, NULL, false },
+		{ 0, "close", false },
+		{ 0, "keep-alive", true },
+		{ 0, "Keep-Alive", true },
+		{ 0, "foo, close", false },
+		{ 0, "foo , keep-alive ", true },
+		{ 0, "keep-alive, close", false },
 	};
 	char raw[256];
 	struct parsed p;
@@ -1121,7 +1140,7 @@ static void test_header_limits(void **state)
 	assert_int_equal(p.rc,
 			 sizeof("GET / HTTP/1.1\r\nHost: a\r\nB:\r\nC:\r\n"
 				"D:\r\n\r\n") -
-			     1);
+				 1);
 	expect_status_with(RAW("GET / HTTP/1.1\r\nHost: a\r\nB:\r\nC:\r\nD:\r\n"
 			       "E:\r\n\r\n"),
 			   &lim, 431);
@@ -1162,7 +1181,7 @@ static void test_header_limits(void **state)
 
 static ssize_t decode(const char *path, char *out, size_t outsz)
 {
-	struct http_str s = {path, strlen(path)};
+	struct http_str s = { path, strlen(path) };
 
 	return http_decode_path(&s, out, outsz);
 }
@@ -1201,14 +1220,14 @@ static void test_decode_path(void **state)
 static ssize_t param(const char *query, const char *key, char *out,
 		     size_t outsz)
 {
-	struct http_str q = {query, strlen(query)};
+	struct http_str q = { query, strlen(query) };
 
 	return http_query_param(&q, key, out, outsz);
 }
 
 static void test_query_param(void **state)
 {
-	struct http_str empty = {NULL, 0};
+	struct http_str empty = { NULL, 0 };
 	char out[32];
 
 	(void)state;
@@ -1229,7 +1248,8 @@ static void test_query_param(void **state)
 			 16);
 	assert_string_equal(out, "hello big world!");
 	assert_int_equal(
-	    param("x=1&my+key=v&my%20key=w", "my key", out, sizeof(out)), 1);
+		param("x=1&my+key=v&my%20key=w", "my key", out, sizeof(out)),
+		1);
 	assert_string_equal(out, "v");
 	assert_int_equal(param("a=%2B%26%3D", "a", out, sizeof(out)), 3);
 	assert_string_equal(out, "+&=");
@@ -1250,7 +1270,7 @@ static void test_query_param(void **state)
 
 static void test_small_helpers(void **state)
 {
-	struct http_str s = {"Content-Length", 14};
+	struct http_str s = { "Content-Length", 14 };
 	struct http_limits lim;
 	struct parsed p;
 
@@ -1295,36 +1315,36 @@ static void test_empty_and_garbage_input(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_simple_get),
-	    cmocka_unit_test(test_known_methods),
-	    cmocka_unit_test(test_unknown_methods_are_501),
-	    cmocka_unit_test(test_target_forms),
-	    cmocka_unit_test(test_request_line_rejections),
-	    cmocka_unit_test(test_versions),
-	    cmocka_unit_test(test_leading_empty_lines),
-	    cmocka_unit_test(test_line_ends),
-	    cmocka_unit_test(test_header_values),
-	    cmocka_unit_test(test_header_rejections),
-	    cmocka_unit_test(test_host),
-	    cmocka_unit_test(test_content_length),
-	    cmocka_unit_test(test_content_length_over_limit),
-	    cmocka_unit_test(test_transfer_encoding),
-	    cmocka_unit_test(test_chunked_decoding),
-	    cmocka_unit_test(test_chunked_leaves_next_request),
-	    cmocka_unit_test(test_chunked_rejections),
-	    cmocka_unit_test(test_chunked_limits),
-	    cmocka_unit_test(test_every_prefix_is_incomplete),
-	    cmocka_unit_test(test_guard_page_partial_lines),
-	    cmocka_unit_test(test_pipelining),
-	    cmocka_unit_test(test_keep_alive_matrix),
-	    cmocka_unit_test(test_expect_continue),
-	    cmocka_unit_test(test_request_line_limit),
-	    cmocka_unit_test(test_request_line_limit_default),
-	    cmocka_unit_test(test_header_limits),
-	    cmocka_unit_test(test_decode_path),
-	    cmocka_unit_test(test_query_param),
-	    cmocka_unit_test(test_small_helpers),
-	    cmocka_unit_test(test_empty_and_garbage_input),
+		cmocka_unit_test(test_simple_get),
+		cmocka_unit_test(test_known_methods),
+		cmocka_unit_test(test_unknown_methods_are_501),
+		cmocka_unit_test(test_target_forms),
+		cmocka_unit_test(test_request_line_rejections),
+		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_leading_empty_lines),
+		cmocka_unit_test(test_line_ends),
+		cmocka_unit_test(test_header_values),
+		cmocka_unit_test(test_header_rejections),
+		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_content_length),
+		cmocka_unit_test(test_content_length_over_limit),
+		cmocka_unit_test(test_transfer_encoding),
+		cmocka_unit_test(test_chunked_decoding),
+		cmocka_unit_test(test_chunked_leaves_next_request),
+		cmocka_unit_test(test_chunked_rejections),
+		cmocka_unit_test(test_chunked_limits),
+		cmocka_unit_test(test_every_prefix_is_incomplete),
+		cmocka_unit_test(test_guard_page_partial_lines),
+		cmocka_unit_test(test_pipelining),
+		cmocka_unit_test(test_keep_alive_matrix),
+		cmocka_unit_test(test_expect_continue),
+		cmocka_unit_test(test_request_line_limit),
+		cmocka_unit_test(test_request_line_limit_default),
+		cmocka_unit_test(test_header_limits),
+		cmocka_unit_test(test_decode_path),
+		cmocka_unit_test(test_query_param),
+		cmocka_unit_test(test_small_helpers),
+		cmocka_unit_test(test_empty_and_garbage_input),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
