@@ -55,6 +55,7 @@ SERVERS := $(BUILT:%=$(BIN)/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 CONTRACT := $(OUT)/tests/contract-suite
+ADVERSARIAL := $(OUT)/tests/adversarial-suite
 
 ifneq ($(V),1)
 Q := @
@@ -90,6 +91,11 @@ $(CONTRACT): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/contract/*.c)) $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+$(ADVERSARIAL): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/adversarial/*.c)) $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
 # ---- tests -----------------------------------------------------------------
 
 # Which servers the contract suite runs against (default: every one built).
@@ -101,10 +107,12 @@ test: deps
 unit: $(UNIT_BIN)
 	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-contract: $(CONTRACT) $(SERVERS)
+contract: $(CONTRACT) $(ADVERSARIAL) $(SERVERS)
 	$(Q)set -e; for m in $(MODELS); do \
 		echo "== contract suite: $$m ($(MODE))"; \
 		$(CONTRACT) $(BIN)/$$m; \
+		echo "== adversarial suite: $$m ($(MODE))"; \
+		$(ADVERSARIAL) $(BIN)/$$m; \
 	done
 
 asan:

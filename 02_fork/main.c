@@ -57,7 +57,7 @@ static const struct server *the_server;
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
@@ -101,8 +101,8 @@ static void on_sigchld(int sig)
 
 static int prepare(struct server *srv)
 {
-	struct sigaction sa = {.sa_handler = on_sigchld,
-			       .sa_flags = SA_RESTART | SA_NOCLDSTOP};
+	struct sigaction sa = { .sa_handler = on_sigchld,
+				.sa_flags = SA_RESTART | SA_NOCLDSTOP };
 
 	the_server = srv;
 	children = calloc((size_t)srv->opt.max_conns, sizeof(*children));

@@ -61,7 +61,7 @@ static const struct server *the_server;
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
 
 	nanosleep(&ts, NULL);
 }

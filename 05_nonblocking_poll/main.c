@@ -7,7 +7,7 @@
  * does what it can without waiting: the state machine in common/conn.c.
  *
  * What it costs: no thread or process per client, only a struct conn of
- * about 200 bytes, and a buffer block while a request is in flight.  But a
+ * under 200 bytes, and a buffer block while a request is in flight.  But a
  * turn is O(n) in the connections: the array is rebuilt and copied into
  * the kernel, which checks every socket, and we scan every deadline.
  *
@@ -43,7 +43,7 @@
 struct loop {
 	struct server *srv;
 	struct conn_shared sh;
-	int live;		    /* open connections */
+	int live; /* open connections */
 	bool stopping;
 	long long grace_end_ms;	    /* when stopping: close what is left */
 	long long accept_paused_ms; /* listener ignored until then */
@@ -183,8 +183,9 @@ static int next_timeout(struct loop *l)
 		first = l->grace_end_ms;
 	if (first == LLONG_MAX)
 		return -1;
-	return first <= now ? 0 : (int)(first - now < INT_MAX ? first - now :
-							      INT_MAX);
+	return first <= now
+		       ? 0
+		       : (int)(first - now < INT_MAX ? first - now : INT_MAX);
 }
 
 /*
@@ -198,15 +199,15 @@ static int build_pollfds(struct loop *l)
 	struct conn *c;
 	int n = 2;
 
-	l->pfds[0] = (struct pollfd){.fd = l->stopping ? -1 : l->srv->stop_fd,
-				     .events = POLLIN};
-	l->pfds[1] = (struct pollfd){.fd = accepting ? l->srv->listen_fd : -1,
-				     .events = POLLIN};
+	l->pfds[0] = (struct pollfd){ .fd = l->stopping ? -1 : l->srv->stop_fd,
+				      .events = POLLIN };
+	l->pfds[1] = (struct pollfd){ .fd = accepting ? l->srv->listen_fd : -1,
+				      .events = POLLIN };
 	l->tags[0] = &l->srv->stop_fd;
 	l->tags[1] = &l->srv->listen_fd;
 	for (c = l->conns.head; c != NULL; c = c->next, n++) {
-		l->pfds[n] = (struct pollfd){.fd = c->fd,
-					     .events = (short)c->events};
+		l->pfds[n] = (struct pollfd){ .fd = c->fd,
+					      .events = (short)c->events };
 		l->tags[n] = c;
 	}
 	return n;
@@ -299,7 +300,8 @@ static int run(struct server *srv)
 		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
 		return 2;
 	}
-	while (!l.stopping || (l.live > 0 && server_now_ms() < l.grace_end_ms)) {
+	while (!l.stopping ||
+	       (l.live > 0 && server_now_ms() < l.grace_end_ms)) {
 		wait_and_dispatch(&l);
 		expire_timeouts(&l);
 		sweep_closed(&l);

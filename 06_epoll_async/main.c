@@ -7,7 +7,7 @@
  * goes to a pool of workers and comes back through an eventfd; socket I/O
  * never leaves the loop's thread.
  *
- * What it costs: a struct conn of about 200 bytes per idle connection, N
+ * What it costs: a struct conn of under 200 bytes per idle connection, N
  * worker threads, and reasoning: a completion list under a mutex, and the
  * rule that the loop does not touch a connection while a worker has it.
  *
@@ -48,14 +48,14 @@
 struct loop {
 	struct server *srv;
 	struct conn_shared sh;
-	int live;		    /* open connections */
+	int live; /* open connections */
 	bool stopping;
 	long long grace_end_ms;	    /* when stopping: close what is left */
 	long long accept_paused_ms; /* listener ignored until then */
-	struct conn_list timers[CONN_TIMERS]; /* by conn_timer_kind */
+	struct conn_timers timers;  /* every open conn not with a worker */
 	int epfd;
 	struct pool *pool;
-	struct conn_list closed;    /* freed after the event batch */
+	struct conn_list closed; /* freed after the event batch */
 };
 
 /* Finished hand-offs: a worker appends under the lock, then wakes us. */
@@ -63,7 +63,7 @@ static struct {
 	pthread_mutex_t lock;
 	struct conn_list list;
 	int efd; /* an eventfd */
-} done = {.lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
+} done = { .lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
 
 /*
  * LESSON: the connections in one batch of events can affect each other: a
@@ -84,33 +84,10 @@ static void sweep_closed(struct loop *l)
 /* Closes c; sweep_closed() frees it at the end of the turn. */
 static void close_conn(struct loop *l, struct conn *c)
 {
-	if (c->timer != CONN_TIMER_NONE)
-		conn_list_remove(&l->timers[c->timer], c);
-	c->timer = CONN_TIMER_NONE;
+	conn_timers_remove(&l->timers, c);
 	conn_close(c); /* close() also drops it from the epoll set */
 	l->live--;
 	conn_list_append(&l->closed, c);
-}
-
-/*
- * LESSON: both timeouts are fixed durations, so a deadline set now is never
- * earlier than one set before with the same duration: appending to one
- * list per duration keeps each sorted.  Filing is O(1) and expiry looks
- * only at the heads.  A min-heap (O(log n)) or a timer wheel would take
- * any durations; we do not need that.
- */
-static void track_deadline(struct loop *l, struct conn *c)
-{
-	enum conn_timer kind = conn_timer_kind(c);
-
-	if (kind == c->timer && conn_deadline_ms(c) == c->timer_ms)
-		return; /* unchanged: it keeps its place */
-	if (c->timer != CONN_TIMER_NONE)
-		conn_list_remove(&l->timers[c->timer], c);
-	c->timer = kind;
-	c->timer_ms = conn_deadline_ms(c);
-	if (kind != CONN_TIMER_NONE)
-		conn_list_append(&l->timers[kind], c);
 }
 
 /*
@@ -128,7 +105,7 @@ static void watch(struct loop *l, struct conn *c, enum conn_want want)
 	};
 	int op = c->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
 
-	track_deadline(l, c);
+	conn_timers_update(&l->timers, c);
 	if (ev.events == c->events)
 		return;
 	if (epoll_ctl(l->epfd, op, c->fd, &ev) != 0) {
@@ -157,7 +134,7 @@ static void worker_job(void *arg)
  */
 static enum conn_want hand_off(struct loop *l, struct conn *c)
 {
-	track_deadline(l, c); /* CONN_TIMER_NONE: off the timer lists */
+	conn_timers_remove(&l->timers, c);
 	if (c->events != 0 && epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL))
 		return CONN_WANT_CLOSE;
 	c->events = 0;
@@ -190,7 +167,7 @@ static void apply(struct loop *l, struct conn *c, enum conn_want want)
 /* Watches one of the loop's own descriptors; the tag tells which. */
 static int watch_fd(struct loop *l, int fd, void *tag)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
 
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
@@ -241,7 +218,8 @@ static void close_idle(struct loop *l)
 {
 	struct conn *c, *next;
 
-	for (c = l->timers[CONN_TIMER_KEEPALIVE].head; c != NULL; c = next) {
+	c = l->timers.lists[CONN_TIMER_KEEPALIVE].head; /* idle ones are here */
+	for (; c != NULL; c = next) {
 		next = c->next;
 		if (conn_is_idle(c))
 			close_conn(l, c);
@@ -272,7 +250,7 @@ static void finish_handoffs(struct loop *l)
 	eventfd_read(done.efd, &count);
 	pthread_mutex_lock(&done.lock);
 	list = done.list;
-	done.list = (struct conn_list){NULL, NULL};
+	done.list = (struct conn_list){ NULL, NULL };
 	pthread_mutex_unlock(&done.lock);
 	while ((c = list.head) != NULL) {
 		conn_list_remove(&list, c);
@@ -286,18 +264,19 @@ static int next_timeout(struct loop *l)
 	long long now = server_now_ms(), first = LLONG_MAX;
 	struct conn *c;
 
-	/* Each list is sorted: its head holds its earliest deadline. */
-	for (int k = 0; k < CONN_TIMERS; k++)
-		if ((c = l->timers[k].head) != NULL && conn_deadline_ms(c) < first)
-			first = conn_deadline_ms(c);
+	/* The lists are sorted: no scan (see conn_timers in conn.h). */
+	c = conn_timers_first(&l->timers);
+	if (c != NULL && conn_deadline_ms(c) < first)
+		first = conn_deadline_ms(c);
 	if (l->accept_paused_ms > now && l->accept_paused_ms < first)
 		first = l->accept_paused_ms;
 	if (l->stopping && l->grace_end_ms < first)
 		first = l->grace_end_ms;
 	if (first == LLONG_MAX)
 		return -1;
-	return first <= now ? 0 : (int)(first - now < INT_MAX ? first - now :
-							      INT_MAX);
+	return first <= now
+		       ? 0
+		       : (int)(first - now < INT_MAX ? first - now : INT_MAX);
 }
 
 /* Watches the listener again once its rest is over. */
@@ -344,11 +323,10 @@ static void expire_timeouts(struct loop *l)
 	long long now = server_now_ms();
 	struct conn *c;
 
-	/* LESSON: only the expired heads are looked at, not every one. */
-	for (int k = 0; k < CONN_TIMERS; k++)
-		while ((c = l->timers[k].head) != NULL &&
-		       conn_deadline_ms(c) <= now)
-			apply(l, c, conn_on_timeout(c));
+	/* LESSON: only the expired are looked at, not every connection. */
+	while ((c = conn_timers_first(&l->timers)) != NULL &&
+	       conn_deadline_ms(c) <= now)
+		apply(l, c, conn_on_timeout(c));
 }
 
 /* The end of the grace period: close whatever is still open. */
@@ -359,11 +337,10 @@ static void close_all(struct loop *l)
 	pool_destroy(l->pool); /* the workers finish: their conns are ours */
 	while ((c = done.list.head) != NULL) {
 		conn_list_remove(&done.list, c);
-		close_conn(l, c);
+		apply(l, c, conn_finish_handoff(c)); /* one last try to send */
 	}
-	for (int k = 0; k < CONN_TIMERS; k++)
-		while (l->timers[k].head != NULL)
-			close_conn(l, l->timers[k].head);
+	while ((c = conn_timers_first(&l->timers)) != NULL)
+		close_conn(l, c);
 	sweep_closed(l);
 }
 
@@ -410,7 +387,8 @@ static int run(struct server *srv)
 		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
 		return 2;
 	}
-	while (!l.stopping || (l.live > 0 && server_now_ms() < l.grace_end_ms)) {
+	while (!l.stopping ||
+	       (l.live > 0 && server_now_ms() < l.grace_end_ms)) {
 		wait_and_dispatch(&l);
 		expire_timeouts(&l);
 		sweep_closed(&l);

@@ -281,7 +281,8 @@ static enum conn_want write_response(struct conn *c)
 	 * of holding its block forever.
 	 */
 	if (progress)
-		set_state(c, CONN_WRITING, c->sh->srv->opt.keepalive_timeout_ms);
+		set_state(c, CONN_WRITING,
+			  c->sh->srv->opt.keepalive_timeout_ms);
 	return CONN_WANT_WRITE;
 }
 
@@ -526,4 +527,38 @@ void conn_list_remove(struct conn_list *l, struct conn *c)
 	else
 		l->tail = c->prev;
 	c->prev = c->next = NULL;
+}
+
+void conn_timers_update(struct conn_timers *t, struct conn *c)
+{
+	enum conn_timer kind = conn_timer_kind(c);
+
+	if (kind == c->timer && c->deadline_ms == c->timer_ms)
+		return; /* unchanged: it keeps its place */
+	conn_timers_remove(t, c);
+	c->timer = kind;
+	c->timer_ms = c->deadline_ms;
+	if (kind != CONN_TIMER_NONE)
+		conn_list_append(&t->lists[kind], c);
+}
+
+void conn_timers_remove(struct conn_timers *t, struct conn *c)
+{
+	if (c->timer != CONN_TIMER_NONE)
+		conn_list_remove(&t->lists[c->timer], c);
+	c->timer = CONN_TIMER_NONE;
+}
+
+struct conn *conn_timers_first(const struct conn_timers *t)
+{
+	struct conn *first = NULL;
+
+	for (int k = 0; k < CONN_TIMERS; k++) {
+		struct conn *c = t->lists[k].head;
+
+		if (c != NULL &&
+		    (first == NULL || c->deadline_ms < first->deadline_ms))
+			first = c;
+	}
+	return first;
 }

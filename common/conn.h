@@ -29,7 +29,7 @@
  *        v
  *   CONN_LINGERING: shut down our side, discard input until EOF or 1 s
  *
- * Memory: an idle connection is just the struct below (about 200 bytes).
+ * Memory: an idle connection is just the struct below (under 200 bytes).
  * The request buffer, the parsed request and the response live in a
  * struct conn_buffers block that the connection takes from its
  * struct conn_shared when a request begins and gives back when the
@@ -119,30 +119,30 @@ struct conn_buffers {
 /* What the connections of one loop share. */
 struct conn_shared {
 	const struct server *srv;
-	bool hand_off;		/* stop at requests that may block (06) */
-	size_t buf_size;	/* server_request_buffer_size(srv) */
+	bool hand_off;	 /* stop at requests that may block (06) */
+	size_t buf_size; /* server_request_buffer_size(srv) */
 	struct conn_buffers *free_blocks;
-	int cached;		/* blocks in free_blocks */
+	int cached; /* blocks in free_blocks */
 	int max_cached;
 };
 
 struct conn {
 	struct conn_shared *sh;
-	struct conn_buffers *b;	/* NULL while idle or lingering */
+	struct conn_buffers *b; /* NULL while idle or lingering */
 	int fd;			/* -1 once closed */
 	enum conn_state state;
-	long long deadline_ms;	/* CLOCK_MONOTONIC, see server_now_ms */
-	uint64_t started_us;	/* the request's first byte */
-	size_t sent;		/* head + body bytes written; or drained */
-	unsigned int answered;	/* requests answered in this call */
-	bool continued;		/* 100 Continue sent for this request */
-	bool failed;		/* an error response: linger, then close */
+	long long deadline_ms; /* CLOCK_MONOTONIC, see server_now_ms */
+	uint64_t started_us;   /* the request's first byte */
+	size_t sent;	       /* head + body bytes written; or drained */
+	unsigned int answered; /* requests answered in this call */
+	bool continued;	       /* 100 Continue sent for this request */
+	bool failed;	       /* an error response: linger, then close */
 	char peer[NET_ADDR_MAX];
 
-	/* The loop's own fields: conn.c never reads them. */
+	/* The loop's fields: only the list helpers below touch them. */
 	unsigned int events;	  /* what the loop watches for */
-	enum conn_timer timer;	  /* 06: the timer list c is filed in */
-	long long timer_ms;	  /* 06: ... under this deadline */
+	enum conn_timer timer;	  /* conn_timers: the list c is filed in */
+	long long timer_ms;	  /* ... under this deadline */
 	struct conn *prev, *next; /* in one of the loop's lists */
 };
 
@@ -232,5 +232,30 @@ enum conn_want conn_refuse_handoff(struct conn *c, int status);
 /* Intrusive list helpers; O(1).  c must not be in another list. */
 void conn_list_append(struct conn_list *l, struct conn *c);
 void conn_list_remove(struct conn_list *l, struct conn *c);
+
+/*
+ * Deadlines without a scan (06): one list per enum conn_timer, each sorted
+ * by deadline, through the connections' timer, timer_ms, prev and next.
+ *
+ * LESSON: both timeouts are fixed durations, so a deadline set now is never
+ * earlier than one set before with the same duration: appending to the
+ * tail of its duration's list keeps every list sorted.  Filing is O(1) and
+ * the earliest deadline is one of CONN_TIMERS heads.  A min-heap (O(log n)
+ * per change) or a timer wheel would take any durations; we do not need
+ * that.  A connection is moved only when its deadline changes: moving it
+ * on every event would put an old deadline behind newer ones.
+ */
+struct conn_timers {
+	struct conn_list lists[CONN_TIMERS];
+};
+
+/* Files c under its current deadline, after each call into c.  O(1). */
+void conn_timers_update(struct conn_timers *t, struct conn *c);
+
+/* Takes c out of its list, if any.  O(1). */
+void conn_timers_remove(struct conn_timers *t, struct conn *c);
+
+/* The connection with the earliest deadline, or NULL.  O(CONN_TIMERS). */
+struct conn *conn_timers_first(const struct conn_timers *t);
 
 #endif /* CONN_H */

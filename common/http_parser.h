@@ -25,6 +25,35 @@
  *   data is moved in place (towards the front) so that req->body is one
  *   contiguous view.  Bytes past the returned length are never touched.
  *
+ * Decisions worth knowing
+ *   Limits.  The request line, with any empty lines before it, may take
+ *   max_request_line bytes before its CRLF (else 414).  The field lines
+ *   and the empty line after them may take max_header_bytes (else 431), so
+ *   header_len <= max_request_line + 2 + max_header_bytes.  A chunked
+ *   body may decode to max_body bytes, and its raw bytes (sizes,
+ *   extensions, CRLFs, trailers) may take max_body + max_header_bytes
+ *   (else 413).  Every limit is enforced as soon as a byte past it is
+ *   asked for, before the request is complete.  lim may be NULL for the
+ *   defaults; max_headers above HTTP_MAX_HEADERS counts as that.
+ *
+ *   Statuses.  400 for anything malformed, including Content-Length with
+ *   Transfer-Encoding, Transfer-Encoding in HTTP/1.0, and a final coding
+ *   that is not chunked ("gzip", "identity", "chunked, gzip").  501 for an
+ *   unknown method or a coding before chunked ("gzip, chunked"), only once
+ *   the head is known to be well-formed.  413 for a Content-Length over
+ *   max_body as soon as the head is complete.  Expect values other than
+ *   100-continue are ignored (never 417); 100-continue from HTTP/1.0 too.
+ *
+ *   Views.  For an absolute-form target ("http://h/p"), host is the
+ *   target's authority (RFC 9112 3.2.2; Host must still be present and
+ *   valid) and an empty path reads "/".  For CONNECT ("h:443") host is the
+ *   target and path is empty; for "OPTIONS *" path is "*".  A fragment
+ *   ("#x") is dropped from path and query.  On a 501, method_name holds
+ *   the method sent; method is meaningless.
+ *
+ *   Line ends.  A bare LF ends a line of the head (RFC 9112 2.2 allows
+ *   it); in a chunked body only CRLF does.  A bare CR is always a 400.
+ *
  * Thread safety: re-entrant; no global state.
  */
 #ifndef HTTP_PARSER_H

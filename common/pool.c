@@ -168,7 +168,7 @@ int pool_submit(struct pool *p, pool_job_fn *fn, void *arg)
 		return -1;
 	}
 	slot = (p->head + p->count) % p->capacity;
-	p->jobs[slot] = (struct pool_job){.fn = fn, .arg = arg};
+	p->jobs[slot] = (struct pool_job){ .fn = fn, .arg = arg };
 	p->count++;
 	/* One job wakes one worker; broadcast would wake them all to race. */
 	pthread_cond_signal(&p->not_empty);

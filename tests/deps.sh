@@ -31,6 +31,7 @@ optional=""
 if [ "$what" = bench ]; then
 	required="$required wrk:wrk slowhttptest:slowhttptest gnuplot:gnuplot-nox"
 	required="$required taskset:util-linux setsid:util-linux timeout:coreutils"
+	required="$required ss:iproute2"
 	optional="/usr/sbin/nginx:nginx-light perf:linux-perf"
 fi
 

@@ -35,17 +35,32 @@ if [ -n "$QUICK" ]; then
 	WARMUP=${WARMUP:-0}
 	CONNS_10K=${CONNS_10K:-2000}
 	SLOWLORIS_RAMP=${SLOWLORIS_RAMP:-2}
+	STALL_MS=${STALL_MS:-500}
 else
 	DURATION=${DURATION:-5}
 	WARMUP=${WARMUP:-1}
 	CONNS_10K=${CONNS_10K:-10000}
 	SLOWLORIS_RAMP=${SLOWLORIS_RAMP:-3}
+	STALL_MS=${STALL_MS:-2000}
 fi
 SLOWLORIS_CONNS=${SLOWLORIS_CONNS:-500}
-CPU_N=${CPU_N:-100}
+CPU_N=${CPU_N:-250}
 SLEEP_MS=${SLEEP_MS:-10}
 PERF=${PERF:-auto}
 SAMPLE_INTERVAL=0.2
+
+for n in "$DURATION" "$WARMUP" "$CPU_N" "$SLEEP_MS" "$CONNS_10K"; do
+	case $n in
+	'' | *[!0-9]*)
+		echo "bench: DURATION, WARMUP, CPU_N, SLEEP_MS and CONNS_10K are" \
+			"whole numbers (got '$n')" >&2
+		exit 2
+		;;
+	esac
+done
+[ "$DURATION" -ge 1 ] || DURATION=1
+# When to count stalled clients: 0.5 s before the end (0.3 s in short runs).
+SNAPSHOT_AT=$(awk -v d="$DURATION" 'BEGIN { print d - (d < 3 ? 0.3 : 0.5) }')
 
 # The same server settings for every model (nginx gets the same timeouts).
 # --max-conns is far above any workload, so a model's own limits show, not
@@ -65,17 +80,20 @@ PUBLISH=1
 MODELS=${MODELS:-$ALL_MODELS}
 WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}
 
-BIN_DIR=$ROOT_DIR/bin
+BIN_DIR=${BIN_DIR:-$ROOT_DIR/bin}
 PAGE_KIB=$(($(getconf PAGESIZE) / 1024))
 CLK_TCK=$(getconf CLK_TCK)
 NGINX=$(command -v nginx 2>/dev/null || true)
 [ -z "$NGINX" ] && [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx
 
 # 10,000 connections need 10,000 descriptors in wrk and in the server.
-hard=$(ulimit -Hn)
-[ "$hard" = unlimited ] && hard=65536
-ulimit -n "$hard" 2>/dev/null
-NOFILE=$(ulimit -n)
+# shellcheck disable=SC3045 # ulimit -n and -H: dash and bash both have them
+{
+	hard=$(ulimit -Hn)
+	[ "$hard" = unlimited ] && hard=65536
+	ulimit -n "$hard" 2>/dev/null
+	NOFILE=$(ulimit -n)
+}
 
 # The server alone on CPU 0; this script and everything it starts (wrk,
 # slowhttptest, perf, the /proc sampler) on CPU 1.
@@ -126,8 +144,9 @@ SERVER_PID=""
 SLOW_PID=""
 SAMPLER_PID=""
 PERF_PID=""
+SNAP_PID=""
 cleanup() {
-	for p in $PERF_PID $SLOW_PID $SAMPLER_PID; do
+	for p in $PERF_PID $SLOW_PID $SAMPLER_PID $SNAP_PID; do
 		kill -s TERM "$p" 2>/dev/null
 	done
 	if [ -n "$SERVER_PID" ]; then
@@ -158,7 +177,7 @@ make_docroot() {
 			echo "<!doctype html><title>bench</title><pre>"
 			i=0
 			while [ $i -lt 15 ]; do
-				echo "The quick brown fox jumps over the lazy dog. 0123456789"
+				echo "The quick brown fox jumps over the lazy dog."
 				i=$((i + 1))
 			done
 			echo "</pre>"
@@ -203,7 +222,7 @@ not_applicable() {
 # Estimated seconds for one cell, for the progress line.
 estimate() {
 	[ -n "$(not_applicable "$1" "$2")" ] && echo 0 && return
-	s=$((DURATION + 2))
+	s=$((DURATION + 1))
 	[ "$WARMUP" -gt 0 ] && s=$((s + WARMUP + 1))
 	case $2 in
 	slowloris) s=$((s + SLOWLORIS_RAMP)) ;;
@@ -216,13 +235,21 @@ estimate() {
 
 CSV_HEADER="model,workload,status,connections,duration_s,requests,req_per_s,\
 mib_per_s,lat_p50_ms,lat_p99_ms,lat_max_ms,err_connect,err_read,err_write,\
-err_timeout,non2xx,cpu_us_per_req,server_cpu_pct,syscalls_per_req,\
+err_timeout,non2xx,stalled,cpu_us_per_req,server_cpu_pct,syscalls_per_req,\
 peak_rss_mib,peak_threads,peak_procs,wrk_cpu_pct,notes"
 
-# A row for a cell that did not get as far as a measurement.
+# A row for a cell that did not get as far as a measurement: $1 model,
+# $2 workload, $3 status, $4 notes; the figures are empty.
 row_without_figures() {
-	echo "$1,$2,$(echo "$3" | tr ',' ';'),$W_CONNS,,,,,,,,,,,,,,,,,,,,$(
-		echo "${4:-}" | tr ',' ';')" >>"$CSV"
+	echo "$CSV_HEADER" | awk -F, -v m="$1" -v w="$2" -v s="$3" \
+		-v c="$W_CONNS" -v n="${4:-}" '{
+		gsub(/,/, ";", s)
+		gsub(/,/, ";", n)
+		printf "%s,%s,%s,%s", m, w, s, c
+		for (i = 5; i < NF; i++)
+			printf ","
+		printf ",%s\n", n
+	}' >>"$CSV"
 }
 
 # Runs model $1 under workload $2 and appends its row to the CSV.
@@ -247,6 +274,7 @@ run_cell() {
 		return
 	fi
 	url=$SERVER_URL$W_PATH
+	port=${SERVER_URL##*:}
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$url")
 	if [ "$code" != 200 ]; then
 		stop_server
@@ -264,12 +292,11 @@ run_cell() {
 		start_slowloris "$SLOWLORIS_CONNS" 250 "$SERVER_URL" \
 			$((SLOWLORIS_RAMP + DURATION + 10)) "$cell"
 		sleep "$SLOWLORIS_RAMP"
-		held=$(established_to "${SERVER_URL##*:}")
+		held=$(established_to "$port")
 	fi
 
 	# Measure: /proc before and after, samples and perf during.
-	set -- $(tree_stat "$SERVER_PID")
-	cpu0=$1
+	cpu0=$(tree_stat "$SERVER_PID" | cut -d " " -f 1)
 	sample_tree "$SERVER_PID" "$cell/samples" "$cell/stop" \
 		$(((DURATION + 60) * 5)) &
 	SAMPLER_PID=$!
@@ -280,25 +307,32 @@ run_cell() {
 		PERF_PID=$!
 		sleep 0.3
 	fi
+	# Just before the end, count the clients left waiting.
+	(
+		sleep "$SNAPSHOT_AT"
+		stalled_clients "$port" wrk "$STALL_MS" >"$cell/stalled"
+	) &
+	SNAP_PID=$!
 	run_wrk "$W_CONNS" "$W_THREADS" "$DURATION" "$url" "$W_HEADER" "$cell"
+	wait "$SNAP_PID"
+	SNAP_PID=""
 	if [ "$PERF" = 1 ]; then
 		stop_pid "$PERF_PID" INT 30
 		wait "$PERF_PID" 2>/dev/null
 		PERF_PID=""
 	fi
-	set -- $(tree_stat "$SERVER_PID")
-	cpu1=$1
+	cpu1=$(tree_stat "$SERVER_PID" | cut -d " " -f 1)
 	touch "$cell/stop"
 	wait "$SAMPLER_PID" 2>/dev/null
 	SAMPLER_PID=""
 	running=1
 	alive "$SERVER_PID" || running=""
 	if sigchld_ignored "$SERVER_PID"; then
-		notes="$notes CPU misses auto-reaped children (SIGCHLD ignored);"
+		notes="$notes CPU misses auto-reaped children;"
 	fi
 
 	if [ -n "$SLOW_PID" ]; then
-		held="$held before wrk and $(established_to "${SERVER_URL##*:}") after"
+		held="$held before wrk and $(established_to "$port") after"
 		notes="$notes slowloris connections open: $held;"
 		stop_pid "$SLOW_PID" INT 30
 		wait "$SLOW_PID" 2>/dev/null
@@ -327,6 +361,8 @@ write_row() {
 		echo "ticks=$4"
 		echo "died=$5"
 		echo "notes=$6"
+		awk '{ print "stalled=" $1; print "clients=" $2 }' "$3/stalled" \
+			2>/dev/null
 		awk -F, '/raw_syscalls/ { print "syscalls=" $1 }' \
 			"$3/perf.txt" 2>/dev/null
 		sample_peaks "$3/samples" |
@@ -338,6 +374,14 @@ write_row() {
 }
 
 # ---- the run -----------------------------------------------------------------
+
+nginx_version() {
+	if [ -n "$NGINX" ]; then
+		"$NGINX" -v 2>&1 | sed 's|.*nginx/||'
+	else
+		echo "not installed"
+	fi
+}
 
 write_meta() {
 	rev=$(git -C "$ROOT_DIR" rev-parse --short HEAD 2>/dev/null || echo none)
@@ -352,8 +396,8 @@ memory=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 kernel=$(uname -sr)
 os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
 wrk=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')
-nginx=$([ -n "$NGINX" ] && "$NGINX" -v 2>&1 | sed 's|.*nginx/||' || echo "not installed")
-slowhttptest=$(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -n 1)
+nginx=$(nginx_version)
+slowhttptest=$(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p')
 compiler=$(cc --version 2>/dev/null | head -n 1)
 gnuplot=$(gnuplot --version 2>/dev/null)
 perf=$PERF_NOTE
@@ -367,12 +411,13 @@ pinning=$PINNING
 server_args=$SERVER_ARGS
 ulimit_n=$NOFILE
 conns_10k=$CONNS_10K
-slowloris=$SLOWLORIS_CONNS connections (slowhttptest -H), ramp ${SLOWLORIS_RAMP}s, 10 wrk clients
+slowloris=$SLOWLORIS_CONNS connections (slowhttptest -H), ramp ${SLOWLORIS_RAMP}s
 sleep_path=/api/sleep?ms=$SLEEP_MS
 cpu_path=/api/cpu?n=$CPU_N
 small_file=$SMALL_FROM ($(wc -c <"$DOCROOT/small.html") bytes)
 large_file=large.bin ($(wc -c <"$DOCROOT/large.bin") bytes)
 sample_interval_s=$SAMPLE_INTERVAL
+stall_ms=$STALL_MS
 clk_tck=$CLK_TCK
 load_average_at_start=$(cut -d " " -f 1-3 /proc/loadavg)
 EOF
@@ -426,9 +471,11 @@ main() {
 				"$wl" "$DURATION" "$(fmt_secs $left)"
 			run_cell "$m" "$wl"
 			left=$((left - est))
+			# The status, req/s, p99 and CPU per request (columns 3, 7,
+			# 10, 18) of the row just written.
 			tail -n 1 "$CSV" | awk -F, '{ printf "        %s", $3 }
-				$7 != "" { printf ": %d req/s, p99 %s ms, %s us/req",
-					$7, $10, $17 }
+				$7 != "" { printf ": %d req/s, p99 %s ms", $7, $10 }
+				$18 != "" { printf ", %s us/req", $18 }
 				{ print "" }'
 		done
 	done

@@ -273,3 +273,42 @@ established_to() {
 	FNR > 1 && $4 == "01" { split($3, a, ":"); if (a[2] == port) n++ }
 	END { print n + 0 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
+
+# Counts the connections of program $2 to port $1 that are stalled: still
+# connecting after a lost SYN was sent again (a full accept queue drops
+# them; the retry comes 1 s later), or connected but with nothing received
+# for $3 ms or more ("lastrcv" in `ss -i`: the time since data last arrived,
+# or since the connection was made if none ever did).  Prints "stalled open"
+# (open: the program's connections to the port).
+#
+# LESSON: wrk cannot see these clients.  It measures latency and counts
+# timeouts only for responses that arrive, so a server that serves one
+# connection and leaves 9,999 waiting shows a fine p99 and no errors.
+stalled_clients() {
+	ss -Htnaip "dport = :$1" 2>/dev/null | awk -v prog="\"$2\"" -v ms="$3" '
+	/^[A-Z]/ {
+		pend = 0
+		if (index($0, prog) == 0)
+			next
+		if ($1 == "SYN-SENT") {
+			total++
+			pend = 2
+		} else if ($1 == "ESTAB") {
+			total++
+			pend = 1
+		}
+		next
+	}
+	pend == 2 {
+		pend = 0
+		if ($0 ~ /retrans:[1-9]/)
+			stalled++
+	}
+	pend == 1 {
+		pend = 0
+		if (match($0, /lastrcv:[0-9]+/) &&
+		    substr($0, RSTART + 8, RLENGTH - 8) + 0 >= ms)
+			stalled++
+	}
+	END { print stalled + 0, total + 0 }'
+}

@@ -5,6 +5,7 @@
 #   errors_connect errors_read errors_write errors_timeout errors_status
 #   latency_p50_us latency_p99_us latency_max_us
 #   rc cpu_s wall_ns                    wrk's exit status, CPU time, wall time
+#   stalled clients                     wrk connections left waiting at the end
 #   ticks                               server CPU, in clock ticks
 #   syscalls                            server system calls (perf), if counted
 #   rss_kib threads procs               peaks of the server's process tree
@@ -15,9 +16,10 @@
 # The status says what happened; it does not judge the model:
 #   ok              every client was served
 #   client-limited  wrk used >= 95% of its core: the server may do more
-#   failed: WHY     the server died, or some clients got no answer: any
-#                   connect error or timeout, or more than 0.1% of the
-#                   responses lost to read/write errors or answered >= 400
+#   failed: WHY     the server died, or some clients got no answer: a
+#                   client stalled at the end of the run, any connect
+#                   error or timeout, or more than 0.1% of the responses
+#                   lost to read/write errors or answered >= 400
 
 {
 	k = $0
@@ -31,6 +33,8 @@ function num(x, fmt) { return x == "" ? "" : sprintf(fmt, x) }
 
 # "12 connect errors; 3 timeouts" from wrk's error counts.
 function failures(   s) {
+	if (f["stalled"] > 0)
+		s = s "; " f["stalled"] " of " f["clients"] " connections stalled"
 	if (f["errors_connect"] > 0) s = s "; " f["errors_connect"] " connect errors"
 	if (f["errors_timeout"] > 0) s = s "; " f["errors_timeout"] " timeouts"
 	if (f["errors_read"] > 0) s = s "; " f["errors_read"] " read errors"
@@ -44,7 +48,7 @@ END {
 	secs = f["duration_us"] / 1e6
 	wall_s = f["wall_ns"] / 1e9
 	cpu_s = f["ticks"] / tck
-	hard = f["errors_connect"] + f["errors_timeout"]
+	hard = f["errors_connect"] + f["errors_timeout"] + f["stalled"]
 	lost = f["errors_read"] + f["errors_write"] + f["errors_status"]
 
 	if (f["died"] != "")
@@ -92,7 +96,7 @@ END {
 	    num(rps, "%.0f"), num(mibps, "%.1f"),
 	    num(p50, "%.3f"), num(p99, "%.3f"), num(max, "%.3f"),
 	    f["errors_connect"], f["errors_read"], f["errors_write"],
-	    f["errors_timeout"], f["errors_status"],
+	    f["errors_timeout"], f["errors_status"], f["stalled"],
 	    num(cpu_us, "%.1f"), num(srv_pct, "%.0f"), num(per_sys, "%.1f"),
 	    num(rss, "%.1f"), f["threads"], f["procs"],
 	    num(wrk_pct, "%.0f"), notes

@@ -41,7 +41,7 @@ int64_t now_ms(void)
 
 void sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -73,7 +73,7 @@ static int time_left(int64_t deadline)
 /* Waits for events on fd.  Returns 1 when ready, 0 on timeout, -1. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
-	struct pollfd pfd = {.fd = fd, .events = events};
+	struct pollfd pfd = { .fd = fd, .events = events };
 
 	for (;;) {
 		int n = poll(&pfd, 1, time_left(deadline));
@@ -132,7 +132,7 @@ static int connect_wait(int fd, const struct sockaddr_in *sa)
 
 struct client *client_open(int port)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct client *c = slot_take();
 	int one = 1;
 	int fd;
@@ -168,7 +168,7 @@ void client_close(struct client *c)
 
 void client_abort(struct client *c)
 {
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	if (!c || c->fd == -1)
 		return;
@@ -419,7 +419,7 @@ static ssize_t need_line(struct client *c, int64_t deadline)
 {
 	for (;;) {
 		const char *crlf =
-		    c->len ? memmem(c->buf, c->len, "\r\n", 2) : NULL;
+			c->len ? memmem(c->buf, c->len, "\r\n", 2) : NULL;
 
 		if (crlf)
 			return crlf - c->buf;

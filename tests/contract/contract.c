@@ -110,7 +110,7 @@ static void make_link(const char *target, const char *rel)
 
 static void set_mtime(const char *rel, time_t t)
 {
-	struct timespec times[2] = {{t, 0}, {t, 0}};
+	struct timespec times[2] = { { t, 0 }, { t, 0 } };
 	char path[PATH_MAX];
 
 	doc_path(path, rel);
@@ -263,7 +263,7 @@ static int read_first_line(int fd, char *line, size_t linesz)
 	size_t len = 0;
 
 	while (len + 1 < linesz) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int64_t left = deadline - now_ms();
 		ssize_t n;
 
@@ -334,16 +334,16 @@ static void build_argv(char **argv, size_t max, const char *const *extra)
 {
 	static char max_body[32];
 	static const char *const defaults[][2] = {
-	    {"--port", "0"},
-	    {"--host", "127.0.0.1"},
-	    {"--root", NULL}, /* doc_root */
-	    {"--quiet", NULL},
-	    {"--max-body", NULL}, /* SUITE_MAX_BODY */
-	    {"--keepalive-timeout", "20"},
-	    {"--header-timeout", "20"},
-	    {"--threads", "4"},
-	    {"--queue", "256"},
-	    {"--max-conns", "512"},
+		{ "--port", "0" },
+		{ "--host", "127.0.0.1" },
+		{ "--root", NULL }, /* doc_root */
+		{ "--quiet", NULL },
+		{ "--max-body", NULL }, /* SUITE_MAX_BODY */
+		{ "--keepalive-timeout", "20" },
+		{ "--header-timeout", "20" },
+		{ "--threads", "4" },
+		{ "--queue", "256" },
+		{ "--max-conns", "512" },
 	};
 	size_t n = 0, i;
 
@@ -673,8 +673,8 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_fatal_signal);
 	signal(SIGTERM, on_fatal_signal);
 	signal(SIGHUP, on_fatal_signal);
-	make_docroot();
 	atexit(cleanup_at_exit);
+	make_docroot();
 
 	failed += run_http_tests();
 	failed += run_error_tests();

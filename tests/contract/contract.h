@@ -2,7 +2,7 @@
  * contract.h - what the contract suite's files share: the server process
  * under test, the document root the suite builds, and assertion helpers.
  *
- *   build/tests/contract path/to/server-binary [cmocka filter]
+ *   build/tests/contract-suite path/to/server-binary [cmocka filter]
  *
  * The suite starts the server with fork+exec and the options every model
  * takes, reads "listening on http://127.0.0.1:PORT" from its stdout, talks

@@ -152,7 +152,7 @@ static bool value(struct cursor *c)
 
 bool json_valid(const char *s, size_t len)
 {
-	struct cursor c = {.p = s, .end = s + len};
+	struct cursor c = { .p = s, .end = s + len };
 
 	if (!value(&c))
 		return false;

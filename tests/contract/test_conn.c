@@ -103,7 +103,7 @@ static void connection_close_honoured(void **state)
  */
 static void pipelining_in_order(void **state)
 {
-	static const char *const names[] = {"alpha1", "bravo2", "charlie3"};
+	static const char *const names[] = { "alpha1", "bravo2", "charlie3" };
 	struct client *c = open_or_fail(port());
 	struct reply r;
 	size_t i;
@@ -131,7 +131,7 @@ static void pipelining_in_order(void **state)
 static void byte_at_a_time(void **state)
 {
 	static const char req[] =
-	    "GET /api/hello?name=trickle HTTP/1.1\r\n" HOST CLOSE "\r\n";
+		"GET /api/hello?name=trickle HTTP/1.1\r\n" HOST CLOSE "\r\n";
 	struct client *c = open_or_fail(port());
 	struct reply r;
 	size_t i;
@@ -205,13 +205,13 @@ static void vanish_during_response(bool reset)
 static void vanishing_clients(void **state)
 {
 	static const char *const halves[] = {
-	    "",
-	    "GET / HT",
-	    "GET / HTTP/1.1\r\nHost: contr",
-	    "POST /api/echo HTTP/1.1\r\n" HOST
-	    "Content-Length: 1000\r\n\r\nonly a little",
-	    "POST /api/echo HTTP/1.1\r\n" HOST
-	    "Transfer-Encoding: chunked\r\n\r\n100\r\nabc",
+		"",
+		"GET / HT",
+		"GET / HTTP/1.1\r\nHost: contr",
+		"POST /api/echo HTTP/1.1\r\n" HOST
+		"Content-Length: 1000\r\n\r\nonly a little",
+		"POST /api/echo HTTP/1.1\r\n" HOST
+		"Transfer-Encoding: chunked\r\n\r\n100\r\nabc",
 	};
 	struct client *c;
 	size_t i;
@@ -301,8 +301,8 @@ static struct server_proc quick;
 
 static int quick_up(void **state)
 {
-	static const char *const opts[] = {"--keepalive-timeout", "1",
-					   "--header-timeout", "1", NULL};
+	static const char *const opts[] = { "--keepalive-timeout", "1",
+					    "--header-timeout", "1", NULL };
 
 	(void)state;
 	return server_start(&quick, opts);
@@ -372,16 +372,16 @@ int run_connection_tests(void)
 {
 	static const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_teardown(f, shared_test_teardown)
-	    T(keepalive_two_requests),
-	    T(http10_closes),
-	    T(connection_close_honoured),
-	    T(pipelining_in_order),
-	    T(byte_at_a_time),
-	    T(parallel_100_clients),
-	    T(vanishing_clients),
-	    /* These two must stay last, in this order. */
-	    T(no_fd_leak),
-	    T(sigterm_with_idle_keepalive),
+		T(keepalive_two_requests),
+		T(http10_closes),
+		T(connection_close_honoured),
+		T(pipelining_in_order),
+		T(byte_at_a_time),
+		T(parallel_100_clients),
+		T(vanishing_clients),
+		/* These two must stay last, in this order. */
+		T(no_fd_leak),
+		T(sigterm_with_idle_keepalive),
 #undef T
 	};
 
@@ -393,9 +393,9 @@ int run_timeout_tests(void)
 {
 	static const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_teardown(f, quick_test_teardown)
-	    T(keepalive_timeout_closes),
-	    T(header_timeout_closes),
-	    T(sigterm_idle_server),
+		T(keepalive_timeout_closes),
+		T(header_timeout_closes),
+		T(sigterm_idle_server),
 #undef T
 	};
 

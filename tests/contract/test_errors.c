@@ -103,6 +103,21 @@ static void length_and_chunked_400(void **state)
 }
 
 /*
+ * RFC 9112 section 6.3 rule 4: a Transfer-Encoding whose final coding is
+ * not chunked leaves the body's length unknown: 400 and close.
+ */
+static void chunked_not_final_400(void **state)
+{
+	(void)state;
+	expect_error("POST /api/echo HTTP/1.1\r\n" HOST
+		     "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+		     400, "Transfer-Encoding: chunked, gzip");
+	expect_error("POST /api/echo HTTP/1.1\r\n" HOST
+		     "Transfer-Encoding: gzip\r\n\r\nabc",
+		     400, "Transfer-Encoding: gzip");
+}
+
+/*
  * RFC 9112 section 6.3 rule 5: an invalid Content-Length (not digits, or
  * differing values) is unrecoverable: 400 and close.
  */
@@ -228,15 +243,24 @@ static void version_505(void **state)
 
 int run_error_tests(void)
 {
+	/* One test a line, in the order they run. */
+	/* clang-format off */
 	static const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_teardown(f, shared_test_teardown)
-	    T(bad_request_line_400),   T(bad_header_line_400),
-	    T(missing_host_400),       T(length_and_chunked_400),
-	    T(bad_content_length_400), T(body_too_large_413),
-	    T(uri_too_long_414),       T(headers_too_large_431),
-	    T(unknown_method_501),     T(version_505),
+		T(bad_request_line_400),
+		T(bad_header_line_400),
+		T(missing_host_400),
+		T(length_and_chunked_400),
+		T(chunked_not_final_400),
+		T(bad_content_length_400),
+		T(body_too_large_413),
+		T(uri_too_long_414),
+		T(headers_too_large_431),
+		T(unknown_method_501),
+		T(version_505),
 #undef T
 	};
+	/* clang-format on */
 
 	return run_group("errors", tests, ARRAY_SIZE(tests), shared_server_up,
 			 NULL);

@@ -119,6 +119,25 @@ static void get_files_exact(void **state)
 	reply_free(&r);
 }
 
+/*
+ * RFC 9112 section 3.2.2: a server MUST accept a target in absolute-form,
+ * although only proxies get them from most clients.
+ */
+static void absolute_form_target(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	fetch_or_fail(port(),
+		      "GET http://contract/index.html HTTP/1.1\r\n" HOST CLOSE
+		      "\r\n",
+		      &r);
+	assert_status(&r, 200, "GET http://contract/index.html");
+	assert_content_length(&r, strlen(DOC_INDEX));
+	assert_memory_equal(r.body, DOC_INDEX, strlen(DOC_INDEX));
+	reply_free(&r);
+}
+
 /* A directory is served by its index.html (static_files.h). */
 static void get_subdir_index(void **state)
 {
@@ -135,10 +154,10 @@ static void get_subdir_index(void **state)
 static void get_missing_404(void **state)
 {
 	static const char *const reqs[] = {
-	    "GET /no-such-file.html HTTP/1.1\r\n" HOST CLOSE "\r\n",
-	    /* A directory without index.html is not listed. */
-	    "GET /noindex/ HTTP/1.1\r\n" HOST CLOSE "\r\n",
-	    "GET /sub/missing/ HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		"GET /no-such-file.html HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		/* A directory without index.html is not listed. */
+		"GET /noindex/ HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		"GET /sub/missing/ HTTP/1.1\r\n" HOST CLOSE "\r\n",
 	};
 	struct reply r;
 	size_t i;
@@ -203,7 +222,8 @@ static int conditional_get(const char *condition, struct reply *r)
 
 /*
  * RFC 9110 section 13.1.2: If-None-Match with the current ETag is a 304,
- * which MUST repeat the ETag (section 15.4.5); another ETag is a 200.
+ * which MUST repeat the ETag (section 15.4.5); another ETag is a 200.  The
+ * comparison MUST be the weak one, so W/"tag" matches "tag" too.
  */
 static void if_none_match_304(void **state)
 {
@@ -230,6 +250,13 @@ static void if_none_match_304(void **state)
 
 	conditional_get("If-None-Match: *", &c);
 	assert_status(&c, 304, "If-None-Match: *");
+	reply_free(&c);
+
+	/* A list matches if any member does, compared weakly. */
+	snprintf(cond, sizeof(cond), "If-None-Match: \"other\", W/%s",
+		 reply_header(&r, "ETag"));
+	conditional_get(cond, &c);
+	assert_status(&c, 304, cond);
 	reply_free(&c);
 	reply_free(&r);
 }
@@ -293,8 +320,8 @@ static void assert_same_header(const struct reply *get,
  */
 static void head_no_body(void **state)
 {
-	static const char *const same[] = {"Content-Type", "Content-Length",
-					   "ETag", "Last-Modified"};
+	static const char *const same[] = { "Content-Type", "Content-Length",
+					    "ETag", "Last-Modified" };
 	struct client *c;
 	struct reply get, head, next;
 	size_t i;
@@ -421,26 +448,26 @@ static void expect_100_continue(void **state)
 static void traversal_refused(void **state)
 {
 	static const char *const paths[] = {
-	    "/../secret.txt",
-	    "/../../../../../../etc/passwd",
-	    "/./../secret.txt",
-	    "/sub/../../secret.txt",
-	    "/%2e%2e/secret.txt",
-	    "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-	    "/%2E%2E/secret.txt",
-	    "/..%2fsecret.txt",
-	    "/..%2f..%2f..%2f..%2fetc/passwd",
-	    "/sub/..%2f..%2fsecret.txt",
-	    "/..\\secret.txt",
-	    "/..%5csecret.txt",
-	    "/sub\\..\\..\\secret.txt",
-	    "/index.html%00",
-	    "/secret.txt%00.html",
-	    "/..%00/secret.txt",
-	    "//etc/passwd",
-	    "/link_abs.txt",
-	    "/link_rel.txt",
-	    "/link_dir/secret.txt",
+		"/../secret.txt",
+		"/../../../../../../etc/passwd",
+		"/./../secret.txt",
+		"/sub/../../secret.txt",
+		"/%2e%2e/secret.txt",
+		"/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+		"/%2E%2E/secret.txt",
+		"/..%2fsecret.txt",
+		"/..%2f..%2f..%2f..%2fetc/passwd",
+		"/sub/..%2f..%2fsecret.txt",
+		"/..\\secret.txt",
+		"/..%5csecret.txt",
+		"/sub\\..\\..\\secret.txt",
+		"/index.html%00",
+		"/secret.txt%00.html",
+		"/..%00/secret.txt",
+		"//etc/passwd",
+		"/link_abs.txt",
+		"/link_rel.txt",
+		"/link_dir/secret.txt",
 	};
 	char req[512], what[128];
 	struct reply r;
@@ -517,18 +544,29 @@ static void api_sleep_200(void **state)
 
 int run_http_tests(void)
 {
+	/* One test a line, in the order they run. */
+	/* clang-format off */
 	static const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_teardown(f, shared_test_teardown)
-	    T(get_index_200),	       T(get_files_exact),
-	    T(get_subdir_index),       T(get_missing_404),
-	    T(method_not_allowed_405), T(if_none_match_304),
-	    T(if_modified_since_304),  T(head_no_body),
-	    T(echo_content_length),    T(echo_chunked),
-	    T(expect_100_continue),    T(traversal_refused),
-	    T(api_hello_json_escaped), T(api_stats_json),
-	    T(api_sleep_200),
+		T(get_index_200),
+		T(get_files_exact),
+		T(absolute_form_target),
+		T(get_subdir_index),
+		T(get_missing_404),
+		T(method_not_allowed_405),
+		T(if_none_match_304),
+		T(if_modified_since_304),
+		T(head_no_body),
+		T(echo_content_length),
+		T(echo_chunked),
+		T(expect_100_continue),
+		T(traversal_refused),
+		T(api_hello_json_escaped),
+		T(api_stats_json),
+		T(api_sleep_200),
 #undef T
 	};
+	/* clang-format on */
 
 	return run_group("http", tests, ARRAY_SIZE(tests), shared_server_up,
 			 NULL);

@@ -12,7 +12,9 @@
  *   - parsing is prefix-consistent: a complete request is incomplete one
  *     byte earlier and complete again when cut right after its end, and a
  *     prefix that is already complete or rejected gives the same answer
- *     as the whole input.
+ *     as the whole input;
+ *   - the decoders return a NUL-terminated string of the length they say,
+ *     without a NUL inside, that fits the output buffer.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -86,6 +88,26 @@ static void check_request(const struct http_request *req, ssize_t rc,
 		fail("body and Content-Length disagree");
 }
 
+static void check_decoded(ssize_t n, const char *out, size_t outsz)
+{
+	if (n < -1 || n >= (ssize_t)outsz)
+		fail("a decoded length out of range");
+	if (n >= 0 && strlen(out) != (size_t)n)
+		fail("a decoded string of the wrong length");
+}
+
+static void check_decoders(const struct http_str *path,
+			   const struct http_str *query)
+{
+	char out[32];
+
+	check_decoded(http_decode_path(path, out, sizeof(out)), out,
+		      sizeof(out));
+	check_decoded(http_query_param(query, "q", out, sizeof(out)), out,
+		      sizeof(out));
+	check_decoded(http_query_param(query, "", out, 1), out, 1);
+}
+
 /* Parses the first n bytes of data from a heap copy of exactly n bytes. */
 static struct result parse(const uint8_t *data, size_t n,
 			   const struct http_limits *lim)
@@ -99,6 +121,8 @@ static struct result parse(const uint8_t *data, size_t n,
 	memcpy(buf, data, n);
 	r.rc = http_parse_request(buf, n, lim, &req);
 	check_request(&req, r.rc, buf, n);
+	if (r.rc > 0)
+		check_decoders(&req.path, &req.query);
 	r.status = r.rc == HTTP_ERROR ? req.status : 0;
 	r.header_len = req.header_len;
 	free(buf);
@@ -121,8 +145,7 @@ static void check_limits(const uint8_t *data, size_t size,
 	if (whole.rc > 0) {
 		part = parse(data, (size_t)whole.rc - 1, lim);
 		if (part.rc != HTTP_INCOMPLETE)
-			fail("a complete request minus one byte is not "
-			     "incomplete");
+			fail("a request one byte short is not incomplete");
 		part = parse(data, (size_t)whole.rc, lim);
 		if (!same(&part, &whole))
 			fail("bytes after a request changed the answer");
@@ -136,8 +159,10 @@ static void check_limits(const uint8_t *data, size_t size,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct http_str raw = { (const char *)data, size };
 	struct http_limits lim;
 
+	check_decoders(&raw, &raw);
 	check_limits(data, size, NULL);
 	lim.max_request_line = 40;
 	lim.max_header_bytes = 96;

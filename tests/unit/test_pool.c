@@ -23,8 +23,8 @@
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000};
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -77,7 +77,7 @@ static void gate_job(void *arg)
 static void test_full_queue_is_eagain(void **state)
 {
 	struct pool *p = pool_create(1, 2);
-	struct gate g = {.runs = 0};
+	struct gate g = { .runs = 0 };
 
 	(void)state;
 	assert_non_null(p);
@@ -179,11 +179,11 @@ static void test_many_submitters(void **state)
 	for (int i = 0; i < SUBMITTERS * PER_SUBMITTER; i++)
 		atomic_store(&many_runs[i], 0);
 	for (int i = 0; i < SUBMITTERS; i++) {
-		subs[i] =
-		    (struct submitter){.p = p, .first = i * PER_SUBMITTER};
-		assert_int_equal(
-		    pthread_create(&tids[i], NULL, submitter_main, &subs[i]),
-		    0);
+		subs[i] = (struct submitter){ .p = p,
+					      .first = i * PER_SUBMITTER };
+		assert_int_equal(pthread_create(&tids[i], NULL, submitter_main,
+						&subs[i]),
+				 0);
 	}
 	for (int i = 0; i < SUBMITTERS; i++) {
 		pthread_join(tids[i], NULL);
@@ -240,12 +240,12 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_every_job_runs_once),
-	    cmocka_unit_test(test_full_queue_is_eagain),
-	    cmocka_unit_test(test_destroy_runs_queued_jobs),
-	    cmocka_unit_test(test_many_submitters),
-	    cmocka_unit_test(test_workers_block_signals),
-	    cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_every_job_runs_once),
+		cmocka_unit_test(test_full_queue_is_eagain),
+		cmocka_unit_test(test_destroy_runs_queued_jobs),
+		cmocka_unit_test(test_many_submitters),
+		cmocka_unit_test(test_workers_block_signals),
+		cmocka_unit_test(test_bad_arguments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
