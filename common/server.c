@@ -127,12 +127,17 @@ int server_setup(struct server *srv, const char *model,
 	}
 	raise_fd_limit();
 	srv->listen_fd = net_listen(opt->host, opt->port, NET_BACKLOG);
+	/*
+	 * Non-blocking, so that a client that gives up between poll() and
+	 * accept() costs an EAGAIN, not a thread asleep in accept().
+	 */
 	if (srv->listen_fd < 0) {
 		snprintf(err, errsz, "cannot listen on %s:%d: %s", opt->host,
 			 opt->port, strerror(errno));
 		goto out_destroy_stats;
 	}
-	if (open_stop_pipe(srv) != 0 || install_signals() != 0) {
+	if (net_set_nonblocking(srv->listen_fd, true) != 0 ||
+	    open_stop_pipe(srv) != 0 || install_signals() != 0) {
 		snprintf(err, errsz, "signals: %s", strerror(errno));
 		goto out_close_listener;
 	}
@@ -207,6 +212,18 @@ static int wait_for_client(const struct server *srv, int timeout_ms)
 	return 1;
 }
 
+/*
+ * Sleeps up to timeout_ms watching only the stop pipe; true on a stop.  The
+ * listener stays out of this wait: it is still readable, and watching it
+ * would end the back-off at once.
+ */
+static bool wait_for_stop(const struct server *srv, int timeout_ms)
+{
+	struct pollfd p = {.fd = srv->stop_fd, .events = POLLIN};
+
+	return poll(&p, 1, timeout_ms) > 0;
+}
+
 int server_accept(const struct server *srv)
 {
 	for (;;) {
@@ -225,7 +242,7 @@ int server_accept(const struct server *srv)
 		 * once.  Back off so the loop does not spin, and try again
 		 * when connections have closed.
 		 */
-		if (wait_for_client(srv, 100) == 0)
+		if (wait_for_stop(srv, 100))
 			return -1;
 	}
 }
