@@ -150,7 +150,7 @@ diffs:
 		echo "  DIFF    $$f ($$(grep -c '^[-+][^-+]' $$f) changed lines)"; \
 	done
 
-FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c \
+FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c tests/adversarial/*.[ch] \
 	tests/contract/*.[ch] tests/fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)

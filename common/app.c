@@ -280,13 +280,13 @@ static void handle_model(const struct server *srv,
 }
 
 static const struct route app_routes[] = {
-    {HTTP_GET, "/api/hello", handle_hello, false},
-    {HTTP_GET, "/api/time", handle_time, false},
-    {HTTP_POST, "/api/echo", handle_echo, false},
-    {HTTP_GET, "/api/sleep", handle_sleep, true},
-    {HTTP_GET, "/api/cpu", handle_cpu, true},
-    {HTTP_GET, "/api/stats", handle_stats, false},
-    {HTTP_GET, "/api/model", handle_model, false},
+	{ HTTP_GET, "/api/hello", handle_hello, false },
+	{ HTTP_GET, "/api/time", handle_time, false },
+	{ HTTP_POST, "/api/echo", handle_echo, false },
+	{ HTTP_GET, "/api/sleep", handle_sleep, true },
+	{ HTTP_GET, "/api/cpu", handle_cpu, true },
+	{ HTTP_GET, "/api/stats", handle_stats, false },
+	{ HTTP_GET, "/api/model", handle_model, false },
 };
 
 static void method_not_allowed(struct response *resp, const char *allow)

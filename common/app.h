@@ -48,9 +48,8 @@ void app_handle(const struct server *srv, const struct http_request *req,
 		struct response *resp);
 
 /* Fills resp with a finished error response (Connection: close). */
-void app_handle_error(const struct server *srv,
-		      const struct http_request *req, int status,
-		      struct response *resp);
+void app_handle_error(const struct server *srv, const struct http_request *req,
+		      int status, struct response *resp);
 
 /* True when the route req goes to may block the calling thread. */
 bool app_may_block(const struct server *srv, const struct http_request *req);

@@ -119,17 +119,17 @@ struct http_request {
 	struct http_header headers[HTTP_MAX_HEADERS];
 	size_t num_headers;
 
-	struct http_str host;	/* the Host field value, len 0 if none */
-	size_t content_length;	/* declared length, 0 if none */
-	bool chunked;		/* Transfer-Encoding: chunked */
-	bool keep_alive;	/* from version and Connection */
-	bool expect_continue;	/* Expect: 100-continue */
+	struct http_str host;  /* the Host field value, len 0 if none */
+	size_t content_length; /* declared length, 0 if none */
+	bool chunked;	       /* Transfer-Encoding: chunked */
+	bool keep_alive;       /* from version and Connection */
+	bool expect_continue;  /* Expect: 100-continue */
 
-	size_t header_len;	/* bytes up to and including the empty line;
-				   0 until the header section is complete */
-	struct http_str body;	/* valid once the request is complete */
+	size_t header_len;    /* bytes up to and including the empty line;
+				 0 until the header section is complete */
+	struct http_str body; /* valid once the request is complete */
 
-	int status;		/* on HTTP_ERROR: the status to answer */
+	int status; /* on HTTP_ERROR: the status to answer */
 };
 
 /* Fills *lim with the defaults above. */
@@ -139,8 +139,7 @@ void http_limits_init(struct http_limits *lim);
  * Parses the request at the start of buf[0..len).  See the contract at the
  * top of this file.  req is overwritten on every call.
  */
-ssize_t http_parse_request(char *buf, size_t len,
-			   const struct http_limits *lim,
+ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 			   struct http_request *req);
 
 /*
@@ -156,8 +155,7 @@ const struct http_str *http_find_header(const struct http_request *req,
  * does not fit in outsz bytes.  '+' is left alone (it means space only in
  * query strings).
  */
-ssize_t http_decode_path(const struct http_str *path, char *out,
-			 size_t outsz);
+ssize_t http_decode_path(const struct http_str *path, char *out, size_t outsz);
 
 /*
  * Looks up key in a query string "a=1&b=2" and percent-decodes its value

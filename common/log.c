@@ -69,9 +69,9 @@ static void format_request(char *out, size_t outsz,
 size_t log_format_clf(char *out, size_t outsz, const char *peer, time_t when,
 		      const struct http_request *req, int status, size_t bytes)
 {
-	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
-					   "May", "Jun", "Jul", "Aug",
-					   "Sep", "Oct", "Nov", "Dec"};
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr",
+					    "May", "Jun", "Jul", "Aug",
+					    "Sep", "Oct", "Nov", "Dec" };
 	char request[2048], size[24];
 	struct tm tm;
 	int n;
@@ -87,11 +87,11 @@ size_t log_format_clf(char *out, size_t outsz, const char *peer, time_t when,
 	else
 		snprintf(size, sizeof(size), "%zu", bytes);
 	n = snprintf(
-	    out, outsz,
-	    "%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"%s\" %d %s\n",
-	    peer != NULL && peer[0] != '\0' ? peer : "-", tm.tm_mday,
-	    months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, request, status, size);
+		out, outsz,
+		"%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"%s\" %d %s\n",
+		peer != NULL && peer[0] != '\0' ? peer : "-", tm.tm_mday,
+		months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		tm.tm_sec, request, status, size);
 	if (n < 0)
 		return 0;
 	if ((size_t)n >= outsz) {

@@ -1,7 +1,8 @@
 /*
  * log.h - the access log, in Common Log Format.
  *
- *   127.0.0.1 - - [10/Oct/2026:13:55:36 +0000] "GET /index.html HTTP/1.1" 200 2326
+ *   127.0.0.1 - - [10/Oct/2026:13:55:36 +0000] "GET /index.html HTTP/1.1" 200
+ * 2326
  *
  * Each line is formatted into a local buffer and written with one write(2)
  * on an O_APPEND descriptor, so lines from threads and forked children
@@ -26,8 +27,7 @@ int log_open(const char *path);
  * Returns the length, truncated to fit.
  */
 size_t log_format_clf(char *out, size_t outsz, const char *peer, time_t when,
-		      const struct http_request *req, int status,
-		      size_t bytes);
+		      const struct http_request *req, int status, size_t bytes);
 
 /* Formats and writes one line for now to fd; does nothing if fd < 0. */
 void log_access(int fd, const char *peer, const struct http_request *req,

@@ -33,20 +33,20 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{"host", required_argument, NULL, OPT_KEY_HOST},
-	{"port", required_argument, NULL, OPT_KEY_PORT},
-	{"root", required_argument, NULL, OPT_KEY_ROOT},
-	{"threads", required_argument, NULL, OPT_KEY_THREADS},
-	{"queue", required_argument, NULL, OPT_KEY_QUEUE},
-	{"max-conns", required_argument, NULL, OPT_KEY_MAX_CONNS},
-	{"keepalive-timeout", required_argument, NULL, OPT_KEY_KEEPALIVE},
-	{"header-timeout", required_argument, NULL, OPT_KEY_HEADER_TIMEOUT},
-	{"max-body", required_argument, NULL, OPT_KEY_MAX_BODY},
-	{"quiet", no_argument, NULL, OPT_KEY_QUIET},
-	{"access-log", required_argument, NULL, OPT_KEY_ACCESS_LOG},
-	{"help", no_argument, NULL, OPT_KEY_HELP},
-	{"version", no_argument, NULL, OPT_KEY_VERSION},
-	{NULL, 0, NULL, 0},
+	{ "host", required_argument, NULL, OPT_KEY_HOST },
+	{ "port", required_argument, NULL, OPT_KEY_PORT },
+	{ "root", required_argument, NULL, OPT_KEY_ROOT },
+	{ "threads", required_argument, NULL, OPT_KEY_THREADS },
+	{ "queue", required_argument, NULL, OPT_KEY_QUEUE },
+	{ "max-conns", required_argument, NULL, OPT_KEY_MAX_CONNS },
+	{ "keepalive-timeout", required_argument, NULL, OPT_KEY_KEEPALIVE },
+	{ "header-timeout", required_argument, NULL, OPT_KEY_HEADER_TIMEOUT },
+	{ "max-body", required_argument, NULL, OPT_KEY_MAX_BODY },
+	{ "quiet", no_argument, NULL, OPT_KEY_QUIET },
+	{ "access-log", required_argument, NULL, OPT_KEY_ACCESS_LOG },
+	{ "help", no_argument, NULL, OPT_KEY_HELP },
+	{ "version", no_argument, NULL, OPT_KEY_VERSION },
+	{ NULL, 0, NULL, 0 },
 };
 
 void opt_defaults(struct options *o)
@@ -95,13 +95,13 @@ struct numeric_option {
 };
 
 static const struct numeric_option numeric_options[] = {
-	{OPT_KEY_PORT, "--port", 0, 65535},
-	{OPT_KEY_THREADS, "--threads", 1, 1024},
-	{OPT_KEY_QUEUE, "--queue", 1, 1000000},
-	{OPT_KEY_MAX_CONNS, "--max-conns", 1, 1000000},
-	{OPT_KEY_KEEPALIVE, "--keepalive-timeout", 1, 3600},
-	{OPT_KEY_HEADER_TIMEOUT, "--header-timeout", 1, 3600},
-	{OPT_KEY_MAX_BODY, "--max-body", 0, 64LL * 1024 * 1024},
+	{ OPT_KEY_PORT, "--port", 0, 65535 },
+	{ OPT_KEY_THREADS, "--threads", 1, 1024 },
+	{ OPT_KEY_QUEUE, "--queue", 1, 1000000 },
+	{ OPT_KEY_MAX_CONNS, "--max-conns", 1, 1000000 },
+	{ OPT_KEY_KEEPALIVE, "--keepalive-timeout", 1, 3600 },
+	{ OPT_KEY_HEADER_TIMEOUT, "--header-timeout", 1, 3600 },
+	{ OPT_KEY_MAX_BODY, "--max-body", 0, 64LL * 1024 * 1024 },
 };
 
 static void store_number(struct options *o, int key, long long v)
@@ -132,11 +132,11 @@ static void store_number(struct options *o, int key, long long v)
 }
 
 /* Handles one numeric option; 0, or -1 with a message in err. */
-static int take_number(struct options *o, int key, const char *arg,
-		       char *err, size_t errsz)
+static int take_number(struct options *o, int key, const char *arg, char *err,
+		       size_t errsz)
 {
-	for (size_t i = 0; i < sizeof(numeric_options) /
-				       sizeof(numeric_options[0]); i++) {
+	for (size_t i = 0;
+	     i < sizeof(numeric_options) / sizeof(numeric_options[0]); i++) {
 		const struct numeric_option *n = &numeric_options[i];
 		long long v;
 
@@ -154,8 +154,8 @@ static int take_number(struct options *o, int key, const char *arg,
 	return -1;
 }
 
-enum opt_result opt_parse(struct options *o, int argc, char **argv,
-			  char *err, size_t errsz)
+enum opt_result opt_parse(struct options *o, int argc, char **argv, char *err,
+			  size_t errsz)
 {
 	int c;
 
@@ -214,21 +214,30 @@ void opt_print_usage(FILE *out, const char *prog)
 		"\n"
 		"  --host ADDR              address to listen on (default %s)\n"
 		"  --port N                 port, 0 = ephemeral (default %d);\n"
-		"                           prints 'listening on http://ADDR:PORT'\n"
+		"                           prints 'listening on "
+		"http://ADDR:PORT'\n"
 		"  --root DIR               document root (default %s)\n"
-		"  --threads N              worker threads, 04 and 06 (default %d)\n"
-		"  --queue N                pending-work queue, 04 and 06 (default %d)\n"
-		"  --max-conns N            live connections before 503, 02 03 05 06\n"
+		"  --threads N              worker threads, 04 and 06 (default "
+		"%d)\n"
+		"  --queue N                pending-work queue, 04 and 06 "
+		"(default %d)\n"
+		"  --max-conns N            live connections before 503, 02 03 "
+		"05 06\n"
 		"                           (default %d)\n"
-		"  --keepalive-timeout S    close idle keep-alive connections (default %d)\n"
-		"  --header-timeout S       close requests that arrive slower (default %d)\n"
-		"  --max-body BYTES         largest request body, else 413 (default %zu)\n"
+		"  --keepalive-timeout S    close idle keep-alive connections "
+		"(default %d)\n"
+		"  --header-timeout S       close requests that arrive slower "
+		"(default %d)\n"
+		"  --max-body BYTES         largest request body, else 413 "
+		"(default %zu)\n"
 		"  --quiet                  no access log on stderr\n"
-		"  --access-log FILE        access log in Common Log Format to FILE\n"
+		"  --access-log FILE        access log in Common Log Format to "
+		"FILE\n"
 		"  --help                   this text\n"
 		"  --version                the version\n"
 		"\n"
-		"SIGINT or SIGTERM stops the server cleanly. Exit status: 0 on a clean\n"
+		"SIGINT or SIGTERM stops the server cleanly. Exit status: 0 on "
+		"a clean\n"
 		"stop, 2 on a bad option or a failed start-up.\n",
 		prog, d.host, d.port, d.root, d.threads, d.queue, d.max_conns,
 		d.keepalive_timeout_ms / 1000, d.header_timeout_ms / 1000,

@@ -46,8 +46,8 @@ void opt_defaults(struct options *o);
  * Parses argv into o (which opt_defaults has filled).  Returns OPT_RUN,
  * OPT_HELP, OPT_VERSION, or OPT_EXIT_ERROR with a one-line message in err.
  */
-enum opt_result opt_parse(struct options *o, int argc, char **argv,
-			  char *err, size_t errsz);
+enum opt_result opt_parse(struct options *o, int argc, char **argv, char *err,
+			  size_t errsz);
 
 /* Writes the usage text for prog (a model name such as "01_blocking"). */
 void opt_print_usage(FILE *out, const char *prog);

@@ -142,7 +142,7 @@ static bool status_has_body(int status)
 }
 
 static int head_put(struct response *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
 /* Appends to r->head; -1 when it does not fit. */
 static int head_put(struct response *r, const char *fmt, ...)
@@ -220,24 +220,24 @@ static const struct {
 	int status;
 	const char *reason;
 } reasons[] = {
-    {100, "Continue"},
-    {200, "OK"},
-    {204, "No Content"},
-    {301, "Moved Permanently"},
-    {304, "Not Modified"},
-    {400, "Bad Request"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {408, "Request Timeout"},
-    {413, "Content Too Large"},
-    {414, "URI Too Long"},
-    {417, "Expectation Failed"},
-    {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {503, "Service Unavailable"},
-    {505, "HTTP Version Not Supported"},
+	{ 100, "Continue" },
+	{ 200, "OK" },
+	{ 204, "No Content" },
+	{ 301, "Moved Permanently" },
+	{ 304, "Not Modified" },
+	{ 400, "Bad Request" },
+	{ 403, "Forbidden" },
+	{ 404, "Not Found" },
+	{ 405, "Method Not Allowed" },
+	{ 408, "Request Timeout" },
+	{ 413, "Content Too Large" },
+	{ 414, "URI Too Long" },
+	{ 417, "Expectation Failed" },
+	{ 431, "Request Header Fields Too Large" },
+	{ 500, "Internal Server Error" },
+	{ 501, "Not Implemented" },
+	{ 503, "Service Unavailable" },
+	{ 505, "HTTP Version Not Supported" },
 };
 
 const char *resp_reason(int status)
@@ -254,11 +254,11 @@ const char *resp_reason(int status)
  * LESSON: strftime's %a and %b follow the locale, and HTTP dates must be in
  * English whatever the locale, so the names are spelled out here.
  */
-static const char wday_names[7][4] = {"Sun", "Mon", "Tue", "Wed",
-				      "Thu", "Fri", "Sat"};
-static const char month_names[12][4] = {"Jan", "Feb", "Mar", "Apr",
-					"May", "Jun", "Jul", "Aug",
-					"Sep", "Oct", "Nov", "Dec"};
+static const char wday_names[7][4] = { "Sun", "Mon", "Tue", "Wed",
+				       "Thu", "Fri", "Sat" };
+static const char month_names[12][4] = { "Jan", "Feb", "Mar", "Apr",
+					 "May", "Jun", "Jul", "Aug",
+					 "Sep", "Oct", "Nov", "Dec" };
 
 void resp_format_date(time_t t, char out[RESP_DATE_LEN])
 {

@@ -26,10 +26,10 @@
 
 #include "http_parser.h"
 
-#define RESP_HEAD_MAX 1024  /* status line and all headers */
-#define RESP_EXTRA_MAX 384  /* handler-added header lines */
-#define RESP_BODY_MAX 4096  /* generated bodies: JSON, error pages */
-#define RESP_DATE_LEN 30    /* "Sun, 06 Nov 1994 08:49:37 GMT" + NUL */
+#define RESP_HEAD_MAX 1024 /* status line and all headers */
+#define RESP_EXTRA_MAX 384 /* handler-added header lines */
+#define RESP_BODY_MAX 4096 /* generated bodies: JSON, error pages */
+#define RESP_DATE_LEN 30   /* "Sun, 06 Nov 1994 08:49:37 GMT" + NUL */
 
 #define SERVER_NAME "concurrency-servers"
 
@@ -65,9 +65,8 @@ void resp_release(struct response *r);
  * value holds a CR or LF (which would let a client inject headers); nothing
  * is added then.
  */
-int resp_add_header(struct response *r, const char *name,
-		    const char *value_fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int resp_add_header(struct response *r, const char *name, const char *value_fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Formats the body into body_buf and points body at it.  Returns 0, or -1 if

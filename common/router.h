@@ -24,15 +24,15 @@ typedef void route_handler(const struct server *srv,
 
 struct route {
 	enum http_method method;
-	const char *path;	/* exact, decoded path */
+	const char *path; /* exact, decoded path */
 	route_handler *handler;
-	bool may_block;		/* the event-loop models hand it to a pool */
+	bool may_block; /* the event-loop models hand it to a pool */
 };
 
 enum route_result {
-	ROUTE_FOUND,	     /* *found is the route */
-	ROUTE_NOT_FOUND,     /* no route has this path */
-	ROUTE_BAD_METHOD,    /* path known, method not: 405, allow filled */
+	ROUTE_FOUND,	  /* *found is the route */
+	ROUTE_NOT_FOUND,  /* no route has this path */
+	ROUTE_BAD_METHOD, /* path known, method not: 405, allow filled */
 };
 
 /*

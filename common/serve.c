@@ -91,8 +91,8 @@ static int send_file_range(int fd, struct response *resp)
 static int send_response(int fd, struct response *resp)
 {
 	struct iovec iov[2] = {
-		{.iov_base = resp->head, .iov_len = resp->head_len},
-		{.iov_base = (void *)resp->body, .iov_len = 0},
+		{ .iov_base = resp->head, .iov_len = resp->head_len },
+		{ .iov_base = (void *)resp->body, .iov_len = 0 },
 	};
 
 	if (!resp->head_only)
@@ -119,7 +119,7 @@ static void lingering_close(int fd)
 	shutdown(fd, SHUT_WR);
 	while (drained < LINGER_BYTES) {
 		long long left = deadline - server_now_ms();
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
@@ -159,7 +159,8 @@ static void send_error(struct session *s, int status)
 static void send_continue(int fd)
 {
 	static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	struct iovec iov = {.iov_base = (void *)msg, .iov_len = sizeof(msg) - 1};
+	struct iovec iov = { .iov_base = (void *)msg,
+			     .iov_len = sizeof(msg) - 1 };
 
 	write_all(fd, &iov, 1);
 }
@@ -175,12 +176,12 @@ static enum wait_result wait_for_bytes(struct session *s)
 {
 	const struct options *opt = &s->srv->opt;
 	bool between = s->used == 0;
-	long long deadline = between ?
-		server_now_ms() + opt->keepalive_timeout_ms :
-		s->request_started_ms + opt->header_timeout_ms;
+	long long deadline =
+		between ? server_now_ms() + opt->keepalive_timeout_ms
+			: s->request_started_ms + opt->header_timeout_ms;
 	struct pollfd p[2] = {
-		{.fd = s->fd, .events = POLLIN},
-		{.fd = s->srv->stop_fd, .events = POLLIN},
+		{ .fd = s->fd, .events = POLLIN },
+		{ .fd = s->srv->stop_fd, .events = POLLIN },
 	};
 
 	for (;;) {
@@ -222,8 +223,7 @@ static int read_more(struct session *s)
 }
 
 /* Handles one complete request of n bytes; 0 if the connection goes on. */
-static int handle_request(struct session *s, struct http_request *req,
-			  size_t n)
+static int handle_request(struct session *s, struct http_request *req, size_t n)
 {
 	struct response resp;
 	int rc;
@@ -248,8 +248,8 @@ static int session_run(struct session *s)
 
 	for (;;) {
 		struct http_request req;
-		ssize_t n = http_parse_request(s->buf, s->used,
-					       &s->srv->limits, &req);
+		ssize_t n = http_parse_request(s->buf, s->used, &s->srv->limits,
+					       &req);
 
 		if (n > 0) {
 			served++;
@@ -294,14 +294,15 @@ static int session_run(struct session *s)
  */
 static void set_send_timeout(int fd, int ms)
 {
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	struct timeval tv = { .tv_sec = ms / 1000,
+			      .tv_usec = (ms % 1000) * 1000 };
 
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 int serve_connection(const struct server *srv, int fd)
 {
-	struct session s = {.srv = srv, .fd = fd, .peer = "-"};
+	struct session s = { .srv = srv, .fd = fd, .peer = "-" };
 	int served;
 
 	stats_conn_opened(srv->stats);
@@ -332,9 +333,10 @@ void serve_reject(const struct server *srv, int fd, int status)
 	char sink[4096];
 
 	app_handle_error(srv, NULL, status, &resp);
-	iov[0] = (struct iovec){.iov_base = resp.head, .iov_len = resp.head_len};
-	iov[1] = (struct iovec){.iov_base = (void *)resp.body,
-				.iov_len = resp.body_len};
+	iov[0] = (struct iovec){ .iov_base = resp.head,
+				 .iov_len = resp.head_len };
+	iov[1] = (struct iovec){ .iov_base = (void *)resp.body,
+				 .iov_len = resp.body_len };
 	/* A fresh socket's send buffer is empty: this write does not block. */
 	if (writev(fd, iov, 2) < 0) {
 		close(fd);

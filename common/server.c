@@ -127,18 +127,19 @@ int server_setup(struct server *srv, const char *model,
 	}
 	raise_fd_limit();
 	srv->listen_fd = net_listen(opt->host, opt->port, NET_BACKLOG);
-	/*
-	 * Non-blocking, so that a client that gives up between poll() and
-	 * accept() costs an EAGAIN, not a thread asleep in accept().
-	 */
 	if (srv->listen_fd < 0) {
 		snprintf(err, errsz, "cannot listen on %s:%d: %s", opt->host,
 			 opt->port, strerror(errno));
 		goto out_destroy_stats;
 	}
+	/*
+	 * Non-blocking, so that a client that gives up between poll() and
+	 * accept() costs an EAGAIN, not a thread asleep in accept().
+	 */
 	if (net_set_nonblocking(srv->listen_fd, true) != 0 ||
 	    open_stop_pipe(srv) != 0 || install_signals() != 0) {
-		snprintf(err, errsz, "signals: %s", strerror(errno));
+		snprintf(err, errsz, "listener or signals: %s",
+			 strerror(errno));
 		goto out_close_listener;
 	}
 	return 0;
@@ -168,7 +169,7 @@ void server_teardown(struct server *srv)
 
 bool server_stopping(const struct server *srv)
 {
-	struct pollfd p = {.fd = srv->stop_fd, .events = POLLIN};
+	struct pollfd p = { .fd = srv->stop_fd, .events = POLLIN };
 
 	return poll(&p, 1, 0) > 0;
 }
@@ -194,8 +195,8 @@ static bool accept_error_is_transient(int err)
 static int wait_for_client(const struct server *srv, int timeout_ms)
 {
 	struct pollfd p[2] = {
-		{.fd = srv->listen_fd, .events = POLLIN},
-		{.fd = srv->stop_fd, .events = POLLIN},
+		{ .fd = srv->listen_fd, .events = POLLIN },
+		{ .fd = srv->stop_fd, .events = POLLIN },
 	};
 	int n;
 
@@ -219,7 +220,7 @@ static int wait_for_client(const struct server *srv, int timeout_ms)
  */
 static bool wait_for_stop(const struct server *srv, int timeout_ms)
 {
-	struct pollfd p = {.fd = srv->stop_fd, .events = POLLIN};
+	struct pollfd p = { .fd = srv->stop_fd, .events = POLLIN };
 
 	return poll(&p, 1, timeout_ms) > 0;
 }

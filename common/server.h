@@ -23,15 +23,15 @@
 #include "stats.h"
 
 struct server {
-	const char *model;	/* "01_blocking", for /api/stats and pages */
+	const char *model; /* "01_blocking", for /api/stats and pages */
 	struct options opt;
-	char root[PATH_MAX];	/* --root, resolved */
+	char root[PATH_MAX]; /* --root, resolved */
 	struct http_limits limits;
 	int listen_fd;
-	int stop_fd;		/* readable once a stop was requested */
-	int stop_write_fd;	/* the signal handler writes here */
-	int log_fd;		/* access log, or -1 */
-	struct stats *stats;	/* shared mapping */
+	int stop_fd;	     /* readable once a stop was requested */
+	int stop_write_fd;   /* the signal handler writes here */
+	int log_fd;	     /* access log, or -1 */
+	struct stats *stats; /* shared mapping */
 };
 
 /*

@@ -166,26 +166,27 @@ int stats_format_json(const struct stats *st, const char *model, char *out,
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	n = snprintf(
-	    out, outsz,
-	    "{\"model\":\"%s\",\"uptime_s\":%lld,\"requests\":%llu,"
-	    "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
-	    "\"4xx\":%llu,\"5xx\":%llu},"
-	    "\"active_connections\":%lld,\"total_connections\":%llu,"
-	    "\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu},"
-	    "\"threads\":%ld,\"processes\":%lld}\n",
-	    model, (long long)(now.tv_sec - st->started.tv_sec),
-	    (unsigned long long)load(&st->requests),
-	    (unsigned long long)load(&st->by_class[1]),
-	    (unsigned long long)load(&st->by_class[2]),
-	    (unsigned long long)load(&st->by_class[3]),
-	    (unsigned long long)load(&st->by_class[4]),
-	    (unsigned long long)load(&st->by_class[5]),
-	    (long long)atomic_load_explicit(&st->active_conns, RELAXED),
-	    (unsigned long long)load(&st->total_conns),
-	    (unsigned long long)stats_percentile_us(st, 50),
-	    (unsigned long long)stats_percentile_us(st, 90),
-	    (unsigned long long)stats_percentile_us(st, 99), count_threads(),
-	    (long long)atomic_load_explicit(&st->processes, RELAXED));
+		out, outsz,
+		"{\"model\":\"%s\",\"uptime_s\":%lld,\"requests\":%llu,"
+		"\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
+		"\"4xx\":%llu,\"5xx\":%llu},"
+		"\"active_connections\":%lld,\"total_connections\":%llu,"
+		"\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu},"
+		"\"threads\":%ld,\"processes\":%lld}\n",
+		model, (long long)(now.tv_sec - st->started.tv_sec),
+		(unsigned long long)load(&st->requests),
+		(unsigned long long)load(&st->by_class[1]),
+		(unsigned long long)load(&st->by_class[2]),
+		(unsigned long long)load(&st->by_class[3]),
+		(unsigned long long)load(&st->by_class[4]),
+		(unsigned long long)load(&st->by_class[5]),
+		(long long)atomic_load_explicit(&st->active_conns, RELAXED),
+		(unsigned long long)load(&st->total_conns),
+		(unsigned long long)stats_percentile_us(st, 50),
+		(unsigned long long)stats_percentile_us(st, 90),
+		(unsigned long long)stats_percentile_us(st, 99),
+		count_threads(),
+		(long long)atomic_load_explicit(&st->processes, RELAXED));
 	if (n < 0 || (size_t)n >= outsz)
 		return -1;
 	return n;

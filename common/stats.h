@@ -28,7 +28,7 @@ struct stats {
 	atomic_uint_fast64_t by_class[6]; /* [1] = 1xx ... [5] = 5xx */
 	atomic_int_fast64_t active_conns;
 	atomic_uint_fast64_t total_conns;
-	atomic_int_fast64_t processes;	 /* 1 + live children (02) */
+	atomic_int_fast64_t processes; /* 1 + live children (02) */
 	atomic_uint_fast64_t latency_us[STATS_BUCKETS];
 };
 

@@ -113,8 +113,8 @@ static void test_hello_escapes_json(void **state)
 	(void)state;
 	assert_int_equal(get("/api/hello?name=a%22b%5Cc%0A%01%7F"), 200);
 	assert_string_equal(
-	    ex.body,
-	    "{\"message\":\"Hello, a\\\"b\\\\c\\u000a\\u0001\\u007f!\"}\n");
+		ex.body,
+		"{\"message\":\"Hello, a\\\"b\\\\c\\u000a\\u0001\\u007f!\"}\n");
 	assert_int_equal(get("/api/hello?name="), 200);
 	assert_string_equal(ex.body, "{\"message\":\"Hello, !\"}\n");
 	assert_int_equal(get("/api/hello?name=%zz"), 400);
@@ -260,8 +260,8 @@ static void test_handle_error(void **state)
 	memcpy(ex.head, resp.head, resp.head_len);
 	ex.head[resp.head_len] = '\0';
 	assert_int_equal(resp.status, 503);
-	assert_true(
-	    strncmp(ex.head, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+	assert_true(strncmp(ex.head, "HTTP/1.1 503 Service Unavailable\r\n",
+			    34) == 0);
 	assert_non_null(strstr(ex.head, "\r\nConnection: close\r\n"));
 	assert_non_null(strstr(ex.head, "\r\nRetry-After: 1\r\n"));
 	assert_true(resp_body_bytes(&resp) > 0);
@@ -285,7 +285,7 @@ static void test_may_block(void **state)
 {
 	(void)state;
 	assert_true(
-	    may_block("GET /api/sleep?ms=5 HTTP/1.1\r\nHost: x\r\n\r\n"));
+		may_block("GET /api/sleep?ms=5 HTTP/1.1\r\nHost: x\r\n\r\n"));
 	assert_true(may_block("GET /api/cpu HTTP/1.1\r\nHost: x\r\n\r\n"));
 	assert_true(may_block("HEAD /api/cpu HTTP/1.1\r\nHost: x\r\n\r\n"));
 	assert_false(may_block("GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -297,19 +297,19 @@ static void test_may_block(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hello),
-	    cmocka_unit_test(test_hello_escapes_json),
-	    cmocka_unit_test(test_time),
-	    cmocka_unit_test(test_echo),
-	    cmocka_unit_test(test_method_not_allowed),
-	    cmocka_unit_test(test_static_behind_api),
-	    cmocka_unit_test(test_head),
-	    cmocka_unit_test(test_sleep),
-	    cmocka_unit_test(test_cpu),
-	    cmocka_unit_test(test_model_and_stats),
-	    cmocka_unit_test(test_keep_alive),
-	    cmocka_unit_test(test_handle_error),
-	    cmocka_unit_test(test_may_block),
+		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_hello_escapes_json),
+		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_method_not_allowed),
+		cmocka_unit_test(test_static_behind_api),
+		cmocka_unit_test(test_head),
+		cmocka_unit_test(test_sleep),
+		cmocka_unit_test(test_cpu),
+		cmocka_unit_test(test_model_and_stats),
+		cmocka_unit_test(test_keep_alive),
+		cmocka_unit_test(test_handle_error),
+		cmocka_unit_test(test_may_block),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

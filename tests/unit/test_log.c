@@ -169,12 +169,12 @@ static void test_log_file_appends(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_clf_line),
-	    cmocka_unit_test(test_http10_and_empty_body),
-	    cmocka_unit_test(test_unparsed_request),
-	    cmocka_unit_test(test_target_is_escaped),
-	    cmocka_unit_test(test_truncation_keeps_newline),
-	    cmocka_unit_test(test_log_file_appends),
+		cmocka_unit_test(test_clf_line),
+		cmocka_unit_test(test_http10_and_empty_body),
+		cmocka_unit_test(test_unparsed_request),
+		cmocka_unit_test(test_target_is_escaped),
+		cmocka_unit_test(test_truncation_keeps_newline),
+		cmocka_unit_test(test_log_file_appends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,7 +127,7 @@ static void test_head_keeps_length_drops_body(void **state)
 
 static void test_304_and_204_have_no_body(void **state)
 {
-	static const int statuses[] = {204, 304};
+	static const int statuses[] = { 204, 304 };
 	struct response r;
 	size_t i;
 
@@ -224,8 +224,10 @@ static void test_head_overflow_becomes_500(void **state)
 
 static void test_reasons(void **state)
 {
-	static const int used[] = {100, 200, 204, 301, 304, 400, 403, 404, 405,
-				   408, 413, 414, 417, 431, 500, 501, 503, 505};
+	static const int used[] = {
+		100, 200, 204, 301, 304, 400, 403, 404, 405,
+		408, 413, 414, 417, 431, 500, 501, 503, 505
+	};
 	size_t i;
 
 	(void)state;
@@ -284,20 +286,20 @@ static void test_release_twice(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_init_is_empty_200),
-	    cmocka_unit_test(test_finish_writes_every_header),
-	    cmocka_unit_test(test_connection_close),
-	    cmocka_unit_test(test_head_keeps_length_drops_body),
-	    cmocka_unit_test(test_304_and_204_have_no_body),
-	    cmocka_unit_test(test_interim_is_status_line_only),
-	    cmocka_unit_test(test_error_page),
-	    cmocka_unit_test(test_add_header_refuses_crlf_and_overflow),
-	    cmocka_unit_test(test_printf_truncates),
-	    cmocka_unit_test(test_head_overflow_becomes_500),
-	    cmocka_unit_test(test_reasons),
-	    cmocka_unit_test(test_format_date),
-	    cmocka_unit_test(test_date_cache_is_per_thread),
-	    cmocka_unit_test(test_release_twice),
+		cmocka_unit_test(test_init_is_empty_200),
+		cmocka_unit_test(test_finish_writes_every_header),
+		cmocka_unit_test(test_connection_close),
+		cmocka_unit_test(test_head_keeps_length_drops_body),
+		cmocka_unit_test(test_304_and_204_have_no_body),
+		cmocka_unit_test(test_interim_is_status_line_only),
+		cmocka_unit_test(test_error_page),
+		cmocka_unit_test(test_add_header_refuses_crlf_and_overflow),
+		cmocka_unit_test(test_printf_truncates),
+		cmocka_unit_test(test_head_overflow_becomes_500),
+		cmocka_unit_test(test_reasons),
+		cmocka_unit_test(test_format_date),
+		cmocka_unit_test(test_date_cache_is_per_thread),
+		cmocka_unit_test(test_release_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

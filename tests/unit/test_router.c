@@ -29,11 +29,11 @@ static void handler_b(const struct server *srv, const struct http_request *req,
 }
 
 static const struct route table[] = {
-    {HTTP_GET, "/a", handler_a, false},
-    {HTTP_POST, "/a", handler_b, false},
-    {HTTP_POST, "/post", handler_a, true},
-    {HTTP_GET, "/both", handler_a, false},
-    {HTTP_HEAD, "/both", handler_b, false},
+	{ HTTP_GET, "/a", handler_a, false },
+	{ HTTP_POST, "/a", handler_b, false },
+	{ HTTP_POST, "/post", handler_a, true },
+	{ HTTP_GET, "/both", handler_a, false },
+	{ HTTP_HEAD, "/both", handler_b, false },
 };
 
 #define N (sizeof(table) / sizeof(table[0]))
@@ -45,12 +45,12 @@ static void test_exact_match(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    route_match(table, N, HTTP_GET, "/a", &r, allow, sizeof(allow)),
-	    ROUTE_FOUND);
+		route_match(table, N, HTTP_GET, "/a", &r, allow, sizeof(allow)),
+		ROUTE_FOUND);
 	assert_ptr_equal(r, &table[0]);
-	assert_int_equal(
-	    route_match(table, N, HTTP_POST, "/a", &r, allow, sizeof(allow)),
-	    ROUTE_FOUND);
+	assert_int_equal(route_match(table, N, HTTP_POST, "/a", &r, allow,
+				     sizeof(allow)),
+			 ROUTE_FOUND);
 	assert_ptr_equal(r, &table[1]);
 }
 
@@ -70,15 +70,17 @@ static void test_head_uses_get(void **state)
 
 static void test_not_found_is_exact(void **state)
 {
-	static const char *const misses[] = {"/", "/ab", "/a/", "/A", "", "a"};
+	static const char *const misses[] = {
+		"/", "/ab", "/a/", "/A", "", "a"
+	};
 	const struct route *r = table;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
 		assert_int_equal(
-		    route_match(table, N, HTTP_GET, misses[i], &r, NULL, 0),
-		    ROUTE_NOT_FOUND);
+			route_match(table, N, HTTP_GET, misses[i], &r, NULL, 0),
+			ROUTE_NOT_FOUND);
 		assert_null(r);
 	}
 }
@@ -89,23 +91,23 @@ static void test_bad_method_allow_list(void **state)
 	char allow[64];
 
 	(void)state;
-	assert_int_equal(
-	    route_match(table, N, HTTP_DELETE, "/a", &r, allow, sizeof(allow)),
-	    ROUTE_BAD_METHOD);
+	assert_int_equal(route_match(table, N, HTTP_DELETE, "/a", &r, allow,
+				     sizeof(allow)),
+			 ROUTE_BAD_METHOD);
 	assert_null(r);
 	assert_string_equal(allow, "GET, HEAD, POST");
-	assert_int_equal(
-	    route_match(table, N, HTTP_GET, "/post", &r, allow, sizeof(allow)),
-	    ROUTE_BAD_METHOD);
+	assert_int_equal(route_match(table, N, HTTP_GET, "/post", &r, allow,
+				     sizeof(allow)),
+			 ROUTE_BAD_METHOD);
 	assert_string_equal(allow, "POST");
 	/* HEAD on a POST-only route is not allowed either. */
-	assert_int_equal(
-	    route_match(table, N, HTTP_HEAD, "/post", &r, allow, sizeof(allow)),
-	    ROUTE_BAD_METHOD);
+	assert_int_equal(route_match(table, N, HTTP_HEAD, "/post", &r, allow,
+				     sizeof(allow)),
+			 ROUTE_BAD_METHOD);
 	/* GET and HEAD routes both: HEAD is listed once. */
-	assert_int_equal(
-	    route_match(table, N, HTTP_PUT, "/both", &r, allow, sizeof(allow)),
-	    ROUTE_BAD_METHOD);
+	assert_int_equal(route_match(table, N, HTTP_PUT, "/both", &r, allow,
+				     sizeof(allow)),
+			 ROUTE_BAD_METHOD);
 	assert_string_equal(allow, "GET, HEAD");
 }
 
@@ -116,19 +118,19 @@ static void test_allow_truncates_safely(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    route_match(table, N, HTTP_PUT, "/a", &r, allow, sizeof(allow)),
-	    ROUTE_BAD_METHOD);
+		route_match(table, N, HTTP_PUT, "/a", &r, allow, sizeof(allow)),
+		ROUTE_BAD_METHOD);
 	assert_true(strlen(allow) < sizeof(allow));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_exact_match),
-	    cmocka_unit_test(test_head_uses_get),
-	    cmocka_unit_test(test_not_found_is_exact),
-	    cmocka_unit_test(test_bad_method_allow_list),
-	    cmocka_unit_test(test_allow_truncates_safely),
+		cmocka_unit_test(test_exact_match),
+		cmocka_unit_test(test_head_uses_get),
+		cmocka_unit_test(test_not_found_is_exact),
+		cmocka_unit_test(test_bad_method_allow_list),
+		cmocka_unit_test(test_allow_truncates_safely),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -229,10 +229,11 @@ static void test_traversal_is_403(void **state)
 
 static void test_encoded_traversal_is_403(void **state)
 {
-	static const char *const raw[] = {
-	    "/%2e%2e/secret.txt", "/%2E%2E/secret.txt",
-	    "/sub/%2e%2e/%2e%2e/secret.txt", "/..%2fsecret.txt",
-	    "/%2e%2e%5csecret.txt"};
+	static const char *const raw[] = { "/%2e%2e/secret.txt",
+					   "/%2E%2E/secret.txt",
+					   "/sub/%2e%2e/%2e%2e/secret.txt",
+					   "/..%2fsecret.txt",
+					   "/%2e%2e%5csecret.txt" };
 	struct tree *t = *state;
 	char decoded[PATH_MAX];
 	struct http_str s;
@@ -380,13 +381,15 @@ static void test_not_modified(void **state)
 	snprintf(h, sizeof(h), "If-Modified-Since: %s\r\n", date);
 	assert_int_equal(conditional(t, h), 304);
 	assert_int_equal(
-	    conditional(t,
+		conditional(
+			t,
 			"If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT\r\n"),
-	    304);
+		304);
 	assert_int_equal(
-	    conditional(t,
+		conditional(
+			t,
 			"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
-	    200);
+		200);
 	assert_int_equal(conditional(t, "If-Modified-Since: yesterday\r\n"),
 			 200);
 	/* If-None-Match wins over a matching If-Modified-Since. */
@@ -399,23 +402,25 @@ static void test_not_modified(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_resolve_root, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_serves_regular_file, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_head_sends_no_file, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_traversal_is_403, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_encoded_traversal_is_403,
-					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_not_found_and_special_files,
-					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_directory_index_and_redirect,
-					    setup, teardown),
-	    cmocka_unit_test(test_mime_types),
-	    cmocka_unit_test(test_etag),
-	    cmocka_unit_test_setup_teardown(test_not_modified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_root, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_serves_regular_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_head_sends_no_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_traversal_is_403, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_encoded_traversal_is_403,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_not_found_and_special_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_directory_index_and_redirect, setup, teardown),
+		cmocka_unit_test(test_mime_types),
+		cmocka_unit_test(test_etag),
+		cmocka_unit_test_setup_teardown(test_not_modified, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,7 +214,7 @@ static void test_json(void **state)
 
 static void test_now_us_is_monotonic(void **state)
 {
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = 2000000};
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 2000000 };
 	uint64_t a, b;
 
 	(void)state;
@@ -229,15 +229,15 @@ static void test_now_us_is_monotonic(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_create_starts_clean),
-	    cmocka_unit_test(test_record_counts_classes),
-	    cmocka_unit_test(test_connections),
-	    cmocka_unit_test(test_percentiles),
-	    cmocka_unit_test(test_bucket_edges),
-	    cmocka_unit_test(test_counts_cross_fork),
-	    cmocka_unit_test(test_counts_across_threads),
-	    cmocka_unit_test(test_json),
-	    cmocka_unit_test(test_now_us_is_monotonic),
+		cmocka_unit_test(test_create_starts_clean),
+		cmocka_unit_test(test_record_counts_classes),
+		cmocka_unit_test(test_connections),
+		cmocka_unit_test(test_percentiles),
+		cmocka_unit_test(test_bucket_edges),
+		cmocka_unit_test(test_counts_cross_fork),
+		cmocka_unit_test(test_counts_across_threads),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_now_us_is_monotonic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
