@@ -210,7 +210,7 @@ void opt_print_usage(FILE *out, const char *prog)
 		"\n"
 		"An HTTP/1.1 server that serves --root and a small demo API\n"
 		"(/api/hello, /api/time, /api/echo, /api/sleep, /api/cpu,\n"
-		"/api/stats); see README.md.\n"
+		"/api/stats, /api/model); see README.md.\n"
 		"\n"
 		"  --host ADDR              address to listen on (default %s)\n"
 		"  --port N                 port, 0 = ephemeral (default %d);\n"
