@@ -99,7 +99,7 @@ static void apply(struct loop *l, struct conn *c, enum conn_want want)
 	case CONN_WANT_WRITE:
 		watch(l, c, want);
 		break;
-	case CONN_WANT_NOTHING: /* only with hand_off, which 05 never sets */
+	case CONN_WANT_WORKER: /* only when offloading, which 05 never does */
 	case CONN_WANT_CLOSE:
 		close_conn(l, c);
 		break;
@@ -159,11 +159,17 @@ static void close_idle(struct loop *l)
 	}
 }
 
-/* SIGTERM: stop accepting, close the idle, let the busy finish. */
+/*
+ * SIGTERM: stop accepting, close the idle, let the busy finish.  Closing
+ * the listener, not just ignoring it, makes new clients fail at once
+ * instead of waiting in the backlog for a server that will not come.
+ */
 static void begin_stop(struct loop *l)
 {
 	l->stopping = true;
 	l->grace_end_ms = server_now_ms() + GRACE_MS;
+	close(l->srv->listen_fd);
+	l->srv->listen_fd = -1;
 	close_idle(l);
 }
 
@@ -268,10 +274,7 @@ static int loop_init(struct loop *l, struct server *srv)
 
 	memset(l, 0, sizeof(*l));
 	l->srv = srv;
-	conn_shared_init(&l->sh, srv, false);
-	/* A client that resets between poll and accept must not block us. */
-	if (net_set_nonblocking(srv->listen_fd, true) != 0)
-		return -1;
+	conn_shared_init(&l->sh, srv, CONN_HANDLERS_INLINE);
 	l->pfds = calloc(slots, sizeof(*l->pfds));
 	if (l->pfds == NULL)
 		return -1;

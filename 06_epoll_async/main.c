@@ -17,7 +17,7 @@
  *
  * What changed from 05_nonblocking_poll: epoll_ctl when a connection's
  * wants change instead of an array rebuilt every turn, sorted timer lists
- * instead of a scan, and CONN_WANT_NOTHING: the hand-off to the pool.
+ * instead of a scan, and CONN_WANT_WORKER: the hand-off to the pool.
  */
 #include <errno.h>
 #include <limits.h>
@@ -130,7 +130,8 @@ static void worker_job(void *arg)
 /*
  * Gives c's request to the pool.  Until it is back, the loop neither
  * watches nor times out c: nobody reads it, nobody frees it.  Returns
- * CONN_WANT_NOTHING, or what c wants after a 503 if the queue is full.
+ * CONN_WANT_WORKER, or what c wants after a 503 if the queue is full or
+ * the pool is gone (the last moments of a stop).
  */
 static enum conn_want hand_off(struct loop *l, struct conn *c)
 {
@@ -138,8 +139,8 @@ static enum conn_want hand_off(struct loop *l, struct conn *c)
 	if (c->events != 0 && epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL))
 		return CONN_WANT_CLOSE;
 	c->events = 0;
-	if (pool_submit(l->pool, worker_job, c) == 0)
-		return CONN_WANT_NOTHING;
+	if (l->pool != NULL && pool_submit(l->pool, worker_job, c) == 0)
+		return CONN_WANT_WORKER;
 	return conn_refuse_handoff(c, 503);
 }
 
@@ -149,14 +150,14 @@ static void apply(struct loop *l, struct conn *c, enum conn_want want)
 	/* A stopping server closes connections as soon as they go idle. */
 	if (want == CONN_WANT_READ && l->stopping && conn_is_idle(c))
 		want = CONN_WANT_CLOSE;
-	if (want == CONN_WANT_NOTHING)
+	if (want == CONN_WANT_WORKER)
 		want = hand_off(l, c);
 	switch (want) {
 	case CONN_WANT_READ:
 	case CONN_WANT_WRITE:
 		watch(l, c, want);
 		break;
-	case CONN_WANT_NOTHING: /* a worker has it now */
+	case CONN_WANT_WORKER: /* a worker has it now */
 		break;
 	case CONN_WANT_CLOSE:
 		close_conn(l, c);
@@ -233,7 +234,9 @@ static void begin_stop(struct loop *l)
 	l->grace_end_ms = server_now_ms() + GRACE_MS;
 	/* The stop pipe stays readable: level-triggered, it would spin. */
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->srv->stop_fd, NULL);
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->srv->listen_fd, NULL);
+	/* New clients fail at once instead of waiting in the backlog. */
+	close(l->srv->listen_fd); /* and it leaves the epoll set */
+	l->srv->listen_fd = -1;
 	close_idle(l);
 }
 
@@ -334,7 +337,13 @@ static void close_all(struct loop *l)
 {
 	struct conn *c;
 
-	pool_destroy(l->pool); /* the workers finish: their conns are ours */
+	/*
+	 * The workers finish: their conns are ours.  A request pipelined
+	 * behind one of them can no longer be handed off (hand_off answers
+	 * it 503); the loop below then closes every connection.
+	 */
+	pool_destroy(l->pool);
+	l->pool = NULL;
 	while ((c = done.list.head) != NULL) {
 		conn_list_remove(&done.list, c);
 		apply(l, c, conn_finish_handoff(c)); /* one last try to send */
@@ -348,10 +357,7 @@ static int loop_init(struct loop *l, struct server *srv)
 {
 	memset(l, 0, sizeof(*l));
 	l->srv = srv;
-	conn_shared_init(&l->sh, srv, true);
-	/* A client that resets between epoll and accept must not block us. */
-	if (net_set_nonblocking(srv->listen_fd, true) != 0)
-		return -1;
+	conn_shared_init(&l->sh, srv, CONN_HANDLERS_OFFLOAD_BLOCKING);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0)
 		return -1;

@@ -1,11 +1,11 @@
 /*
- * conn.c - the non-blocking connection state machine of models 05 and 06.
+ * conn.c - the non-blocking driver of models 05 and 06.
  *
- * The same steps as serve.c - read, parse, app_handle, writev the head and
- * body, sendfile the file, next request - but no call here ever waits.
- * Where serve.c would block, a function here stops, remembers how far it
- * got in struct conn, and tells the loop what to wait for.  The loop calls
- * back when the socket is ready and the work resumes where it stopped.
+ * The same exchange as serve.c drives (exchange.c: parse, answer, send,
+ * keep-alive, pipelining), but no call here ever waits.  Where serve.c
+ * would block, a function here stops, remembers how far it got in struct
+ * conn, and tells the loop what to wait for.  The loop calls back when the
+ * socket is ready and the work resumes where it stopped.
  */
 #include "conn.h"
 
@@ -13,24 +13,19 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "log.h"
+#include "output.h"
 #include "server.h"
 #include "stats.h"
 
-static enum conn_want process_input(struct conn *c);
-
 void conn_shared_init(struct conn_shared *sh, const struct server *srv,
-		      bool hand_off)
+		      enum conn_handlers handlers)
 {
 	memset(sh, 0, sizeof(*sh));
 	sh->srv = srv;
-	sh->hand_off = hand_off;
+	sh->handlers = handlers;
 	sh->buf_size = server_request_buffer_size(srv);
 	sh->max_cached = CONN_BUFFERS_CACHED;
 }
@@ -46,7 +41,7 @@ void conn_shared_destroy(struct conn_shared *sh)
 	sh->cached = 0;
 }
 
-struct conn_buffers *conn_buffers_get(struct conn_shared *sh)
+struct conn_buffers *conn_buffers_get(struct conn_shared *sh, const char *peer)
 {
 	struct conn_buffers *b = sh->free_blocks;
 
@@ -64,9 +59,7 @@ struct conn_buffers *conn_buffers_get(struct conn_shared *sh)
 			return NULL;
 	}
 	b->next_free = NULL;
-	b->used = 0;
-	b->req_len = 0;
-	resp_init(&b->resp);
+	exchange_init(&b->ex, sh->srv, b->buf, sh->buf_size, peer);
 	return b;
 }
 
@@ -74,7 +67,7 @@ void conn_buffers_put(struct conn_shared *sh, struct conn_buffers *b)
 {
 	if (b == NULL)
 		return;
-	resp_release(&b->resp);
+	exchange_release(&b->ex);
 	if (sh->cached >= sh->max_cached) {
 		free(b);
 		return;
@@ -103,44 +96,37 @@ void conn_open(struct conn *c, struct conn_shared *sh, int fd)
 	stats_conn_opened(sh->srv->stats);
 }
 
+/* Gives the block back: c holds nothing while idle or lingering. */
+static void drop_buffers(struct conn *c)
+{
+	conn_buffers_put(c->sh, c->b);
+	c->b = NULL;
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->fd < 0)
 		return;
-	conn_buffers_put(c->sh, c->b);
-	c->b = NULL;
+	drop_buffers(c);
 	close(c->fd);
 	c->fd = -1;
 	stats_conn_closed(c->sh->srv->stats);
-}
-
-/* Counts, logs and releases the response that has just been sent. */
-static void record_response(struct conn *c)
-{
-	struct conn_buffers *b = c->b;
-	const struct server *srv = c->sh->srv;
-
-	stats_record(srv->stats, b->resp.status,
-		     stats_now_us() - c->started_us);
-	log_access(srv->log_fd, c->peer, b->req_len > 0 ? &b->req : NULL,
-		   b->resp.status, resp_body_bytes(&b->resp));
-	resp_release(&b->resp);
 }
 
 /*
  * LESSON: the non-blocking form of serve.c's lingering close.  We cannot
  * sit in a read loop for a second, so we shut our side down, give the
  * buffers back and let the loop call us when input arrives; each call
- * discards what came.  EOF, CONN_LINGER_BYTES or CONN_LINGER_MS ends it.
+ * discards what came.  EOF, EXCHANGE_LINGER_BYTES or EXCHANGE_LINGER_MS
+ * ends it.
  */
 static enum conn_want start_lingering(struct conn *c)
 {
-	conn_buffers_put(c->sh, c->b);
-	c->b = NULL;
+	drop_buffers(c);
 	if (shutdown(c->fd, SHUT_WR) != 0)
 		return CONN_WANT_CLOSE;
-	c->sent = 0;
-	set_state(c, CONN_LINGERING, CONN_LINGER_MS);
+	c->drained = 0;
+	set_state(c, CONN_LINGERING, EXCHANGE_LINGER_MS);
 	return CONN_WANT_READ;
 }
 
@@ -153,125 +139,58 @@ static enum conn_want linger(struct conn *c)
 		return CONN_WANT_READ;
 	if (n <= 0)
 		return CONN_WANT_CLOSE;
-	c->sent += (size_t)n;
-	return c->sent < CONN_LINGER_BYTES ? CONN_WANT_READ : CONN_WANT_CLOSE;
+	c->drained += (size_t)n;
+	return c->drained < EXCHANGE_LINGER_BYTES ? CONN_WANT_READ
+						  : CONN_WANT_CLOSE;
 }
 
-/* A request begins now: its header timeout runs from here. */
-static void start_request(struct conn *c)
+/* A request is in progress: its header clock runs from its first byte. */
+static void mark_reading(struct conn *c)
 {
-	c->started_us = stats_now_us();
-	c->continued = false;
-	set_state(c, CONN_READING, c->sh->srv->opt.header_timeout_ms);
+	c->state = CONN_READING;
+	c->deadline_ms = (long long)(exchange_started_us(&c->b->ex) / 1000) +
+			 c->sh->srv->opt.header_timeout_ms;
 }
 
 /*
- * The response has gone out.  Keep-alive: answer what was pipelined behind
- * the request, else give the block back and wait idle.
+ * The exchange wants bytes.  Between requests the block goes back and the
+ * keep-alive clock runs; in a request, the header clock runs from its
+ * first byte, however many reads and writes came in between.
  */
-static enum conn_want response_done(struct conn *c)
+static enum conn_want wait_for_input(struct conn *c)
 {
-	struct conn_buffers *b = c->b;
-	bool keep = b->resp.keep_alive && !c->failed;
-
-	record_response(c);
-	if (c->failed)
-		return start_lingering(c);
-	if (!keep)
-		return CONN_WANT_CLOSE;
-	/* Pipelining: what follows the request is the start of the next. */
-	memmove(b->buf, b->buf + b->req_len, b->used - b->req_len);
-	b->used -= b->req_len;
-	b->req_len = 0;
-	if (b->used > 0) {
-		start_request(c);
-		/* Yield after a few: the loop comes back at once (writable). */
-		if (++c->answered >= CONN_PIPELINE_BUDGET)
-			return CONN_WANT_WRITE;
-		return process_input(c);
+	if (exchange_is_idle(&c->b->ex)) {
+		drop_buffers(c);
+		set_state(c, CONN_IDLE, c->sh->srv->opt.keepalive_timeout_ms);
+		return CONN_WANT_READ;
 	}
-	conn_buffers_put(c->sh, b);
-	c->b = NULL;
-	set_state(c, CONN_IDLE, c->sh->srv->opt.keepalive_timeout_ms);
+	mark_reading(c);
 	return CONN_WANT_READ;
 }
 
-/* Builds the iovec of what is left of head + in-memory body. */
-static int pending_iov(struct conn *c, struct iovec iov[2])
-{
-	struct response *r = &c->b->resp;
-	size_t body = r->head_only ? 0 : r->body_len;
-	size_t skip = c->sent;
-	int n = 0;
-
-	if (skip < r->head_len) {
-		iov[n].iov_base = r->head + skip;
-		iov[n++].iov_len = r->head_len - skip;
-		skip = 0;
-	} else {
-		skip -= r->head_len;
-	}
-	if (skip < body) {
-		iov[n].iov_base = (char *)r->body + skip;
-		iov[n++].iov_len = body - skip;
-	}
-	return n;
-}
-
 /*
- * One writev or sendfile: bytes sent, 0 when all is out, or -1 (errno).
- * c->sent counts head, body and file bytes, so nothing in the response
- * changes while it goes out and the log still sees its full size.
+ * Sends as much of the output as the socket takes.  Returns true when all
+ * of it is out; false with *want set when the loop must wait (a partial
+ * write is normal: we wait for the socket to drain) or the client is gone.
  */
-static ssize_t send_some(struct conn *c, size_t max)
-{
-	struct response *r = &c->b->resp;
-	size_t mem = r->head_len + (r->head_only ? 0 : r->body_len);
-	size_t file_len = r->head_only || r->file_fd < 0 ? 0 : r->file_len;
-	struct iovec iov[2];
-	size_t done;
-	off_t off;
-	ssize_t n;
-
-	if (c->sent < mem) {
-		n = writev(c->fd, iov, pending_iov(c, iov));
-	} else {
-		done = c->sent - mem;
-		if (done == file_len)
-			return 0;
-		off = r->file_offset + (off_t)done;
-		n = sendfile(c->fd, r->file_fd, &off,
-			     file_len - done < max ? file_len - done : max);
-		if (n == 0) {
-			errno = EIO; /* the file shrank under us */
-			return -1;
-		}
-	}
-	if (n > 0)
-		c->sent += (size_t)n;
-	return n;
-}
-
-/*
- * Sends as much of the response as the socket takes.  A partial write is
- * normal: we remember how far we got and wait for the socket to drain.
- */
-static enum conn_want write_response(struct conn *c)
+static bool flush_output(struct conn *c, enum conn_want *want)
 {
 	size_t budget = CONN_WRITE_BUDGET;
 	bool progress = false;
 
 	while (budget > 0) {
-		ssize_t n = send_some(c, budget);
+		ssize_t n = output_send(c->fd, &c->b->ex, budget);
 
 		if (n == 0)
-			return response_done(c);
+			return true;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
-		if (n < 0)
-			return CONN_WANT_CLOSE; /* EPIPE, ECONNRESET: gone */
+		if (n < 0) {
+			*want = CONN_WANT_CLOSE; /* EPIPE, ECONNRESET: gone */
+			return false;
+		}
 		progress = true;
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 	}
@@ -280,81 +199,56 @@ static enum conn_want write_response(struct conn *c)
 	 * that stops reading is dropped after keepalive_timeout_ms instead
 	 * of holding its block forever.
 	 */
-	if (progress)
+	if (progress || c->state != CONN_WRITING)
 		set_state(c, CONN_WRITING,
 			  c->sh->srv->opt.keepalive_timeout_ms);
-	return CONN_WANT_WRITE;
+	*want = CONN_WANT_WRITE;
+	return false;
 }
 
-/* The response in c->b is finished: start sending it. */
-static enum conn_want start_response(struct conn *c)
+/* A complete request: run it here, or hand it to a worker (06). */
+static bool run_handler(struct conn *c, enum conn_want *want)
 {
-	c->sent = 0;
-	set_state(c, CONN_WRITING, c->sh->srv->opt.keepalive_timeout_ms);
-	return write_response(c);
-}
+	struct exchange *ex = &c->b->ex;
 
-/* Answers status for a request that could not be read (or timed out). */
-static enum conn_want send_error(struct conn *c, int status)
-{
-	struct conn_buffers *b = c->b;
-
-	b->req_len = 0; /* the log shows "-" for the request */
-	app_handle_error(c->sh->srv, NULL, status, &b->resp);
-	c->failed = true;
-	return start_response(c);
-}
-
-/*
- * LESSON: the interim 100 Continue is 25 bytes on a socket whose send
- * buffer is empty (we only read while no response is pending), so one
- * non-blocking send always takes it.  If the client is gone, the next read
- * or write says so.
- */
-static void send_continue(struct conn *c)
-{
-	static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	ssize_t n = send(c->fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
-
-	(void)n;
-	c->continued = true;
-}
-
-/* Runs the handler for the request at the front of the buffer. */
-static void handle(struct conn *c)
-{
-	app_handle(c->sh->srv, &c->b->req, &c->b->resp);
-}
-
-/*
- * Parses what is buffered: answers a complete request, errors, or asks for
- * more bytes.  Called after each read and after each response (pipelining).
- */
-static enum conn_want process_input(struct conn *c)
-{
-	struct conn_buffers *b = c->b;
-	const struct server *srv = c->sh->srv;
-	ssize_t n = http_parse_request(b->buf, b->used, &srv->limits, &b->req);
-
-	if (n == HTTP_ERROR)
-		return send_error(c, b->req.status);
-	if (n == HTTP_INCOMPLETE) {
-		if (b->req.header_len > 0 && b->req.expect_continue &&
-		    !c->continued)
-			send_continue(c);
-		if (b->used == c->sh->buf_size)
-			return send_error(c, b->req.header_len > 0 ? 413 : 431);
-		return CONN_WANT_READ;
+	/* Yield after a few pipelined ones: the loop comes back (writable). */
+	if (++c->answered > CONN_PIPELINE_BUDGET) {
+		*want = CONN_WANT_WRITE;
+		return false;
 	}
-	b->req_len = (size_t)n;
-	if (c->sh->hand_off && app_may_block(srv, &b->req)) {
+	if (c->sh->handlers == CONN_HANDLERS_OFFLOAD_BLOCKING &&
+	    exchange_may_block(ex)) {
 		c->state = CONN_HANDED_OFF;
 		c->deadline_ms = LLONG_MAX;
-		return CONN_WANT_NOTHING;
+		*want = CONN_WANT_WORKER;
+		return false;
 	}
 	/* LESSON: in 05 a blocking handler runs here, and the loop waits. */
-	handle(c);
-	return start_response(c);
+	exchange_handle(ex);
+	return true;
+}
+
+/* Moves the exchange on until it has to wait for the socket or a worker. */
+static enum conn_want drive(struct conn *c)
+{
+	enum conn_want want = CONN_WANT_CLOSE;
+
+	for (;;) {
+		switch (exchange_next(&c->b->ex)) {
+		case EXCHANGE_READ:
+			return wait_for_input(c);
+		case EXCHANGE_HANDLE:
+			if (!run_handler(c, &want))
+				return want;
+			break;
+		case EXCHANGE_WRITE:
+			if (!flush_output(c, &want))
+				return want;
+			break;
+		case EXCHANGE_CLOSE:
+			return start_lingering(c);
+		}
+	}
 }
 
 /*
@@ -364,62 +258,62 @@ static enum conn_want process_input(struct conn *c)
  */
 static ssize_t read_some(struct conn *c)
 {
-	struct conn_buffers *b = c->b;
+	size_t room;
+	char *in = exchange_input(&c->b->ex, &room);
 	ssize_t n;
 
 	do
-		n = read(c->fd, b->buf + b->used, c->sh->buf_size - b->used);
+		n = read(c->fd, in, room);
 	while (n < 0 && errno == EINTR);
 	if (n > 0)
-		b->used += (size_t)n;
+		exchange_received(&c->b->ex, (size_t)n);
 	return n;
 }
 
 /*
- * An idle connection became readable: take a block and read into it.  If
- * nothing came after all, give the block straight back.
+ * Readable while idle or reading: take a block if we have none, read, and
+ * drive.  EOF or a reset ends the connection; if nothing came after all,
+ * an idle connection gives its block straight back.
  */
-static enum conn_want read_first(struct conn *c)
+static enum conn_want read_and_drive(struct conn *c)
 {
+	size_t room = 1;
 	ssize_t n;
 
-	c->b = conn_buffers_get(c->sh);
-	if (c->b == NULL)
-		return CONN_WANT_CLOSE; /* out of memory: shed this client */
+	if (c->b == NULL) {
+		c->b = conn_buffers_get(c->sh, c->peer);
+		if (c->b == NULL)
+			return CONN_WANT_CLOSE; /* out of memory: shed it */
+	}
+	exchange_input(&c->b->ex, &room);
+	if (room == 0)
+		return drive(c); /* a full buffer waits for the handler */
 	n = read_some(c);
 	if (n > 0) {
-		start_request(c);
-		return process_input(c);
+		if (c->state == CONN_IDLE)
+			mark_reading(c);
+		return drive(c);
 	}
-	conn_buffers_put(c->sh, c->b);
-	c->b = NULL;
-	if (n < 0 && errno == EAGAIN)
+	if (n < 0 && errno == EAGAIN) {
+		if (c->state == CONN_IDLE)
+			drop_buffers(c);
 		return CONN_WANT_READ;
-	return CONN_WANT_CLOSE; /* EOF or reset between requests */
+	}
+	return CONN_WANT_CLOSE; /* EOF or reset */
 }
 
 enum conn_want conn_on_readable(struct conn *c)
 {
-	ssize_t n;
-
 	c->answered = 0;
 	switch (c->state) {
 	case CONN_IDLE:
-		return read_first(c);
 	case CONN_READING:
-		if (c->b->used == c->sh->buf_size)
-			return process_input(c);
-		n = read_some(c);
-		if (n > 0)
-			return process_input(c);
-		if (n < 0 && errno == EAGAIN)
-			return CONN_WANT_READ;
-		return CONN_WANT_CLOSE; /* the client gave up mid-request */
+		return read_and_drive(c);
 	case CONN_HANDED_OFF:
-		return CONN_WANT_NOTHING;
+		return CONN_WANT_WORKER;
 	case CONN_WRITING:
 		/* An error or hang-up while we wait to write: try, and see. */
-		return write_response(c);
+		return drive(c);
 	case CONN_LINGERING:
 		return linger(c);
 	}
@@ -431,12 +325,10 @@ enum conn_want conn_on_writable(struct conn *c)
 	c->answered = 0;
 	switch (c->state) {
 	case CONN_WRITING:
-		return write_response(c);
-	case CONN_READING:
-		/* Pipelined requests left over from a capped turn. */
-		return process_input(c);
+	case CONN_READING: /* pipelined requests left from a capped turn */
+		return drive(c);
 	case CONN_HANDED_OFF:
-		return CONN_WANT_NOTHING;
+		return CONN_WANT_WORKER;
 	case CONN_IDLE:
 	case CONN_LINGERING:
 		break;
@@ -450,9 +342,10 @@ enum conn_want conn_on_timeout(struct conn *c)
 	switch (c->state) {
 	case CONN_READING:
 		/* Slow or stalled request (slowloris): 408, then close. */
-		return send_error(c, 408);
+		exchange_timeout(&c->b->ex);
+		return drive(c);
 	case CONN_HANDED_OFF:
-		return CONN_WANT_NOTHING;
+		return CONN_WANT_WORKER;
 	case CONN_IDLE:
 	case CONN_WRITING:
 	case CONN_LINGERING:
@@ -489,20 +382,20 @@ bool conn_is_idle(const struct conn *c)
 
 void conn_handle_request(struct conn *c)
 {
-	handle(c);
+	exchange_handle(&c->b->ex);
 }
 
 enum conn_want conn_finish_handoff(struct conn *c)
 {
 	c->answered = 0;
-	return start_response(c);
+	return drive(c);
 }
 
 enum conn_want conn_refuse_handoff(struct conn *c, int status)
 {
 	c->answered = 0;
-	app_handle_error(c->sh->srv, &c->b->req, status, &c->b->resp);
-	return start_response(c);
+	exchange_refuse(&c->b->ex, status);
+	return drive(c);
 }
 
 void conn_list_append(struct conn_list *l, struct conn *c)
@@ -529,6 +422,26 @@ void conn_list_remove(struct conn_list *l, struct conn *c)
 	c->prev = c->next = NULL;
 }
 
+/* Inserts c into l, sorted by deadline, looking from the tail. */
+static void insert_sorted(struct conn_list *l, struct conn *c)
+{
+	struct conn *after = l->tail;
+
+	while (after != NULL && after->timer_ms > c->timer_ms)
+		after = after->prev;
+	if (after == l->tail) {
+		conn_list_append(l, c); /* the usual case: O(1) */
+		return;
+	}
+	c->prev = after;
+	c->next = after != NULL ? after->next : l->head;
+	c->next->prev = c;
+	if (after != NULL)
+		after->next = c;
+	else
+		l->head = c;
+}
+
 void conn_timers_update(struct conn_timers *t, struct conn *c)
 {
 	enum conn_timer kind = conn_timer_kind(c);
@@ -539,7 +452,7 @@ void conn_timers_update(struct conn_timers *t, struct conn *c)
 	c->timer = kind;
 	c->timer_ms = c->deadline_ms;
 	if (kind != CONN_TIMER_NONE)
-		conn_list_append(&t->lists[kind], c);
+		insert_sorted(&t->lists[kind], c);
 }
 
 void conn_timers_remove(struct conn_timers *t, struct conn *c)

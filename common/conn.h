@@ -1,16 +1,20 @@
 /*
- * conn.h - the non-blocking connection state machine of models 05 and 06.
+ * conn.h - the non-blocking driver of models 05 and 06.
  *
- * A struct conn is one accepted, non-blocking socket.  The loop tells it
- * what the socket can do now (readable, writable, its deadline passed) and
- * it answers what it wants next; the loop only turns that answer into poll
+ * A struct conn is one accepted, non-blocking socket.  The HTTP side of it
+ * - parsing, errors, 100 Continue, keep-alive, pipelining, counting - is a
+ * struct exchange (exchange.h), the same one the blocking models drive from
+ * serve.c.  What conn.c adds is how to do that without ever waiting: the
+ * loop tells it what the socket can do now (readable, writable, its
+ * deadline passed), it does what it can, remembers how far it got, and
+ * answers what it wants next; the loop only turns that answer into poll
  * events (05) or epoll_ctl calls (06):
  *
  *   CONN_WANT_READ     wake me when the socket is readable
  *   CONN_WANT_WRITE    wake me when the socket is writable
- *   CONN_WANT_NOTHING  a worker must run the handler (06): stop watching
- *                      me, submit conn_handle_request, then call
- *                      conn_finish_handoff
+ *   CONN_WANT_WORKER   the request's handler may block (06): stop watching
+ *                      me, let a worker run conn_handle_request, then call
+ *                      conn_finish_handoff on the loop's thread
  *   CONN_WANT_CLOSE    call conn_close and forget me
  *
  * The states and what moves a connection between them:
@@ -25,15 +29,16 @@
  *        |  |  response done, pipelined bytes: parse them    | worker done
  *        v  |                                                v
  *   CONN_WRITING <-----------------------------------------------+
- *        | error response (400, 408, 413, 431, ...) sent
- *        v
- *   CONN_LINGERING: shut down our side, discard input until EOF or 1 s
+ *        | a response that closes the connection (Connection: close,
+ *        v HTTP/1.0, an error, a 5xx) is out
+ *   CONN_LINGERING: shut down our side, discard input until EOF or
+ *                   EXCHANGE_LINGER_MS (the lingering close of exchange.h)
  *
  * Memory: an idle connection is just the struct below (under 200 bytes).
- * The request buffer, the parsed request and the response live in a
- * struct conn_buffers block that the connection takes from its
- * struct conn_shared when a request begins and gives back when the
- * response is sent and no pipelined bytes remain.
+ * The request buffer and the exchange live in a struct conn_buffers block
+ * that the connection takes from its struct conn_shared when a request
+ * begins and gives back when the response is sent and no pipelined bytes
+ * remain.
  *
  * Timeouts: a request must arrive whole within header_timeout_ms of its
  * first byte (else 408), an idle keep-alive connection is closed after
@@ -44,7 +49,7 @@
  *
  * Thread safety: a connection belongs to its loop's thread.  The one
  * exception is conn_handle_request(), which a worker may run between the
- * loop seeing CONN_WANT_NOTHING and the loop calling conn_finish_handoff();
+ * loop seeing CONN_WANT_WORKER and the loop calling conn_finish_handoff();
  * the loop must not touch the connection in between.  A struct
  * conn_shared is for the loop's thread only.
  */
@@ -55,9 +60,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http_parser.h"
+#include "exchange.h"
 #include "net.h"
-#include "response.h"
 
 struct server;
 
@@ -65,7 +69,7 @@ struct server;
 enum conn_want {
 	CONN_WANT_READ,
 	CONN_WANT_WRITE,
-	CONN_WANT_NOTHING,
+	CONN_WANT_WORKER,
 	CONN_WANT_CLOSE,
 };
 
@@ -74,7 +78,7 @@ enum conn_state {
 	CONN_READING,	 /* a request has begun */
 	CONN_HANDED_OFF, /* a worker runs the handler (06) */
 	CONN_WRITING,	 /* a response is going out */
-	CONN_LINGERING,	 /* after an error response: drain, then close */
+	CONN_LINGERING,	 /* after a closing response: drain, then close */
 };
 
 /* Which fixed duration a connection's deadline was measured with. */
@@ -82,14 +86,10 @@ enum conn_timer {
 	CONN_TIMER_NONE,      /* no deadline (handed off) */
 	CONN_TIMER_KEEPALIVE, /* idle, or writing: keepalive_timeout_ms */
 	CONN_TIMER_HEADER,    /* reading a request: header_timeout_ms */
-	CONN_TIMER_LINGER,    /* lingering: CONN_LINGER_MS */
+	CONN_TIMER_LINGER,    /* lingering: EXCHANGE_LINGER_MS */
 };
 
 #define CONN_TIMERS 4
-
-/* How long, and how much, a lingering close reads before it closes. */
-#define CONN_LINGER_MS 1000
-#define CONN_LINGER_BYTES (256 * 1024)
 
 /*
  * Fairness: the most response bytes one call sends, and the most pipelined
@@ -109,17 +109,20 @@ enum conn_timer {
  */
 struct conn_buffers {
 	struct conn_buffers *next_free; /* in conn_shared's free list */
-	size_t used;			/* bytes received in buf */
-	size_t req_len;			/* bytes of the parsed request, or 0 */
-	struct http_request req;	/* views into buf */
-	struct response resp;		/* may borrow from buf (echo) */
+	struct exchange ex;		/* borrows buf */
 	char buf[];
+};
+
+/* Where a loop runs the handlers of complete requests. */
+enum conn_handlers {
+	CONN_HANDLERS_INLINE,		/* all on the loop's thread (05) */
+	CONN_HANDLERS_OFFLOAD_BLOCKING, /* may-block ones on workers (06) */
 };
 
 /* What the connections of one loop share. */
 struct conn_shared {
 	const struct server *srv;
-	bool hand_off;	 /* stop at requests that may block (06) */
+	enum conn_handlers handlers;
 	size_t buf_size; /* server_request_buffer_size(srv) */
 	struct conn_buffers *free_blocks;
 	int cached; /* blocks in free_blocks */
@@ -132,11 +135,8 @@ struct conn {
 	int fd;			/* -1 once closed */
 	enum conn_state state;
 	long long deadline_ms; /* CLOCK_MONOTONIC, see server_now_ms */
-	uint64_t started_us;   /* the request's first byte */
-	size_t sent;	       /* head + body bytes written; or drained */
+	size_t drained;	       /* bytes discarded while lingering */
 	unsigned int answered; /* requests answered in this call */
-	bool continued;	       /* 100 Continue sent for this request */
-	bool failed;	       /* an error response: linger, then close */
 	char peer[NET_ADDR_MAX];
 
 	/* The loop's fields: only the list helpers below touch them. */
@@ -152,22 +152,22 @@ struct conn_list {
 };
 
 /*
- * Sets sh up for srv.  hand_off: conn_on_readable() returns
- * CONN_WANT_NOTHING for a complete request whose route may block
- * (app_may_block) instead of running it.  Never fails.
+ * Sets sh up for srv.  With CONN_HANDLERS_OFFLOAD_BLOCKING, a complete
+ * request whose handler may block (exchange_may_block) is not run: the
+ * connection answers CONN_WANT_WORKER instead.  Never fails.
  */
 void conn_shared_init(struct conn_shared *sh, const struct server *srv,
-		      bool hand_off);
+		      enum conn_handlers handlers);
 
 /* Frees the cached blocks.  Every connection must have been closed. */
 void conn_shared_destroy(struct conn_shared *sh);
 
 /*
- * Takes a block from the free list, or allocates one.  Returns NULL (errno
- * ENOMEM) if memory is short.  The block's resp is initialised (file_fd -1)
- * and used is 0.
+ * Takes a block from the free list, or allocates one, and starts its
+ * exchange for the connection from peer.  Returns NULL (errno ENOMEM) if
+ * memory is short.
  */
-struct conn_buffers *conn_buffers_get(struct conn_shared *sh);
+struct conn_buffers *conn_buffers_get(struct conn_shared *sh, const char *peer);
 
 /* Gives a block back: cached if there is room, else freed.  NULL is ok. */
 void conn_buffers_put(struct conn_shared *sh, struct conn_buffers *b);
@@ -210,7 +210,7 @@ enum conn_timer conn_timer_kind(const struct conn *c);
 bool conn_is_idle(const struct conn *c);
 
 /*
- * 06: runs the handler of the request c stopped at (CONN_WANT_NOTHING).
+ * 06: runs the handler of the request c stopped at (CONN_WANT_WORKER).
  * Safe on a worker thread: it touches only c's block and the server's
  * read-only state.
  */
@@ -237,13 +237,16 @@ void conn_list_remove(struct conn_list *l, struct conn *c);
  * Deadlines without a scan (06): one list per enum conn_timer, each sorted
  * by deadline, through the connections' timer, timer_ms, prev and next.
  *
- * LESSON: both timeouts are fixed durations, so a deadline set now is never
- * earlier than one set before with the same duration: appending to the
- * tail of its duration's list keeps every list sorted.  Filing is O(1) and
- * the earliest deadline is one of CONN_TIMERS heads.  A min-heap (O(log n)
- * per change) or a timer wheel would take any durations; we do not need
- * that.  A connection is moved only when its deadline changes: moving it
- * on every event would put an old deadline behind newer ones.
+ * LESSON: both timeouts are fixed durations, so a deadline set now is
+ * almost never earlier than one set before with the same duration:
+ * appending to the tail of its duration's list keeps every list sorted.
+ * (The exception: a request's header clock runs from its first byte, so
+ * one that comes back to reading after a 100 Continue went out keeps its
+ * older deadline; filing walks back from the tail for it.)  Filing is O(1)
+ * in practice and the earliest deadline is one of CONN_TIMERS heads.  A
+ * min-heap (O(log n) per change) or a timer wheel would take any durations; we
+ * do not need that.  A connection is moved only when its deadline changes:
+ * moving it on every event would put an old deadline behind newer ones.
  */
 struct conn_timers {
 	struct conn_list lists[CONN_TIMERS];

@@ -1021,9 +1021,15 @@ void http_limits_init(struct http_limits *lim)
 	lim->max_body = HTTP_DEFAULT_MAX_BODY;
 }
 
-ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
-			   struct http_request *req)
+void http_parse_state_init(struct http_parse_state *st)
 {
+	st->examined = 0;
+}
+ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
+			   struct http_request *req,
+			   struct http_parse_state *st)
+{
+	(void)st;
 	struct http_limits defaults;
 	struct scan s = { .buf = buf, .len = len };
 	int rc;

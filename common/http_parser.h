@@ -132,6 +132,10 @@ struct http_request {
 	int status; /* on HTTP_ERROR: the status to answer */
 };
 
+struct http_parse_state {
+	size_t examined;
+};
+void http_parse_state_init(struct http_parse_state *st);
 /* Fills *lim with the defaults above. */
 void http_limits_init(struct http_limits *lim);
 
@@ -140,7 +144,8 @@ void http_limits_init(struct http_limits *lim);
  * top of this file.  req is overwritten on every call.
  */
 ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
-			   struct http_request *req);
+			   struct http_request *req,
+			   struct http_parse_state *st);
 
 /*
  * Finds a header by name, case-insensitively.  Returns the first match or

@@ -1,0 +1,296 @@
+/*
+ * exchange.c - one connection's requests and responses, as a state machine
+ * with no I/O: see exchange.h.
+ *
+ *   RECEIVING --complete request--> READY --exchange_handle--> SENDING
+ *      ^   | malformed, too big, too slow: queue the error ------^   |
+ *      |   | Expect: 100-continue: queue it, keep receiving           |
+ *      |                                                              |
+ *      +---- response out, keep-alive: record, shift pipelined bytes -+
+ *                                   response out, close: record -> DONE
+ */
+#include "exchange.h"
+
+#include <string.h>
+
+#include "app.h"
+#include "log.h"
+#include "server.h"
+#include "stats.h"
+
+static const char continue_msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+void exchange_init(struct exchange *ex, const struct server *srv, char *buf,
+		   size_t cap, const char *peer)
+{
+	ex->srv = srv;
+	ex->peer = peer;
+	ex->buf = buf;
+	ex->cap = cap;
+	ex->used = 0;
+	ex->phase = EXCHANGE_RECEIVING;
+	http_parse_state_init(&ex->parse);
+	ex->req_len = 0;
+	ex->req_valid = false;
+	ex->continue_queued = false;
+	ex->started_us = 0;
+	ex->interim = NULL;
+	ex->interim_len = 0;
+	resp_init(&ex->resp);
+	ex->sent = 0;
+}
+
+void exchange_release(struct exchange *ex)
+{
+	resp_release(&ex->resp);
+}
+
+/* Bytes of the response's head and in-memory body that go on the wire. */
+static size_t memory_len(const struct response *r)
+{
+	return r->head_len + (r->head_only ? 0 : r->body_len);
+}
+
+/* Bytes of the response's file range that go on the wire. */
+static size_t file_len(const struct response *r)
+{
+	return r->head_only || r->file_fd < 0 ? 0 : r->file_len;
+}
+
+static bool output_pending(const struct exchange *ex)
+{
+	if (ex->phase == EXCHANGE_SENDING)
+		return ex->sent < memory_len(&ex->resp) + file_len(&ex->resp);
+	return ex->sent < ex->interim_len;
+}
+
+/* The response in ex->resp is finished: it is what goes out next. */
+static void start_sending(struct exchange *ex)
+{
+	ex->phase = EXCHANGE_SENDING;
+	ex->interim = NULL;
+	ex->interim_len = 0;
+	ex->sent = 0;
+}
+
+/* True when the request line said HEAD, even if the rest failed to parse. */
+static bool request_is_head(const struct exchange *ex)
+{
+	const struct http_str *m = &ex->req.method_name;
+
+	return m->len == 4 && memcmp(m->p, "HEAD", 4) == 0;
+}
+
+/*
+ * Queues the answer to a request that could not be read: malformed, over
+ * a limit, or too slow.  It closes the connection (the framing is lost),
+ * and a HEAD still gets no body.
+ */
+static void answer_error(struct exchange *ex, int status)
+{
+	const struct http_request *req = request_is_head(ex) ? &ex->req : NULL;
+
+	app_handle_error(ex->srv, req, status, &ex->resp);
+	ex->req_valid = false; /* the log shows "-" for the request */
+	start_sending(ex);
+}
+
+/*
+ * LESSON: the interim 100 Continue is output like any other.  It may go
+ * out in pieces behind a large pipelined response, so it is queued and
+ * counted, never fired off with one send() and forgotten.
+ */
+static void queue_continue(struct exchange *ex)
+{
+	ex->interim = continue_msg;
+	ex->interim_len = sizeof(continue_msg) - 1;
+	ex->sent = 0;
+	ex->continue_queued = true;
+}
+
+/* Parses what has arrived; the parser resumes where it stopped. */
+static enum exchange_step parse_input(struct exchange *ex)
+{
+	struct http_request *req = &ex->req;
+	ssize_t n;
+
+	if (ex->used == 0)
+		return EXCHANGE_READ;
+	n = http_parse_request(ex->buf, ex->used, &ex->srv->limits, req,
+			       &ex->parse);
+	if (n > 0) {
+		ex->req_len = (size_t)n;
+		ex->req_valid = true;
+		ex->phase = EXCHANGE_READY;
+		return EXCHANGE_HANDLE;
+	}
+	if (n == HTTP_ERROR) {
+		answer_error(ex, req->status);
+		return EXCHANGE_WRITE;
+	}
+	if (req->header_len > 0 && req->expect_continue &&
+	    !ex->continue_queued) {
+		queue_continue(ex);
+		return EXCHANGE_WRITE;
+	}
+	if (ex->used == ex->cap) {
+		answer_error(ex, req->header_len > 0 ? 413 : 431);
+		return EXCHANGE_WRITE;
+	}
+	return EXCHANGE_READ;
+}
+
+/* Counts and logs the response that has just gone out. */
+static void record_response(struct exchange *ex)
+{
+	const struct server *srv = ex->srv;
+
+	stats_record(srv->stats, ex->resp.status,
+		     stats_now_us() - ex->started_us);
+	log_access(srv->log_fd, ex->peer, ex->req_valid ? &ex->req : NULL,
+		   ex->resp.status, resp_body_bytes(&ex->resp));
+}
+
+/*
+ * The response is out.  Keep-alive: what follows the request in the buffer
+ * is the start of the next one (pipelining).  Otherwise we are done.
+ */
+static void finish_response(struct exchange *ex)
+{
+	bool keep = ex->resp.keep_alive;
+
+	record_response(ex);
+	resp_release(&ex->resp);
+	resp_init(&ex->resp);
+	ex->sent = 0;
+	if (!keep) {
+		ex->phase = EXCHANGE_DONE;
+		return;
+	}
+	memmove(ex->buf, ex->buf + ex->req_len, ex->used - ex->req_len);
+	ex->used -= ex->req_len;
+	ex->req_len = 0;
+	ex->req_valid = false;
+	ex->continue_queued = false;
+	http_parse_state_init(&ex->parse);
+	ex->phase = EXCHANGE_RECEIVING;
+	if (ex->used > 0)
+		ex->started_us = stats_now_us();
+}
+
+enum exchange_step exchange_next(struct exchange *ex)
+{
+	if (output_pending(ex))
+		return EXCHANGE_WRITE;
+	switch (ex->phase) {
+	case EXCHANGE_RECEIVING:
+		ex->interim_len = 0; /* a 100 Continue, all sent */
+		ex->sent = 0;
+		return parse_input(ex);
+	case EXCHANGE_READY:
+		return EXCHANGE_HANDLE;
+	case EXCHANGE_SENDING:
+		finish_response(ex);
+		if (ex->phase == EXCHANGE_DONE)
+			return EXCHANGE_CLOSE;
+		return parse_input(ex);
+	case EXCHANGE_DONE:
+		break;
+	}
+	return EXCHANGE_CLOSE;
+}
+
+char *exchange_input(const struct exchange *ex, size_t *room)
+{
+	*room = ex->cap - ex->used;
+	return ex->buf + ex->used;
+}
+
+void exchange_received(struct exchange *ex, size_t n)
+{
+	if (ex->used == 0)
+		ex->started_us = stats_now_us();
+	ex->used += n;
+}
+
+bool exchange_is_idle(const struct exchange *ex)
+{
+	return ex->phase == EXCHANGE_RECEIVING && ex->used == 0 &&
+	       !output_pending(ex);
+}
+
+uint64_t exchange_started_us(const struct exchange *ex)
+{
+	return ex->started_us;
+}
+
+bool exchange_may_block(const struct exchange *ex)
+{
+	return app_may_block(ex->srv, &ex->req);
+}
+
+void exchange_handle(struct exchange *ex)
+{
+	app_handle(ex->srv, &ex->req, &ex->resp);
+	start_sending(ex);
+}
+
+void exchange_refuse(struct exchange *ex, int status)
+{
+	app_handle_error(ex->srv, &ex->req, status, &ex->resp);
+	start_sending(ex);
+}
+
+void exchange_timeout(struct exchange *ex)
+{
+	if (ex->phase == EXCHANGE_RECEIVING && ex->used > 0)
+		answer_error(ex, 408);
+}
+
+int exchange_output_iov(const struct exchange *ex, struct iovec *iov)
+{
+	const struct response *r = &ex->resp;
+	size_t body = r->head_only ? 0 : r->body_len;
+	size_t skip = ex->sent;
+	int n = 0;
+
+	if (ex->phase != EXCHANGE_SENDING) {
+		if (skip >= ex->interim_len)
+			return 0;
+		iov[0].iov_base = (char *)ex->interim + skip;
+		iov[0].iov_len = ex->interim_len - skip;
+		return 1;
+	}
+	if (skip < r->head_len) {
+		iov[n].iov_base = (char *)r->head + skip;
+		iov[n++].iov_len = r->head_len - skip;
+		skip = 0;
+	} else {
+		skip -= r->head_len;
+	}
+	if (skip < body) {
+		iov[n].iov_base = (char *)r->body + skip;
+		iov[n++].iov_len = body - skip;
+	}
+	return n;
+}
+
+size_t exchange_output_file(const struct exchange *ex, int *fd, off_t *offset)
+{
+	const struct response *r = &ex->resp;
+	size_t mem = memory_len(r), done;
+
+	if (ex->phase != EXCHANGE_SENDING || ex->sent < mem)
+		return 0;
+	done = ex->sent - mem;
+	if (done >= file_len(r))
+		return 0;
+	*fd = r->file_fd;
+	*offset = r->file_offset + (off_t)done;
+	return file_len(r) - done;
+}
+
+void exchange_sent(struct exchange *ex, size_t n)
+{
+	ex->sent += n;
+}

@@ -1,0 +1,433 @@
+/*
+ * test_exchange.c - the HTTP side of a connection with no socket at all:
+ * bytes go in through exchange_input/exchange_received, the test plays
+ * the driver, and what would go on the wire is collected from
+ * exchange_output_iov/exchange_output_file.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exchange.h"
+#include "server.h"
+#include "static_files.h"
+#include "stats.h"
+
+static struct server srv;
+static char base[] = "/tmp/test_exchange.XXXXXX";
+static char file_path[PATH_MAX];
+
+/* A file bigger than any in-memory part, to see the sendfile range. */
+#define FILE_LEN 20000
+
+static int group_setup(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	if (mkdtemp(base) == NULL)
+		return -1;
+	snprintf(file_path, sizeof(file_path), "%s/f.txt", base);
+	f = fopen(file_path, "w");
+	if (f == NULL)
+		return -1;
+	for (int i = 0; i < FILE_LEN; i++)
+		fputc('a' + i % 26, f);
+	fclose(f);
+	srv.model = "test_model";
+	srv.log_fd = -1;
+	http_limits_init(&srv.limits);
+	srv.stats = stats_create();
+	if (srv.stats == NULL)
+		return -1;
+	return file_resolve_root(base, srv.root, sizeof(srv.root));
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	stats_destroy(srv.stats);
+	unlink(file_path);
+	return rmdir(base);
+}
+
+/* The test's side of one connection: the buffer and what was "sent". */
+struct wire {
+	struct exchange ex;
+	char buf[64 * 1024];
+	char out[64 * 1024];
+	size_t out_len;
+};
+
+static void wire_init(struct wire *w, size_t cap)
+{
+	assert_true(cap <= sizeof(w->buf));
+	exchange_init(&w->ex, &srv, w->buf, cap, "127.0.0.1");
+	w->out_len = 0;
+}
+
+/* Delivers s as if one read() returned it. */
+static void deliver(struct wire *w, const char *s)
+{
+	size_t room, len = strlen(s);
+	char *in = exchange_input(&w->ex, &room);
+
+	assert_true(len <= room);
+	memcpy(in, s, len);
+	exchange_received(&w->ex, len);
+}
+
+/*
+ * Takes at most max bytes of pending output, as a writev or a sendfile
+ * that the socket only partly accepted would.  Returns how many.
+ */
+static size_t take(struct wire *w, size_t max)
+{
+	struct iovec iov[EXCHANGE_IOV_MAX];
+	int n = exchange_output_iov(&w->ex, iov);
+	size_t got = 0;
+
+	for (int i = 0; i < n && got < max; i++) {
+		size_t k =
+			iov[i].iov_len < max - got ? iov[i].iov_len : max - got;
+
+		memcpy(w->out + w->out_len + got, iov[i].iov_base, k);
+		got += k;
+	}
+	if (n == 0) {
+		int fd;
+		off_t off;
+		size_t left = exchange_output_file(&w->ex, &fd, &off);
+		ssize_t r;
+
+		if (left == 0)
+			return 0;
+		got = left < max ? left : max;
+		r = pread(fd, w->out + w->out_len, got, off);
+		assert_int_equal(r, (ssize_t)got);
+	}
+	assert_true(w->out_len + got < sizeof(w->out));
+	w->out_len += got;
+	w->out[w->out_len] = '\0';
+	exchange_sent(&w->ex, got);
+	return got;
+}
+
+/* Sends everything pending, chunk bytes at a time. */
+static void take_all(struct wire *w, size_t chunk)
+{
+	while (exchange_next(&w->ex) == EXCHANGE_WRITE)
+		assert_true(take(w, chunk) > 0);
+}
+
+/* Runs the exchange until it wants input or a close; returns that step. */
+static enum exchange_step run(struct wire *w)
+{
+	for (int guard = 0; guard < 100; guard++) {
+		enum exchange_step step = exchange_next(&w->ex);
+
+		if (step == EXCHANGE_HANDLE)
+			exchange_handle(&w->ex);
+		else if (step == EXCHANGE_WRITE)
+			take(w, SIZE_MAX);
+		else
+			return step;
+	}
+	fail_msg("the exchange never settled");
+	return EXCHANGE_CLOSE;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static void test_fresh_exchange_wants_input(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_READ);
+	assert_true(exchange_is_idle(&w.ex));
+	exchange_release(&w.ex);
+}
+
+static void test_request_then_idle_again(void **state)
+{
+	struct wire w;
+	uint64_t before = atomic_load(&srv.stats->requests);
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/model HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_false(exchange_is_idle(&w.ex));
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_HANDLE);
+	assert_false(exchange_may_block(&w.ex));
+	exchange_handle(&w.ex);
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_WRITE);
+	take_all(&w, SIZE_MAX);
+	assert_non_null(strstr(w.out, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(w.out, "{\"model\":\"test_model\"}"));
+	/* Recorded once it is out, then back to the keep-alive wait. */
+	assert_int_equal(atomic_load(&srv.stats->requests), before + 1);
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_READ);
+	assert_true(exchange_is_idle(&w.ex));
+	exchange_release(&w.ex);
+}
+
+static void test_pipelined_requests_answered_in_order(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/hello?name=one HTTP/1.1\r\nHost: x\r\n\r\n"
+		    "GET /api/hello?name=two HTTP/1.1\r\nHost: x\r\n\r\n"
+		    "GET /api/hel");
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	assert_int_equal(count(w.out, "HTTP/1.1 200"), 2);
+	assert_true(strstr(w.out, "one") < strstr(w.out, "two"));
+	/* The third has begun: not idle, the header clock runs. */
+	assert_false(exchange_is_idle(&w.ex));
+	deliver(&w, "lo HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	assert_int_equal(count(w.out, "HTTP/1.1 200"), 3);
+	assert_true(exchange_is_idle(&w.ex));
+	exchange_release(&w.ex);
+}
+
+static void test_close_after_connection_close(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/model HTTP/1.1\r\nHost: x\r\n"
+		    "Connection: close\r\n\r\nGET /api/model HTTP/1.1\r\n");
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_int_equal(count(w.out, "HTTP/1.1 "), 1);
+	assert_non_null(strstr(w.out, "Connection: close\r\n"));
+	exchange_release(&w.ex);
+}
+
+static void test_close_after_http10(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/model HTTP/1.0\r\n\r\n");
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_non_null(strstr(w.out, "HTTP/1.1 200"));
+	exchange_release(&w.ex);
+}
+
+static void test_malformed_request_is_400_then_close(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "GET / HTTP/1.1\r\nBad header\r\n\r\n");
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_WRITE);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_non_null(strstr(w.out, "HTTP/1.1 400 "));
+	assert_non_null(strstr(w.out, "Connection: close\r\n"));
+	exchange_release(&w.ex);
+}
+
+/* The body of a response in out, after its empty line. */
+static const char *body_of(const char *out)
+{
+	const char *end = strstr(out, "\r\n\r\n");
+
+	assert_non_null(end);
+	return end + 4;
+}
+
+static void test_failed_head_gets_no_body(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "HEAD / HTTP/1.1\r\nBad header\r\n\r\n");
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_non_null(strstr(w.out, "HTTP/1.1 400 "));
+	assert_non_null(strstr(w.out, "Content-Length: "));
+	assert_string_equal(body_of(w.out), "");
+	exchange_release(&w.ex);
+}
+
+static void test_head_with_oversized_header_gets_no_body(void **state)
+{
+	struct wire w;
+	char req[12000];
+
+	(void)state;
+	wire_init(&w, sizeof(w.buf));
+	snprintf(req, sizeof(req), "HEAD / HTTP/1.1\r\nHost: x\r\nX-Big: %0*d",
+		 HTTP_DEFAULT_MAX_HEADER_BYTES + 100, 0);
+	deliver(&w, req);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_non_null(strstr(w.out, "HTTP/1.1 431 "));
+	assert_string_equal(body_of(w.out), "");
+	exchange_release(&w.ex);
+}
+
+static void test_continue_is_queued_output(void **state)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+		    "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_WRITE);
+	/* The socket takes 10 bytes: the rest stays queued, in order. */
+	assert_int_equal(take(&w, 10), 10);
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_WRITE);
+	take_all(&w, 4);
+	assert_string_equal(w.out, cont);
+	/* Sent once: the next wait is for the body. */
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_READ);
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_READ);
+	deliver(&w, "hello");
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	assert_non_null(strstr(w.out + strlen(cont), "HTTP/1.1 200"));
+	assert_string_equal(body_of(w.out + strlen(cont)), "hello");
+	exchange_release(&w.ex);
+}
+
+static void test_output_in_small_pieces_is_whole(void **state)
+{
+	struct wire small, whole;
+
+	(void)state;
+	wire_init(&small, 4096);
+	wire_init(&whole, 4096);
+	deliver(&small, "GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	deliver(&whole, "GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(exchange_next(&small.ex), EXCHANGE_HANDLE);
+	exchange_handle(&small.ex);
+	take_all(&small, 7);
+	assert_int_equal(run(&whole), EXCHANGE_READ);
+	/* Same bytes (the Date may tick between the two: skip the head). */
+	assert_int_equal(small.out_len, whole.out_len);
+	assert_int_equal(strlen(body_of(small.out)), FILE_LEN);
+	assert_memory_equal(body_of(small.out), body_of(whole.out), FILE_LEN);
+	exchange_release(&small.ex);
+	exchange_release(&whole.ex);
+}
+
+static void test_timeout_mid_request_is_408(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "GET / HTTP/1.1\r\nHo");
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_READ);
+	exchange_timeout(&w.ex);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_non_null(strstr(w.out, "HTTP/1.1 408 "));
+	exchange_release(&w.ex);
+}
+
+static void test_timeout_when_idle_does_nothing(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	exchange_timeout(&w.ex);
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_READ);
+	assert_true(exchange_is_idle(&w.ex));
+	assert_int_equal(w.out_len, 0);
+	exchange_release(&w.ex);
+}
+
+static void test_full_buffer_without_head_is_431(void **state)
+{
+	struct wire w;
+	char req[300];
+
+	(void)state;
+	wire_init(&w, 256);
+	snprintf(req, sizeof(req), "GET /%0250d", 0);
+	req[255] = '\0';
+	deliver(&w, req);
+	deliver(&w, "x");
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_non_null(strstr(w.out, "HTTP/1.1 431 "));
+	exchange_release(&w.ex);
+}
+
+static void test_full_buffer_with_head_is_413(void **state)
+{
+	struct wire w;
+	char body[200];
+
+	(void)state;
+	wire_init(&w, 256);
+	deliver(&w, "POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+		    "Content-Length: 1000\r\n\r\n");
+	memset(body, 'b', sizeof(body));
+	body[256 - w.ex.used] = '\0';
+	deliver(&w, body);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_non_null(strstr(w.out, "HTTP/1.1 413 "));
+	exchange_release(&w.ex);
+}
+
+static void test_refused_request_is_503_then_close(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/sleep?ms=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_HANDLE);
+	assert_true(exchange_may_block(&w.ex));
+	exchange_refuse(&w.ex, 503);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_non_null(strstr(w.out, "HTTP/1.1 503 "));
+	assert_non_null(strstr(w.out, "Retry-After: 1\r\n"));
+	exchange_release(&w.ex);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fresh_exchange_wants_input),
+		cmocka_unit_test(test_request_then_idle_again),
+		cmocka_unit_test(test_pipelined_requests_answered_in_order),
+		cmocka_unit_test(test_close_after_connection_close),
+		cmocka_unit_test(test_close_after_http10),
+		cmocka_unit_test(test_malformed_request_is_400_then_close),
+		cmocka_unit_test(test_failed_head_gets_no_body),
+		cmocka_unit_test(test_head_with_oversized_header_gets_no_body),
+		cmocka_unit_test(test_continue_is_queued_output),
+		cmocka_unit_test(test_output_in_small_pieces_is_whole),
+		cmocka_unit_test(test_timeout_mid_request_is_408),
+		cmocka_unit_test(test_timeout_when_idle_does_nothing),
+		cmocka_unit_test(test_full_buffer_without_head_is_431),
+		cmocka_unit_test(test_full_buffer_with_head_is_413),
+		cmocka_unit_test(test_refused_request_is_503_then_close),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
