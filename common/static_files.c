@@ -75,9 +75,9 @@ static bool is_well_known(const char *seg)
  * ".well-known"; dotfiles inside it stay hidden.
  *
  * LESSON: a deployment copies a whole directory, and dotfiles come with
- * it: a .git directory serves the site's history, passwords included.
- * Refusing them here costs one loop; the answer is 404, exactly what a
- * missing file gets, so a scan learns nothing about what is there.
+ * it: a .git directory serves the site's whole history, with any secret
+ * ever committed.  Refusing them here costs one loop; the answer is 404,
+ * exactly what a missing file gets, so a scan learns nothing.
  */
 static bool is_hidden(const char *path)
 {
