@@ -107,15 +107,77 @@ static int number_param(const struct http_request *req, const char *key,
 }
 
 /*
+ * The length of the UTF-8 sequence that byte c starts, with the code point
+ * bits c carries in *bits; 0 for a continuation byte or F8..FF.
+ */
+static size_t utf8_lead(unsigned char c, uint32_t *bits)
+{
+	if (c < 0x80) {
+		*bits = c;
+		return 1;
+	}
+	if (c >= 0xc0 && c <= 0xdf) {
+		*bits = c & 0x1f;
+		return 2;
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		*bits = c & 0x0f;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf7) {
+		*bits = c & 0x07;
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * True when s[0..len) is well-formed UTF-8 (RFC 3629 section 4): every
+ * sequence complete, in its shortest form, no surrogate (U+D800..U+DFFF)
+ * and nothing above U+10FFFF.  NUL and other control characters are valid.
+ *
+ * LESSON: decode, then check the value.  An overlong form such as C0 AF
+ * spells '/' in two bytes; a decoder that accepts it lets "..%C0%AF" slip
+ * past a filter that looked for "../" (the IIS bug of 2000).  Checking the
+ * decoded code point against the least value its length may carry closes
+ * every overlong at once.
+ */
+static bool utf8_valid(const char *s, size_t len)
+{
+	static const uint32_t least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n, k;
+	uint32_t cp;
+
+	while (i < len) {
+		n = utf8_lead(p[i], &cp);
+		if (n == 0 || len - i < n)
+			return false;
+		for (k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if (cp < least[n] || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/*
  * Writes s[0..len) into out as the inside of a JSON string, NUL-terminated.
- * Quote and backslash are escaped, control bytes become \u00XX.  Returns
- * the length, or -1 if it does not fit.
+ * Quote and backslash are escaped, control bytes become \u00XX, and valid
+ * multi-byte UTF-8 is copied as it is.  Returns the length, or -1 if s is
+ * not valid UTF-8 (RFC 8259 section 8.1: JSON text is UTF-8, so no escape
+ * could carry such bytes) or the result does not fit.
  */
 static int json_escape(char *out, size_t outsz, const char *s, size_t len)
 {
 	size_t i, n = 0;
 
-	if (outsz == 0)
+	if (outsz == 0 || !utf8_valid(s, len))
 		return -1;
 	out[0] = '\0';
 	for (i = 0; i < len; i++) {
@@ -152,6 +214,7 @@ static void handle_hello(const struct server *srv,
 		strcpy(name, "world");
 		len = strlen(name);
 	}
+	/* The name is the client's: bytes that are not UTF-8 are its error. */
 	if (json_escape(escaped, sizeof(escaped), name, len) < 0) {
 		resp_error(resp, 400);
 		return;

@@ -17,6 +17,11 @@
  *
  * HEAD is accepted wherever GET is.  A missing ms or n takes the default
  * below; a value out of range is clamped; one that is not a number is 400.
+ * A name must be well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF, no truncated sequence), else 400:
+ * JSON is UTF-8, and no escape could carry other bytes.  Multi-byte
+ * characters come back as they are; quote, backslash and control
+ * characters come back escaped (\" \\ \u00XX).
  *
  * Thread safety: re-entrant; handlers share only the atomic counters.
  */

@@ -15,6 +15,10 @@
  * without a trailing slash is redirected (301) to the same path with one,
  * as Apache and nginx do, so relative links inside its index.html resolve
  * against the directory and not against its parent.
+ *
+ * Inside the root, dotfiles are not published: a path with a segment that
+ * starts with '.' is 404 before anything is looked up, except the
+ * ".well-known" directory of RFC 8615 at the top.
  */
 #include "static_files.h"
 
@@ -54,9 +58,48 @@ int file_resolve_root(const char *root, char *out, size_t outsz)
 }
 
 /*
+ * True when the segment at seg (just after a '/') is ".well-known",
+ * RFC 8615's home for site metadata such as security.txt.
+ */
+static bool is_well_known(const char *seg)
+{
+	static const char name[] = ".well-known";
+
+	return strncmp(seg, name, sizeof(name) - 1) == 0 &&
+	       (seg[sizeof(name) - 1] == '/' || seg[sizeof(name) - 1] == '\0');
+}
+
+/*
+ * True when a segment of path starts with '.': ".git", ".env", ".htpasswd"
+ * and every other dotfile, and "." itself.  The first segment may be
+ * ".well-known"; dotfiles inside it stay hidden.
+ *
+ * LESSON: a deployment copies a whole directory, and dotfiles come with
+ * it: a .git directory serves the site's whole history, with any secret
+ * ever committed.  Refusing them here costs one loop; the answer is 404,
+ * exactly what a missing file gets, so a scan learns nothing.
+ */
+static bool is_hidden(const char *path)
+{
+	const char *seg = path;
+	bool first = true;
+
+	while ((seg = strchr(seg, '/')) != NULL) {
+		seg++;
+		if (*seg == '/' || *seg == '\0')
+			continue; /* empty segments, as in "//x" */
+		if (*seg == '.' && !(first && is_well_known(seg)))
+			return true;
+		first = false;
+	}
+	return false;
+}
+
+/*
  * Returns 0 when path may be looked up, else the status to answer.  NUL
  * cannot reach us: http_decode_path refuses %00, so the C string is the
- * whole path.
+ * whole path.  The ".." check comes before the dotfile one, so climbing
+ * out stays a 403.
  */
 static int check_path(const char *path)
 {
@@ -71,6 +114,8 @@ static int check_path(const char *path)
 		    (seg[3] == '/' || seg[3] == '\0'))
 			return 403;
 	}
+	if (is_hidden(path))
+		return 404;
 	return 0;
 }
 
@@ -121,16 +166,51 @@ static int open_beneath(const char *root, const char *path, int *fd,
 	return 0;
 }
 
+/*
+ * Copies the encoded path src[0..len) into out with every run of '/'
+ * collapsed to one.  Returns 0, or -1 if it does not fit.
+ */
+static int collapse_slashes(const char *src, size_t len, char *out,
+			    size_t outsz)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		if (src[i] == '/' && n > 0 && out[n - 1] == '/')
+			continue;
+		if (n + 1 >= outsz)
+			return -1;
+		out[n++] = src[i];
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * LESSON: a Location of "//big/" is not a path: a browser reads it as a
+ * protocol-relative URL and goes to the host "big" (RFC 3986 section
+ * 4.2).  Building it from the path with its slashes collapsed means it
+ * always starts with one '/' and a path character.  "/\" is no risk: a
+ * backslash, raw or as %5C, never gets past check_path, and an encoded
+ * "/%2F" stays encoded, which no browser reads as "//".
+ */
 static void redirect_to_slash(const struct http_request *req,
 			      struct response *resp)
 {
+	const char *query = req->query.len ? req->query.p : "";
+	char path[PATH_MAX];
+
+	/* The path as the client sent it is already percent-encoded. */
+	if (collapse_slashes(req->path.p, req->path.len, path, sizeof(path)) <
+	    0) {
+		resp_error(resp, 404);
+		return;
+	}
 	resp->status = 301;
 	resp->content_type = NULL;
-	/* The path as the client sent it is already percent-encoded. */
-	if (resp_add_header(resp, "Location", "%.*s/%s%.*s", (int)req->path.len,
-			    req->path.p, req->query.len ? "?" : "",
-			    (int)req->query.len,
-			    req->query.len ? req->query.p : "") < 0)
+	if (resp_add_header(resp, "Location", "%s/%s%.*s", path,
+			    req->query.len ? "?" : "", (int)req->query.len,
+			    query) < 0)
 		resp_error(resp, 404);
 }
 

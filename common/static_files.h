@@ -4,14 +4,21 @@
  * The root is resolved once at start-up (realpath).  A request path is
  * percent-decoded by the caller, then file_serve() refuses anything that
  * could leave the root: ".." segments, backslashes, NUL, and symlinks whose
- * target resolves outside it (403, or 404, never the file).  A directory
- * serves its index.html, or 404 without one.  Bodies are file ranges sent
- * with sendfile, never read into memory.
+ * target resolves outside it (403, or 404, never the file).  Dotfiles
+ * inside it are not served either; that check is on the request path, so
+ * a symlink with a plain name that the site put there is the site's
+ * choice.  A directory serves its index.html, or 404 without one.  Bodies
+ * are file ranges sent with sendfile, never read into memory.
  *
  * Statuses: ".." segment or backslash 403; a path not starting with '/'
- * 400; missing, or resolving outside the root 404; not a regular file
- * (FIFO, device) or EACCES 403; a directory without a trailing slash 301
- * to path + "/" (query kept), so relative links in its index resolve.
+ * 400; a segment starting with '.' (".git", ".env", "."; a first segment
+ * ".well-known" excepted, RFC 8615, though dotfiles inside it are not)
+ * 404, as if it did not exist; missing, or resolving outside the root
+ * 404; not a regular file (FIFO, device) or EACCES 403; a directory
+ * without a trailing slash 301 to path + "/" (query kept), so relative
+ * links in its index resolve.  That Location is the path as sent with
+ * runs of '/' collapsed, so it never starts with "//", which a browser
+ * would read as another host.
  *
  * Thread safety: re-entrant.
  */

@@ -128,6 +128,8 @@ static void set_mtime(const char *rel, time_t t)
  * base/root/link_abs.txt      -> base/secret.txt
  * base/root/link_rel.txt      -> ../secret.txt
  * base/root/link_dir          -> base
+ * base/root/.hidden, root/.git/config, root/sub/.env   DOC_DOTFILE: 404
+ * base/root/.well-known/security.txt  DOC_SECURITY_TXT (RFC 8615): served
  */
 static void make_docroot(void)
 {
@@ -153,6 +155,13 @@ static void make_docroot(void)
 	make_link(target, "root/link_abs.txt");
 	make_link("../secret.txt", "root/link_rel.txt");
 	make_link(doc_base, "root/link_dir");
+	write_file("root/.hidden", DOC_DOTFILE, strlen(DOC_DOTFILE));
+	make_dir("root/.git");
+	write_file("root/.git/config", DOC_DOTFILE, strlen(DOC_DOTFILE));
+	write_file("root/sub/.env", DOC_DOTFILE, strlen(DOC_DOTFILE));
+	make_dir("root/.well-known");
+	write_file("root/.well-known/security.txt", DOC_SECURITY_TXT,
+		   strlen(DOC_SECURITY_TXT));
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag,
@@ -678,6 +687,7 @@ int main(int argc, char **argv)
 
 	failed += run_http_tests();
 	failed += run_error_tests();
+	failed += run_hardening_tests();
 	failed += run_connection_tests();
 	failed += run_timeout_tests();
 	failed += run_model_tests();

@@ -11,11 +11,12 @@
  *
  *   http         request semantics, static files, the demo API (RFC 9110)
  *   errors       malformed and over-limit requests (RFC 9112)
+ *   hardening    UTF-8 in JSON, the slash redirect, dotfiles
  *   connections  keep-alive, pipelining, many clients, leaks, SIGTERM
  *   timeouts     a second server with one-second timeouts
  *   model        /proc checks of the concurrency model, by binary name
  *
- * The first three share one server, so the descriptor check at the end of
+ * The first four share one server, so the descriptor check at the end of
  * "connections" sees what every earlier test left behind.
  *
  * Thread safety: none; the suite is single-threaded.
@@ -53,6 +54,8 @@
 #define DOC_BIG_LEN (2 * 1024 * 1024)
 #define DOC_MTIME ((time_t)1577836800) /* 2020-01-01 00:00:00 UTC */
 #define DOC_SECRET "contract-suite-secret-outside-the-root"
+#define DOC_DOTFILE "contract-suite-dotfile-never-served\n"
+#define DOC_SECURITY_TXT "Contact: mailto:security@example.org\n"
 
 /* A server process the suite started. */
 struct server_proc {
@@ -148,6 +151,7 @@ const char *header_or_fail(const struct reply *r, const char *name);
 /* The group runners, in the order main() calls them. */
 int run_http_tests(void);
 int run_error_tests(void);
+int run_hardening_tests(void);
 int run_connection_tests(void);
 int run_timeout_tests(void);
 int run_model_tests(void);

@@ -1,7 +1,8 @@
 /*
- * test_app.c - the dispatch and the demo API: JSON escaping, echo, 405
- * with Allow, static files behind the API, parameter errors as 400, the
- * clamps, keep-alive, and which routes may block.
+ * test_app.c - the dispatch and the demo API: JSON escaping, UTF-8 names
+ * (well-formed ones pass, every malformed kind is 400), echo, 405 with
+ * Allow, static files behind the API, parameter errors as 400, the clamps,
+ * keep-alive, and which routes may block.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,6 +119,89 @@ static void test_hello_escapes_json(void **state)
 	assert_int_equal(get("/api/hello?name="), 200);
 	assert_string_equal(ex.body, "{\"message\":\"Hello, !\"}\n");
 	assert_int_equal(get("/api/hello?name=%zz"), 400);
+}
+
+/* Every well-formed length, at the edges of its range, passes unescaped. */
+static void test_hello_utf8_valid(void **state)
+{
+	static const struct {
+		const char *query, *name;
+	} ok[] = {
+		{ "%C2%80", "\xc2\x80" },		/* U+0080, least of 2 */
+		{ "%C3%A9", "\xc3\xa9" },		/* e acute */
+		{ "%DF%BF", "\xdf\xbf" },		/* U+07FF, most of 2 */
+		{ "%E0%A0%80", "\xe0\xa0\x80" },	/* U+0800, least of 3 */
+		{ "%E2%82%AC", "\xe2\x82\xac" },	/* euro sign */
+		{ "%ED%9F%BF", "\xed\x9f\xbf" },	/* U+D7FF, below D800 */
+		{ "%EE%80%80", "\xee\x80\x80" },	/* U+E000, above DFFF */
+		{ "%EF%BF%BF", "\xef\xbf\xbf" },	/* U+FFFF */
+		{ "%F0%90%80%80", "\xf0\x90\x80\x80" }, /* U+10000 */
+		{ "%F0%9F%98%80", "\xf0\x9f\x98\x80" }, /* an emoji */
+		{ "%F4%8F%BF%BF", "\xf4\x8f\xbf\xbf" }, /* U+10FFFF, the last */
+		{ "a%C3%A9%E2%82%AC%F0%9F%98%80z",
+		  "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z" },
+	};
+	char target[128], want[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(target, sizeof(target), "/api/hello?name=%s",
+			 ok[i].query);
+		snprintf(want, sizeof(want), "{\"message\":\"Hello, %s!\"}\n",
+			 ok[i].name);
+		assert_int_equal(get(target), 200);
+		assert_string_equal(ex.body, want);
+	}
+	/* Control characters next to multi-byte ones are still escaped. */
+	assert_int_equal(get("/api/hello?name=%C3%A9%0A%22%01"), 200);
+	assert_string_equal(ex.body, "{\"message\":\"Hello, \xc3\xa9\\u000a"
+				     "\\\"\\u0001!\"}\n");
+}
+
+/* Each way bytes can fail to be UTF-8 (RFC 3629 section 4) is a 400. */
+static void test_hello_utf8_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"%FF%FE", /* bytes UTF-8 never uses */
+		"%FE",
+		"%C0",
+		"%F8%88%80%80%80", /* the old 5-byte form */
+		"%80",		   /* a continuation with no lead */
+		"a%BFb",
+		"%C0%80", /* overlong NUL */
+		"%C1%BF", /* overlong U+007F */
+		"%C0%AF", /* overlong '/' */
+		"%E0%80%80",
+		"%E0%9F%BF", /* overlong 3-byte */
+		"%F0%80%80%80",
+		"%F0%8F%BF%BF",	      /* overlong 4-byte */
+		"%ED%A0%80",	      /* U+D800, a surrogate */
+		"%ED%BF%BF",	      /* U+DFFF */
+		"%ED%A0%BD%ED%B8%80", /* a surrogate pair, CESU-8 */
+		"%F4%90%80%80",	      /* U+110000 */
+		"%F5%80%80%80",
+		"%F7%BF%BF%BF", /* leads past U+10FFFF */
+		"%C3",		/* truncated at the end */
+		"%E2%82",
+		"%F0%9F%98",
+		"ok%E2%82",
+		"%C3A", /* truncated by an ASCII byte */
+		"%E2%82A",
+		"%E2%28%A1",
+		"%F0%9F%98%C3%A9",
+	};
+	char target[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(target, sizeof(target), "/api/hello?name=%s", bad[i]);
+		if (get(target) != 400)
+			fail_msg("%s: expected 400, got %d: %s", target,
+				 ex.resp.status, ex.body);
+		assert_null(strstr(ex.body, "Hello"));
+	}
 }
 
 static void test_time(void **state)
@@ -299,6 +383,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_hello_escapes_json),
+		cmocka_unit_test(test_hello_utf8_valid),
+		cmocka_unit_test(test_hello_utf8_invalid),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_method_not_allowed),

@@ -10,6 +10,9 @@
  *     link_in -> hello.txt   a symlink that stays inside: fine
  *     link_out -> ../secret.txt, dir_out -> ..   symlinks that leave: 404
  *     fifo                   not a regular file: 403, and no hang
+ *     .hidden, .git/config, sub/.env, .well-known/.private,
+ *     sub/.well-known/security.txt   dotfiles: 404 as if missing
+ *     .well-known/security.txt       RFC 8615: served
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,6 +84,19 @@ static int setup(void **state)
 	symlink("..", p);
 	at(t, "fifo", p);
 	mkfifo(p, 0644);
+	put_file(www, ".hidden", "hidden\n");
+	at(t, ".git", p);
+	mkdir(p, 0755);
+	put_file(p, "config", "[core]\n");
+	at(t, "sub", p);
+	put_file(p, ".env", "PASSWORD=x\n");
+	at(t, "sub/.well-known", p);
+	mkdir(p, 0755);
+	put_file(p, "security.txt", "not at the top\n");
+	at(t, ".well-known", p);
+	mkdir(p, 0755);
+	put_file(p, "security.txt", "Contact: mailto:x@example.org\n");
+	put_file(p, ".private", "private\n");
 	if (file_resolve_root(www, t->root, sizeof(t->root)) != 0)
 		return -1;
 	*state = t;
@@ -292,6 +308,103 @@ static void test_directory_index_and_redirect(void **state)
 	assert_int_equal(resp.file_fd, -1);
 }
 
+/* GET of a raw request target: decoded as app_handle does, then served. */
+static int serve_target(const struct tree *t, const char *target,
+			struct response *resp)
+{
+	char decoded[PATH_MAX];
+	struct req q;
+
+	make_req(&q, "GET", target, "");
+	assert_true(http_decode_path(&q.r.path, decoded, sizeof(decoded)) > 0);
+	resp_init(resp);
+	file_serve(t->root, decoded, &q.r, resp);
+	return resp->status;
+}
+
+/* The 301 for target, whose Location must be want. */
+static void assert_redirect(const struct tree *t, const char *target,
+			    const char *want)
+{
+	struct response resp;
+	const char *loc;
+
+	assert_int_equal(serve_target(t, target, &resp), 301);
+	loc = extra_header(&resp, "Location");
+	if (strcmp(loc, want) != 0)
+		fail_msg("GET %s: Location \"%s\", expected \"%s\"", target,
+			 loc, want);
+	/* RFC 3986 section 4.2: "//x" and, to browsers, "/\\x" name a host. */
+	assert_true(loc[0] == '/' && loc[1] != '/' && loc[1] != '\\');
+	assert_int_equal(resp.file_fd, -1);
+	resp_release(&resp);
+}
+
+static void test_redirect_is_never_protocol_relative(void **state)
+{
+	struct tree *t = *state;
+	struct response resp;
+
+	assert_redirect(t, "/sub", "/sub/");
+	assert_redirect(t, "//sub", "/sub/");
+	assert_redirect(t, "///sub?x=1", "/sub/?x=1");
+	assert_redirect(t, "////sub", "/sub/");
+	assert_redirect(t, "//empty?a=//b", "/empty/?a=//b");
+	/* Decoded "//sub", but the Location keeps the client's encoding. */
+	assert_redirect(t, "/%2Fsub", "/%2Fsub/");
+	assert_redirect(t, "//%2F/sub", "/%2F/sub/");
+	/* A backslash never reaches the redirect. */
+	assert_int_equal(serve_target(t, "/\\sub", &resp), 403);
+	assert_int_equal(serve_target(t, "/%5Csub", &resp), 403);
+	assert_int_equal(serve_target(t, "/%5C%5Csub", &resp), 403);
+}
+
+/* A segment starting with '.' is 404, except /.well-known/ (RFC 8615). */
+static void test_dotfiles_are_404(void **state)
+{
+	static const char *const hidden[] = {
+		"/.hidden",
+		"/.git/config",
+		"/.git/",
+		"/.git",
+		"/sub/.env",
+		"//.hidden",
+		"/sub//.env",
+		"/%2ehidden",
+		"/%2Egit/config",
+		"/sub%2f.env",
+		"/./hello.txt",
+		"/sub/.",
+		"/.well-known/.private",
+		"/sub/.well-known/security.txt",
+		"/.well-knownx/security.txt",
+		"/.Well-Known/security.txt",
+	};
+	struct tree *t = *state;
+	struct response resp;
+	size_t i;
+
+	for (i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+		if (serve_target(t, hidden[i], &resp) != 404)
+			fail_msg("GET %s: expected 404, got %d", hidden[i],
+				 resp.status);
+		assert_int_equal(resp.file_fd, -1);
+		assert_null(memmem(resp.body, resp.body_len, "PASSWORD", 8));
+		resp_release(&resp);
+	}
+	assert_int_equal(serve_target(t, "/.well-known/security.txt", &resp),
+			 200);
+	assert_int_equal(resp.file_len, 30);
+	resp_release(&resp);
+	assert_int_equal(serve_target(t, "//.well-known//security.txt", &resp),
+			 200);
+	resp_release(&resp);
+	assert_redirect(t, "/.well-known", "/.well-known/");
+	/* Dots inside a name are not dotfiles. */
+	assert_int_equal(serve_target(t, "/a..b.txt", &resp), 200);
+	resp_release(&resp);
+}
+
 static void test_mime_types(void **state)
 {
 	(void)state;
@@ -417,6 +530,11 @@ int main(void)
 			test_not_found_and_special_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_directory_index_and_redirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_redirect_is_never_protocol_relative, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_dotfiles_are_404, setup,
+						teardown),
 		cmocka_unit_test(test_mime_types),
 		cmocka_unit_test(test_etag),
 		cmocka_unit_test_setup_teardown(test_not_modified, setup,
