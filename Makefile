@@ -4,7 +4,8 @@
 #   make test       unit tests + the contract suite against every server
 #   make asan       the same tests, built with AddressSanitizer + UBSan
 #   make tsan       the same tests for the threaded models under ThreadSanitizer
-#   make bench      the benchmark matrix (see tests/bench/README.md)
+#   make bench      the benchmark matrix into build/bench/; PUBLISH=1 also
+#                   rewrites docs/bench.md (see tests/bench/README.md)
 #   make run        serve www/ on 127.0.0.1:8080 (MODEL=01_blocking ...)
 #   make diffs      docs/diffs/NN-MM.diff between neighbouring models
 #   make fuzz       run each fuzz target for FUZZ_SECONDS (needs clang)
@@ -136,6 +137,7 @@ PORT ?= 8080
 run: $(BIN)/$(MODEL)
 	$(BIN)/$(MODEL) --port $(PORT) --root www
 
+# PUBLISH=1 reaches bench.sh through the environment, like QUICK=1.
 bench: deps-bench all
 	$(Q)sh tests/bench/bench.sh
 
