@@ -1,6 +1,6 @@
 # One non-recursive Makefile for the six servers, their tests and the bench.
 #
-#   make            build every server into bin/
+#   make            build every server into bin/ (and www/big/1mib.bin)
 #   make test       unit tests + the contract suite against every server
 #   make asan       the same tests, built with AddressSanitizer + UBSan
 #   make tsan       the same tests for the threaded models under ThreadSanitizer
@@ -141,6 +141,26 @@ run: $(BIN)/$(MODEL)
 bench: deps-bench all
 	$(Q)sh tests/bench/bench.sh
 
+# The 1 MiB file that www/index.html links to.  Made, not stored: a megabyte
+# in every clone for one link.  Deterministic (www/big/README.txt says what
+# each line holds), so every build serves the same bytes.
+BIG_FILE := www/big/1mib.bin
+$(BIG_FILE):
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)awk 'BEGIN { \
+		t = "%08x concurrency-servers 1 MiB test file, line %05d "; \
+		for (i = 0; i < 16384; i++) { \
+			s = sprintf(t, i * 64, i); \
+			while (length(s) < 63) \
+				s = s "."; \
+			print substr(s, 1, 63); \
+		} \
+	}' > $@.tmp && mv $@.tmp $@
+
+# Extra prerequisites only: these targets' rules live elsewhere.
+all test run bench: $(BIG_FILE)
+
 # docs/diffs/01-02.diff ... between neighbouring models' main.c.
 diffs:
 	$(Q)set -e; mkdir -p docs/diffs; set -- $(VARIANTS); \
@@ -184,6 +204,6 @@ fuzz: $(FUZZ_BIN)
 	done
 
 clean:
-	rm -rf build bin
+	rm -rf build bin $(BIG_FILE)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
