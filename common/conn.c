@@ -334,7 +334,8 @@ static enum conn_want process_input(struct conn *c)
 {
 	struct conn_buffers *b = c->b;
 	const struct server *srv = c->sh->srv;
-	ssize_t n = http_parse_request(b->buf, b->used, &srv->limits, &b->req);
+	ssize_t n = http_parse_request(b->buf, b->used, &srv->limits, &b->req,
+				       NULL);
 
 	if (n == HTTP_ERROR)
 		return send_error(c, b->req.status);

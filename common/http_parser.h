@@ -17,14 +17,37 @@
  *                    holds the HTTP status to send (400, 413, 414, 431, 501,
  *                    505).  The caller answers with it and closes.
  *
- *   The parser does no I/O and no allocation.  It may be called again from
- *   scratch with a longer buffer: it keeps no state between calls.  All the
- *   http_str views it fills in point into buf and die with it.
+ *   On every return, req->method_name.len > 0 means the method token and
+ *   the space after it were read: method_name is that token and, if it
+ *   names a method we know, req->method is that method (else method keeps
+ *   the value 0 and means nothing; it is never HTTP_HEAD for another
+ *   name).  So a 400, 414 or 431 for "HEAD ..." can still be answered
+ *   without a body.
+ *
+ *   Progress.  With st == NULL every call parses buf from its first byte:
+ *   simple, but a request that arrives in n pieces is scanned n times.
+ *   With a struct http_parse_state, each call goes on where the last one
+ *   stopped, so receiving a request costs time linear in its length
+ *   however it is split:
+ *     - http_parse_state_init(st) before the first call for a request
+ *       that starts at buf[0];
+ *     - on each later call, the same buf, req and st, with len >= the
+ *       previous len and buf[0..previous len) unchanged (only the parser
+ *       writes there);
+ *     - after a complete (> 0) or HTTP_ERROR answer, move any pipelined
+ *       bytes to the front and call http_parse_state_init() again before
+ *       parsing the next request.
+ *   Every call answers exactly what a call with st == NULL would answer for
+ *   buf[0..len), with the same req fields.  (A call that breaks these rules
+ *   with a shorter len, or after a final answer, starts over from buf[0].)
+ *
+ *   The parser does no I/O and no allocation.  All the http_str views it
+ *   fills in point into buf and die with it.
  *
  *   The only write into buf: when a chunked request is complete, its chunk
  *   data is moved in place (towards the front) so that req->body is one
  *   contiguous view.  Bytes past the returned length are never touched.
- *
+
  * Decisions worth knowing
  *   Limits.  The request line, with any empty lines before it, may take
  *   max_request_line bytes before its CRLF (else 414).  The field lines
@@ -49,12 +72,13 @@
  *   valid) and an empty path reads "/".  For CONNECT ("h:443") host is the
  *   target and path is empty; for "OPTIONS *" path is "*".  A fragment
  *   ("#x") is dropped from path and query.  On a 501, method_name holds
- *   the method sent; method is meaningless.
+ *   the method sent; method means nothing.
  *
  *   Line ends.  A bare LF ends a line of the head (RFC 9112 2.2 allows
  *   it); in a chunked body only CRLF does.  A bare CR is always a 400.
  *
- * Thread safety: re-entrant; no global state.
+ * Thread safety: re-entrant; no global state.  A struct http_parse_state
+ * belongs to one request on one connection.
  */
 #ifndef HTTP_PARSER_H
 #define HTTP_PARSER_H
@@ -132,15 +156,52 @@ struct http_request {
 	int status; /* on HTTP_ERROR: the status to answer */
 };
 
+/*
+ * The progress of one request across calls to http_parse_request(); the
+ * caller owns it, next to the buffer it describes.  Its fields belong to
+ * the parser, except examined, which tests read: the bytes the parser
+ * has looked at for this request over all calls.  It stays under a small
+ * constant times the request's length, however the bytes were split.
+ */
+struct http_parse_state {
+	unsigned int step; /* what comes next in the grammar */
+	bool lf_ok;	   /* a bare LF may end a line here */
+	bool known;	   /* the method is one we implement */
+	int over;	   /* the status for passing limit */
+	size_t pos;	   /* where that step starts in buf */
+	size_t limit;	   /* the current section ends before buf[limit] */
+	size_t run_end;	   /* how far the step's run of bytes got, */
+	size_t run_acc;	   /* and what it added up to there */
+	size_t chunk;	   /* the size of the chunk being read */
+	size_t body_len;   /* chunk data bytes so far */
+	size_t seen;	   /* len on the last call */
+	size_t examined;   /* bytes looked at so far, for tests */
+};
+
 /* Fills *lim with the defaults above. */
 void http_limits_init(struct http_limits *lim);
 
+/* Prepares st for a request that starts at buf[0]. */
+void http_parse_state_init(struct http_parse_state *st);
+
 /*
  * Parses the request at the start of buf[0..len).  See the contract at the
- * top of this file.  req is overwritten on every call.
+ * top of this file.  With st == NULL, req is overwritten on every call;
+ * with st, req is filled in as the request arrives and must be the same
+ * on every call for that request.
  */
 ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
-			   struct http_request *req);
+			   struct http_request *req,
+			   struct http_parse_state *st);
+
+/*
+ * The size of a buffer that holds any request lim allows (NULL: the
+ * defaults): max_request_line + 2 for the request line and the empty lines
+ * before it, max_header_bytes for the field lines, and max_body +
+ * max_header_bytes for a chunked body with its framing.  A request that
+ * fills such a buffer without being complete has already been refused.
+ */
+size_t http_request_buffer_size(const struct http_limits *lim);
 
 /*
  * Finds a header by name, case-insensitively.  Returns the first match or

@@ -249,7 +249,7 @@ static int session_run(struct session *s)
 	for (;;) {
 		struct http_request req;
 		ssize_t n = http_parse_request(s->buf, s->used, &s->srv->limits,
-					       &req);
+					       &req, NULL);
 
 		if (n > 0) {
 			served++;
