@@ -1253,37 +1253,51 @@ const struct http_str *http_find_header(const struct http_request *req,
  * -1 on a malformed escape, a NUL (escaped or not), or no room.
  */
 /*
+ * Decodes the character at src[*i] of src[0..n): a %xx escape, '+' for a
+ * space if plus_is_space, or the byte itself; moves *i past it.  Returns
+ * the character, or -1 if the escape is malformed or the character is NUL.
+ */
+static int decode_char(const char *src, size_t n, size_t *i, bool plus_is_space)
+{
+	unsigned char c = (unsigned char)src[*i];
+	int hi, lo;
+
+	if (c == '%') {
+		if (n - *i < 3)
+			return -1;
+		hi = hex_value((unsigned char)src[*i + 1]);
+		lo = hex_value((unsigned char)src[*i + 2]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		c = (unsigned char)(hi * 16 + lo);
+		*i += 3;
+	} else {
+		if (c == '+' && plus_is_space)
+			c = ' ';
+		*i += 1;
+	}
+	/* LESSON: "%00" would cut the C string short: the file opened
+	   would not be the one that was checked. */
+	return c == '\0' ? -1 : c;
+}
+
+/*
  * Percent-decodes src[0..n) into out, '+' to space if plus_is_space.
  * -1 on a malformed escape, a NUL (escaped or not), or no room.
  */
 static ssize_t percent_decode(const char *src, size_t n, bool plus_is_space,
 			      char *out, size_t outsz)
 {
-	size_t i, o = 0;
-	int hi, lo;
-	char c;
+	size_t i = 0, o = 0;
+	int c;
 
 	if (outsz == 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		c = src[i];
-		if (c == '%') {
-			if (n - i < 3)
-				return -1;
-			hi = hex_value((unsigned char)src[i + 1]);
-			lo = hex_value((unsigned char)src[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (c == '+' && plus_is_space) {
-			c = ' ';
-		}
-		/* LESSON: "%00" would cut the C string short: the file
-		   opened would not be the one that was checked. */
-		if (c == '\0' || o + 1 >= outsz)
+	while (i < n) {
+		c = decode_char(src, n, &i, plus_is_space);
+		if (c < 0 || o + 1 >= outsz)
 			return -1;
-		out[o++] = c;
+		out[o++] = (char)c;
 	}
 	out[o] = '\0';
 	return (ssize_t)o;
@@ -1294,24 +1308,31 @@ ssize_t http_decode_path(const struct http_str *path, char *out, size_t outsz)
 	return percent_decode(path->p, path->len, false, out, outsz);
 }
 
-/* True if the form-encoded key p[0..n) decodes to key. */
+/*
+ * LESSON: one decoding for keys and values.  If a key is matched as sent
+ * but its value decoded, "n%61me=x" is not "name" to us but is to the next
+ * program that decodes the whole query, and a check made on one spelling
+ * is skipped by the other.  Likewise a query with one broken escape is
+ * refused as a whole rather than read around.
+ */
+static bool query_is_well_formed(const struct http_str *query)
+{
+	size_t i = 0;
+
+	while (i < query->len)
+		if (decode_char(query->p, query->len, &i, true) < 0)
+			return false;
+	return true;
+}
+
+/* True if the form-encoded key p[0..n), known well-formed, is key. */
 static bool form_key_equal(const char *p, size_t n, const char *key)
 {
 	size_t i = 0;
-	int hi, lo;
-	char c;
 
 	while (i < n) {
-		c = p[i++];
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%' && n - i >= 2 &&
-			   (hi = hex_value((unsigned char)p[i])) >= 0 &&
-			   (lo = hex_value((unsigned char)p[i + 1])) >= 0) {
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (*key == '\0' || *key != c)
+		if (*key == '\0' ||
+		    decode_char(p, n, &i, true) != (unsigned char)*key)
 			return false;
 		key++;
 	}
@@ -1322,10 +1343,13 @@ ssize_t http_query_param(const struct http_str *query, const char *key,
 			 char *out, size_t outsz)
 {
 	const char *p = query->p;
-	const char *end, *amp, *pair_end, *eq;
+	const char *end, *amp, *pair_end, *eq, *value;
+	ssize_t n;
 
 	if (query->len == 0)
-		return -1;
+		return HTTP_QUERY_ABSENT;
+	if (!query_is_well_formed(query))
+		return HTTP_QUERY_MALFORMED;
 	end = p + query->len;
 	for (;;) {
 		amp = memchr(p, '&', (size_t)(end - p));
@@ -1333,15 +1357,13 @@ ssize_t http_query_param(const struct http_str *query, const char *key,
 		eq = memchr(p, '=', (size_t)(pair_end - p));
 		if (form_key_equal(p, (size_t)((eq ? eq : pair_end) - p),
 				   key)) {
-			if (eq == NULL)
-				return percent_decode(pair_end, 0, true, out,
-						      outsz);
-			return percent_decode(eq + 1,
-					      (size_t)(pair_end - eq - 1), true,
-					      out, outsz);
+			value = eq != NULL ? eq + 1 : pair_end;
+			n = percent_decode(value, (size_t)(pair_end - value),
+					   true, out, outsz);
+			return n < 0 ? HTTP_QUERY_MALFORMED : n;
 		}
 		if (amp == NULL)
-			return -1;
+			return HTTP_QUERY_ABSENT;
 		p = amp + 1;
 	}
 }

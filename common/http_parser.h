@@ -218,10 +218,19 @@ const struct http_str *http_find_header(const struct http_request *req,
  */
 ssize_t http_decode_path(const struct http_str *path, char *out, size_t outsz);
 
+/* What http_query_param() answers when it finds no value. */
+#define HTTP_QUERY_ABSENT (-1)
+#define HTTP_QUERY_MALFORMED (-2) /* also: the value does not fit in out */
+
 /*
  * Looks up key in a query string "a=1&b=2" and percent-decodes its value
- * into out ('+' becomes a space).  Returns the decoded length, or -1 if the
- * key is absent, malformed, or the value does not fit.
+ * into out (NUL-terminated).  Keys and values are decoded alike: %xx, and
+ * '+' for a space, so "n%61me=x" and "my+key=x" match the keys "name" and
+ * "my key".  A key without '=' has the empty value.  Returns the decoded
+ * length of the first match, HTTP_QUERY_ABSENT if no key matches, or
+ * HTTP_QUERY_MALFORMED if the value does not fit in outsz bytes or if a
+ * %xx escape anywhere in the query is malformed or decodes to NUL: such a
+ * query has no meaning, so every lookup in it is malformed.
  */
 ssize_t http_query_param(const struct http_str *query, const char *key,
 			 char *out, size_t outsz);

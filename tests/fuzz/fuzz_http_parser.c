@@ -18,7 +18,8 @@
  *     answers (the same return, status, header_len and body bytes), and
  *     the bytes it examined stay linear in the length;
  *   - the decoders return a NUL-terminated string of the length they say,
- *     without a NUL inside, that fits the output buffer.
+ *     without a NUL inside, that fits the output buffer, and a query is
+ *     malformed for every key or for none.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -94,7 +95,7 @@ static void check_request(const struct http_request *req, ssize_t rc,
 
 static void check_decoded(ssize_t n, const char *out, size_t outsz)
 {
-	if (n < -1 || n >= (ssize_t)outsz)
+	if (n < HTTP_QUERY_MALFORMED || n >= (ssize_t)outsz)
 		fail("a decoded length out of range");
 	if (n >= 0 && strlen(out) != (size_t)n)
 		fail("a decoded string of the wrong length");
@@ -103,13 +104,25 @@ static void check_decoded(ssize_t n, const char *out, size_t outsz)
 static void check_decoders(const struct http_str *path,
 			   const struct http_str *query)
 {
+	size_t big = query->len + 1; /* any value fits */
 	char out[32];
+	char *all = malloc(big);
+	ssize_t a, b;
 
+	if (all == NULL)
+		abort();
 	check_decoded(http_decode_path(path, out, sizeof(out)), out,
 		      sizeof(out));
 	check_decoded(http_query_param(query, "q", out, sizeof(out)), out,
 		      sizeof(out));
 	check_decoded(http_query_param(query, "", out, 1), out, 1);
+	a = http_query_param(query, "q", all, big);
+	check_decoded(a, all, big);
+	b = http_query_param(query, "name", all, big);
+	check_decoded(b, all, big);
+	if ((a == HTTP_QUERY_MALFORMED) != (b == HTTP_QUERY_MALFORMED))
+		fail("a query malformed for one key but not another");
+	free(all);
 }
 
 /* Parses the first n bytes of data from a heap copy of exactly n bytes. */

@@ -1639,19 +1639,19 @@ static void test_query_param(void **state)
 	assert_int_equal(param("a=1&b=22&c=", "c", out, sizeof(out)), 0);
 	assert_string_equal(out, "");
 	assert_int_equal(param("flag&x=1", "flag", out, sizeof(out)), 0);
-	assert_int_equal(param("a=1&b=22", "d", out, sizeof(out)), -1);
-	assert_int_equal(param("ab=1", "a", out, sizeof(out)), -1);
-	assert_int_equal(param("a=1", "ab", out, sizeof(out)), -1);
-	assert_int_equal(http_query_param(&empty, "a", out, sizeof(out)), -1);
+	assert_int_equal(param("a=1&b=22", "d", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
+	assert_int_equal(param("ab=1", "a", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
+	assert_int_equal(param("a=1", "ab", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
+	assert_int_equal(http_query_param(&empty, "a", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
 
 	/* decoding: '+' is a space here, %xx as in paths */
 	assert_int_equal(param("q=hello+big%20world%21", "q", out, sizeof(out)),
 			 16);
 	assert_string_equal(out, "hello big world!");
-	assert_int_equal(
-		param("x=1&my+key=v&my%20key=w", "my key", out, sizeof(out)),
-		1);
-	assert_string_equal(out, "v");
 	assert_int_equal(param("a=%2B%26%3D", "a", out, sizeof(out)), 3);
 	assert_string_equal(out, "+&=");
 	assert_int_equal(param("a=1&a=2", "a", out, sizeof(out)), 1);
@@ -1659,14 +1659,64 @@ static void test_query_param(void **state)
 	assert_int_equal(param("a=1=2", "a", out, sizeof(out)), 3);
 	assert_string_equal(out, "1=2");
 
-	/* malformed or too long */
-	assert_int_equal(param("a=%zz", "a", out, sizeof(out)), -1);
-	assert_int_equal(param("a=%2", "a", out, sizeof(out)), -1);
-	assert_int_equal(param("a=%00", "a", out, sizeof(out)), -1);
-	assert_int_equal(param("a=12345", "a", out, 5), -1);
+	/* malformed, or too long for out */
+	assert_int_equal(param("a=%zz", "a", out, sizeof(out)),
+			 HTTP_QUERY_MALFORMED);
+	assert_int_equal(param("a=%2", "a", out, sizeof(out)),
+			 HTTP_QUERY_MALFORMED);
+	assert_int_equal(param("a=%00", "a", out, sizeof(out)),
+			 HTTP_QUERY_MALFORMED);
+	assert_int_equal(param("a=12345", "a", out, 5), HTTP_QUERY_MALFORMED);
 	assert_int_equal(param("a=1234", "a", out, 5), 4);
-	/* a bad pair elsewhere does not matter */
-	assert_int_equal(param("b=%zz&a=ok", "a", out, sizeof(out)), 2);
+	assert_int_equal(param("a=1", "a", out, 0), HTTP_QUERY_MALFORMED);
+	assert_int_equal(param("a=1", "b", out, 0), HTTP_QUERY_ABSENT);
+}
+
+/*
+ * One rule for keys and values (issue 8 finding 6, issue 9): both are
+ * decoded alike, a key matches after decoding, and one broken escape
+ * anywhere makes every lookup in the query malformed.
+ */
+static void test_query_param_one_rule(void **state)
+{
+	static const char *const malformed[] = {
+		"name=%zz",	"n%61me=%zz",	"x=%zz&name=a", "name=a&x=%zz",
+		"%zz=1&name=a", "name=a&%",	"name=a&x=%4",	"name=a&x%00=1",
+		"n%00ame=a",	"name=a&x=%00", "name=%",	"name=a%0",
+	};
+	char out[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+		if (param(malformed[i], "name", out, sizeof(out)) !=
+		    HTTP_QUERY_MALFORMED)
+			print_error("query \"%s\"\n", malformed[i]);
+		assert_int_equal(param(malformed[i], "name", out, sizeof(out)),
+				 HTTP_QUERY_MALFORMED);
+		/* ...whatever key is asked for */
+		assert_int_equal(param(malformed[i], "other", out, sizeof(out)),
+				 HTTP_QUERY_MALFORMED);
+	}
+
+	/* A key matches once decoded, like a value. */
+	assert_int_equal(param("n%61me=bob", "name", out, sizeof(out)), 3);
+	assert_string_equal(out, "bob");
+	assert_int_equal(
+		param("x=1&%6E%61%6D%65=ann", "name", out, sizeof(out)), 3);
+	assert_string_equal(out, "ann");
+	assert_int_equal(param("n%61me", "name", out, sizeof(out)), 0);
+
+	/* '+' is a space in keys too; an escaped '+' is a plus. */
+	assert_int_equal(
+		param("x=1&my+key=v&my%20key=w", "my key", out, sizeof(out)),
+		1);
+	assert_string_equal(out, "v");
+	assert_int_equal(param("a+b=1&a%2Bb=2", "a+b", out, sizeof(out)), 1);
+	assert_string_equal(out, "2");
+	assert_int_equal(param("a+b=1", "a+b", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
+	assert_int_equal(param("a+b=1", "a b", out, sizeof(out)), 1);
 }
 
 static void test_small_helpers(void **state)
@@ -1748,6 +1798,7 @@ int main(void)
 		cmocka_unit_test(test_header_limits),
 		cmocka_unit_test(test_decode_path),
 		cmocka_unit_test(test_query_param),
+		cmocka_unit_test(test_query_param_one_rule),
 		cmocka_unit_test(test_small_helpers),
 		cmocka_unit_test(test_empty_and_garbage_input),
 	};
