@@ -47,7 +47,7 @@
  *   The only write into buf: when a chunked request is complete, its chunk
  *   data is moved in place (towards the front) so that req->body is one
  *   contiguous view.  Bytes past the returned length are never touched.
-
+ *
  * Decisions worth knowing
  *   Limits.  The request line, with any empty lines before it, may take
  *   max_request_line bytes before its CRLF (else 414).  The field lines
