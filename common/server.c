@@ -250,9 +250,7 @@ int server_accept(const struct server *srv)
 
 size_t server_request_buffer_size(const struct server *srv)
 {
-	const struct http_limits *l = &srv->limits;
-
-	return l->max_request_line + l->max_header_bytes + l->max_body + 1024;
+	return http_request_buffer_size(&srv->limits);
 }
 
 long long server_now_ms(void)

@@ -73,7 +73,7 @@ static int handle(const char *raw)
 	assert_true(len < sizeof(ex.buf));
 	memcpy(ex.buf, raw, len);
 	http_limits_init(&lim);
-	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req),
+	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req, NULL),
 			 (ssize_t)len);
 	app_handle(&srv, &ex.req, &ex.resp);
 	memcpy(ex.head, ex.resp.head, ex.resp.head_len);
@@ -360,7 +360,7 @@ static bool may_block(const char *raw)
 
 	memcpy(ex.buf, raw, len);
 	http_limits_init(&lim);
-	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req),
+	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req, NULL),
 			 (ssize_t)len);
 	return app_may_block(&srv, &ex.req);
 }
