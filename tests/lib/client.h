@@ -1,5 +1,5 @@
 /*
- * client.h - a tiny HTTP/1.1 client for the contract suite.
+ * client.h - a tiny HTTP/1.1 client for the contract and adversarial suites.
  *
  * It sends raw bytes (the tests write requests by hand, so they can send
  * malformed ones) and reads responses with a deadline on every wait: a
@@ -18,8 +18,8 @@
  *
  * Thread safety: none; the suite is single-threaded.
  */
-#ifndef CONTRACT_CLIENT_H
-#define CONTRACT_CLIENT_H
+#ifndef TESTS_CLIENT_H
+#define TESTS_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -130,4 +130,4 @@ bool reply_header_has_token(const struct reply *r, const char *name,
  */
 int fetch(int port, const char *request, struct reply *r);
 
-#endif /* CONTRACT_CLIENT_H */
+#endif /* TESTS_CLIENT_H */

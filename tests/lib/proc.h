@@ -10,8 +10,8 @@
  *
  * Thread safety: re-entrant.
  */
-#ifndef CONTRACT_PROC_H
-#define CONTRACT_PROC_H
+#ifndef TESTS_PROC_H
+#define TESTS_PROC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,4 +54,4 @@ struct task_wait {
  */
 int proc_task_waits(pid_t pid, struct task_wait *tasks, int max);
 
-#endif /* CONTRACT_PROC_H */
+#endif /* TESTS_PROC_H */

@@ -1,5 +1,5 @@
 /*
- * client.c - the contract suite's HTTP client: see client.h.
+ * client.c - the test suites' HTTP client: see client.h.
  *
  * Every socket is non-blocking and every wait is a poll() with the time
  * left before a deadline, so no call here can block for longer than the
