@@ -20,7 +20,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* A response bigger than this is a server bug, not something to buffer. */
@@ -30,22 +29,6 @@
 static struct client clients[CLIENT_MAX];
 static bool clients_ready;
 static char last_error[512];
-
-int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 const char *client_error(void)
 {
@@ -60,31 +43,6 @@ __attribute__((format(printf, 1, 2))) static void set_error(const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
-}
-
-/* Milliseconds left before deadline, at least 0. */
-static int time_left(int64_t deadline)
-{
-	int64_t left = deadline - now_ms();
-
-	return left > 0 ? (int)left : 0;
-}
-
-/* Waits for events on fd.  Returns 1 when ready, 0 on timeout, -1. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-
-	for (;;) {
-		int n = poll(&pfd, 1, time_left(deadline));
-
-		if (n > 0)
-			return 1;
-		if (n == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
 }
 
 static struct client *slot_take(void)
@@ -119,7 +77,7 @@ static int connect_wait(int fd, const struct sockaddr_in *sa)
 		set_error("connect: %s", strerror(errno));
 		return -1;
 	}
-	if (wait_fd(fd, POLLOUT, deadline) != 1) {
+	if (clock_wait_fd(fd, POLLOUT, deadline) != 1) {
 		set_error("connect: no answer within %d ms", CLIENT_TIMEOUT_MS);
 		return -1;
 	}
@@ -205,7 +163,7 @@ int client_send(struct client *c, const void *buf, size_t len)
 			set_error("send: %s", strerror(errno));
 			return -1;
 		}
-		if (wait_fd(c->fd, POLLOUT, deadline) != 1) {
+		if (clock_wait_fd(c->fd, POLLOUT, deadline) != 1) {
 			set_error("send: server read nothing for %d ms",
 				  CLIENT_TIMEOUT_MS);
 			return -1;
@@ -275,7 +233,7 @@ static int fill(struct client *c, int64_t deadline)
 			set_error("recv: %s", strerror(errno));
 			return -1;
 		}
-		w = wait_fd(c->fd, POLLIN, deadline);
+		w = clock_wait_fd(c->fd, POLLIN, deadline);
 		if (w == 0) {
 			set_error("no response within the deadline");
 			return -1;

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h" /* now_ms, sleep_ms: the tests use them with clients */
+
 /* How long one wait may take before a test calls it a failure. */
 #define CLIENT_TIMEOUT_MS 5000
 
@@ -59,12 +61,6 @@ struct reply {
 	char *body; /* NUL-terminated for strstr; may hold NULs */
 	size_t body_len;
 };
-
-/* Milliseconds on CLOCK_MONOTONIC. */
-int64_t now_ms(void);
-
-/* Sleeps for ms milliseconds (retrying on EINTR). */
-void sleep_ms(int ms);
 
 /* The description of the last failure. */
 const char *client_error(void);
