@@ -4,6 +4,14 @@
  * Every socket is non-blocking and every wait is a poll() with the time
  * left before a deadline, so no call here can block for longer than the
  * caller allowed.
+ *
+ * One function frames responses, take_reply(), and it never waits: it
+ * takes a response off the front of the buffer if all of it is there, and
+ * otherwise notes how many bytes the buffer must hold before another try
+ * can succeed (c->want), so a 2 MiB body is parsed once, not once per
+ * recv.  client_read_reply() is that function in a loop around recv;
+ * client_take_reply() is one call of it, for suites that poll many
+ * connections themselves.
  */
 #include "client.h"
 
@@ -22,9 +30,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A response bigger than this is a server bug, not something to buffer. */
-#define CLIENT_BUF_MAX (8u * 1024 * 1024)
+/* A body bigger than this is a server bug, not something to buffer. */
+#define CLIENT_BODY_MAX (8u * 1024 * 1024)
 #define CLIENT_HEAD_MAX (64u * 1024)
+/* A response is buffered whole before it is taken. */
+#define CLIENT_BUF_MAX (CLIENT_BODY_MAX + CLIENT_HEAD_MAX)
+/* The room a recv into the buffer asks for. */
+#define CLIENT_RECV_MIN 16384u
 
 static struct client clients[CLIENT_MAX];
 static bool clients_ready;
@@ -56,7 +68,9 @@ static struct client *slot_take(void)
 	}
 	for (i = 0; i < CLIENT_MAX; i++) {
 		if (clients[i].fd == -1) {
+			/* Still free (fd -1) until client_open succeeds. */
 			memset(&clients[i], 0, sizeof(clients[i]));
+			clients[i].fd = -1;
 			return &clients[i];
 		}
 	}
@@ -90,6 +104,11 @@ static int connect_wait(int fd, const struct sockaddr_in *sa)
 
 struct client *client_open(int port)
 {
+	return client_open_rcvbuf(port, 0);
+}
+
+struct client *client_open_rcvbuf(int port, int rcvbuf)
+{
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct client *c = slot_take();
 	int one = 1;
@@ -104,7 +123,14 @@ struct client *client_open(int port)
 		set_error("socket: %s", strerror(errno));
 		return NULL;
 	}
-	/* The byte-at-a-time test needs each byte in its own segment. */
+	/* Before the handshake, so the window is small from the start. */
+	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				     sizeof(rcvbuf)) == -1) {
+		set_error("SO_RCVBUF: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	/* The byte-at-a-time tests need each byte in its own segment. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect_wait(fd, &sa) == -1) {
 		close(fd);
@@ -146,7 +172,13 @@ void client_close_all(void)
 
 int client_send(struct client *c, const void *buf, size_t len)
 {
-	int64_t deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	return client_send_within(c, buf, len, CLIENT_TIMEOUT_MS);
+}
+
+int client_send_within(struct client *c, const void *buf, size_t len,
+		       int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
 	const char *p = buf;
 
 	while (len > 0) {
@@ -165,7 +197,7 @@ int client_send(struct client *c, const void *buf, size_t len)
 		}
 		if (clock_wait_fd(c->fd, POLLOUT, deadline) != 1) {
 			set_error("send: server read nothing for %d ms",
-				  CLIENT_TIMEOUT_MS);
+				  timeout_ms);
 			return -1;
 		}
 	}
@@ -177,17 +209,24 @@ int client_send_str(struct client *c, const char *s)
 	return client_send(c, s, strlen(s));
 }
 
-/* Makes room for at least want more bytes.  Returns 0 or -1. */
-static int buf_reserve(struct client *c, size_t want)
+/*
+ * Makes room in the buffer for a recv: CLIENT_RECV_MIN bytes, or what is
+ * left below CLIENT_BUF_MAX.  Returns 0, or -1 if the buffer is full.
+ */
+static int buf_make_room(struct client *c)
 {
-	size_t cap = c->cap ? c->cap : 16384;
+	size_t cap = c->cap ? c->cap : CLIENT_RECV_MIN;
 	char *p;
 
-	if (c->cap - c->len >= want)
+	if (c->cap - c->len >= CLIENT_RECV_MIN)
 		return 0;
-	while (cap - c->len < want)
+	while (cap - c->len < CLIENT_RECV_MIN && cap < CLIENT_BUF_MAX)
 		cap *= 2;
-	if (cap > CLIENT_BUF_MAX + 1) {
+	if (cap > CLIENT_BUF_MAX)
+		cap = CLIENT_BUF_MAX;
+	if (cap == c->cap) {
+		if (c->len < c->cap)
+			return 0;
 		set_error("response larger than %u bytes", CLIENT_BUF_MAX);
 		return -1;
 	}
@@ -203,10 +242,12 @@ static int buf_reserve(struct client *c, size_t want)
 }
 
 /*
- * Reads what has arrived, waiting until deadline.  Returns 1 when bytes
- * were added, 0 when the server has closed, -1 on timeout or error.
+ * One recv of at most max bytes into buf, waiting until deadline for
+ * something to arrive.  Returns the bytes read, 0 when the server has
+ * closed (c->eof, and c->reset if with a reset), -1 on timeout or error.
  */
-static int fill(struct client *c, int64_t deadline)
+static ssize_t recv_wait(struct client *c, void *buf, size_t max,
+			 int64_t deadline)
 {
 	for (;;) {
 		ssize_t n;
@@ -214,14 +255,9 @@ static int fill(struct client *c, int64_t deadline)
 
 		if (c->eof)
 			return 0;
-		if (buf_reserve(c, 16384) == -1)
-			return -1;
-		n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-		if (n > 0) {
-			c->len += (size_t)n;
-			c->buf[c->len] = '\0';
-			return 1;
-		}
+		n = recv(c->fd, buf, max, 0);
+		if (n > 0)
+			return n;
 		if (n == 0 || errno == ECONNRESET) {
 			c->eof = true;
 			c->reset = n == -1;
@@ -243,6 +279,27 @@ static int fill(struct client *c, int64_t deadline)
 			return -1;
 		}
 	}
+}
+
+/*
+ * Reads what has arrived into the buffer, waiting until deadline.  Returns
+ * 1 when bytes were added, 0 when the server has closed, -1 on timeout or
+ * error.
+ */
+static int fill(struct client *c, int64_t deadline)
+{
+	ssize_t n;
+
+	if (c->eof)
+		return 0;
+	if (buf_make_room(c) == -1)
+		return -1;
+	n = recv_wait(c, c->buf + c->len, c->cap - c->len, deadline);
+	if (n <= 0)
+		return (int)n;
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	return 1;
 }
 
 static void consume(struct client *c, size_t n)
@@ -340,159 +397,252 @@ static int parse_head(const char *buf, size_t hlen, struct reply *r)
 	return 0;
 }
 
-/* Waits until c->buf holds at least n bytes.  Returns 0 or -1. */
-static int need_bytes(struct client *c, size_t n, int64_t deadline)
+/* Appends n bytes at p to the body, which stays NUL-terminated. */
+static int append_body(struct reply *r, const char *p, size_t n)
 {
-	while (c->len < n) {
-		int got = fill(c, deadline);
+	char *body = realloc(r->body, r->body_len + n + 1);
 
-		if (got == 0)
-			set_error("server closed after %zu of %zu bytes",
-				  c->len, n);
-		if (got != 1)
-			return -1;
-	}
-	return 0;
-}
-
-/* Appends n bytes of c->buf to the body and consumes them. */
-static int take_body(struct client *c, struct reply *r, size_t n)
-{
-	char *p = realloc(r->body, r->body_len + n + 1);
-
-	if (!p) {
+	if (!body) {
 		set_error("out of memory");
 		return -1;
 	}
-	memcpy(p + r->body_len, c->buf, n);
-	r->body = p;
+	if (n)
+		memcpy(body + r->body_len, p, n);
+	r->body = body;
 	r->body_len += n;
 	r->body[r->body_len] = '\0';
-	consume(c, n);
 	return 0;
 }
 
-/* Waits for a CRLF-terminated line; returns its length without CRLF. */
-static ssize_t need_line(struct client *c, int64_t deadline)
+/*
+ * The length of the CRLF-terminated line at c->buf + pos, without CRLF.
+ * Returns 1, 0 if the line is not all there (c->want set), or -1.
+ */
+static int find_line(struct client *c, size_t pos, size_t *len)
 {
-	for (;;) {
-		const char *crlf =
-			c->len ? memmem(c->buf, c->len, "\r\n", 2) : NULL;
+	const char *crlf =
+		c->len > pos ? memmem(c->buf + pos, c->len - pos, "\r\n", 2)
+			     : NULL;
 
-		if (crlf)
-			return crlf - c->buf;
-		if (c->len > CLIENT_HEAD_MAX) {
-			set_error("chunk line too long");
-			return -1;
-		}
-		if (fill(c, deadline) != 1) {
-			if (c->eof)
-				set_error("server closed inside chunked body");
-			return -1;
-		}
+	if (crlf) {
+		*len = (size_t)(crlf - (c->buf + pos));
+		return 1;
 	}
+	if (c->len - pos > CLIENT_HEAD_MAX) {
+		set_error("chunk line too long");
+		return -1;
+	}
+	c->want = c->len + 1;
+	return 0;
 }
 
-/* RFC 9112 section 7.1: chunks, a last chunk, trailers. */
-static int read_chunked(struct client *c, struct reply *r, int64_t deadline)
+/*
+ * RFC 9112 section 7.1: chunks, a last chunk, trailers, from c->buf + pos.
+ * Copies the chunk data into r.  Returns 1 with *end just past the
+ * trailers, 0 if more bytes are needed (c->want set), or -1.
+ */
+static int frame_chunked(struct client *c, struct reply *r, size_t pos,
+			 size_t *end)
 {
-	for (;;) {
-		ssize_t line = need_line(c, deadline);
-		unsigned long size;
-		char *end;
+	size_t len;
+	int rc;
 
-		if (line < 0)
-			return -1;
-		size = strtoul(c->buf, &end, 16);
-		if (end == c->buf || size > CLIENT_BUF_MAX) {
+	for (;;) {
+		unsigned long size;
+		char *stop;
+
+		rc = find_line(c, pos, &len);
+		if (rc != 1)
+			return rc;
+		size = strtoul(c->buf + pos, &stop, 16);
+		if (stop == c->buf + pos || size > CLIENT_BODY_MAX) {
 			set_error("bad chunk size line");
 			return -1;
 		}
-		consume(c, (size_t)line + 2);
+		pos += len + 2;
 		if (size == 0)
 			break;
-		if (need_bytes(c, size + 2, deadline) == -1 ||
-		    take_body(c, r, size) == -1)
+		if (c->len < pos + size + 2) {
+			c->want = pos + size + 2;
+			return 0;
+		}
+		if (append_body(r, c->buf + pos, size) == -1)
 			return -1;
-		if (memcmp(c->buf, "\r\n", 2) != 0) {
+		if (memcmp(c->buf + pos + size, "\r\n", 2) != 0) {
 			set_error("chunk data not followed by CRLF");
 			return -1;
 		}
-		consume(c, 2);
+		pos += size + 2;
 	}
-	for (;;) { /* trailer section up to the empty line */
-		ssize_t line = need_line(c, deadline);
-
-		if (line < 0)
-			return -1;
-		consume(c, (size_t)line + 2);
-		if (line == 0)
-			return 0;
-	}
+	do { /* the trailer section, up to the empty line */
+		rc = find_line(c, pos, &len);
+		if (rc != 1)
+			return rc;
+		pos += len + 2;
+	} while (len > 0);
+	*end = pos;
+	return 1;
 }
 
-static int read_body(struct client *c, struct reply *r, bool head_request,
-		     int64_t deadline)
+/* A body of n bytes at c->buf + pos: as frame_body(). */
+static int frame_length(struct client *c, struct reply *r, size_t pos, size_t n,
+			size_t *end)
+{
+	if (c->len < pos + n) {
+		c->want = pos + n;
+		return 0;
+	}
+	if (append_body(r, c->buf + pos, n) == -1)
+		return -1;
+	*end = pos + n;
+	return 1;
+}
+
+/*
+ * The body from c->buf + pos, framed as RFC 9112 section 6.3 says, copied
+ * into r.  Returns 1 with *end just past it, 0 if more bytes are needed
+ * (c->want set), or -1.
+ */
+static int frame_body(struct client *c, struct reply *r, bool head_request,
+		      size_t pos, size_t *end)
 {
 	const char *te = reply_header(r, "Transfer-Encoding");
 	const char *cl = reply_header(r, "Content-Length");
 	unsigned long long n;
-	char *end;
+	char *stop;
 
 	if (head_request || r->status / 100 == 1 || r->status == 204 ||
 	    r->status == 304)
-		return take_body(c, r, 0);
+		return frame_length(c, r, pos, 0, end);
 	if (te)
-		return read_chunked(c, r, deadline);
+		return frame_chunked(c, r, pos, end);
 	if (!cl) { /* the body ends when the server closes */
-		while (fill(c, deadline) == 1)
-			;
-		if (!c->eof)
-			return -1;
-		return take_body(c, r, c->len);
+		if (!c->eof) {
+			c->want = c->len + 1;
+			return 0;
+		}
+		return frame_length(c, r, pos, c->len - pos, end);
 	}
 	errno = 0;
-	n = strtoull(cl, &end, 10);
-	if (errno || end == cl || *end || !isdigit((unsigned char)*cl) ||
-	    n > CLIENT_BUF_MAX) {
+	n = strtoull(cl, &stop, 10);
+	if (errno || stop == cl || *stop || !isdigit((unsigned char)*cl) ||
+	    n > CLIENT_BODY_MAX) {
 		set_error("bad Content-Length \"%s\"", cl);
 		return -1;
 	}
-	if (need_bytes(c, (size_t)n, deadline) == -1)
+	return frame_length(c, r, pos, (size_t)n, end);
+}
+
+/*
+ * Takes one response off the front of the buffer if all of it is there,
+ * without waiting.  Returns 1 and fills r, 0 if more bytes are needed
+ * (c->want says how many the buffer must hold first), or -1 if the
+ * response is malformed or too large.
+ */
+static int take_reply(struct client *c, struct reply *r, bool head_request)
+{
+	size_t hlen = head_end(c), end = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (hlen == 0) {
+		if (c->len > CLIENT_HEAD_MAX) {
+			set_error("response head over %u bytes",
+				  CLIENT_HEAD_MAX);
+			return -1;
+		}
+		c->want = c->len + 1;
+		return 0;
+	}
+	if (parse_head(c->buf, hlen, r) == -1) {
+		reply_free(r);
 		return -1;
-	return take_body(c, r, (size_t)n);
+	}
+	rc = frame_body(c, r, head_request, hlen, &end);
+	if (rc == 1)
+		consume(c, end);
+	else
+		reply_free(r);
+	return rc;
+}
+
+static void set_closed_error(const struct client *c)
+{
+	set_error("server closed the connection%s with %zu bytes of an "
+		  "unfinished response",
+		  c->reset ? " (reset)" : "", c->len);
 }
 
 int client_read_reply(struct client *c, struct reply *r, bool head_request,
 		      int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
-	size_t hlen;
 
-	memset(r, 0, sizeof(*r));
-	while ((hlen = head_end(c)) == 0) {
-		if (c->len > CLIENT_HEAD_MAX) {
-			set_error("response head over %u bytes",
-				  CLIENT_HEAD_MAX);
+	for (;;) {
+		int rc = take_reply(c, r, head_request);
+
+		if (rc != 0)
+			return rc == 1 ? 0 : -1;
+		if (c->eof) {
+			set_closed_error(c);
 			return -1;
 		}
-		if (fill(c, deadline) != 1) {
-			if (c->eof)
-				set_error("server closed the connection%s "
-					  "with %zu bytes of a head",
-					  c->reset ? " (reset)" : "", c->len);
+		while (c->len < c->want && fill(c, deadline) == 1)
+			;
+		/* Short of want: a timeout or an error, unless it closed. */
+		if (c->len < c->want && !c->eof)
 			return -1;
-		}
 	}
-	if (parse_head(c->buf, hlen, r) == -1)
-		goto fail;
-	consume(c, hlen);
-	if (read_body(c, r, head_request, deadline) == -1)
-		goto fail;
-	return 0;
-fail:
-	reply_free(r);
-	return -1;
+}
+
+int client_take_reply(struct client *c, struct reply *r, bool head_request)
+{
+	int64_t now = now_ms();
+	int rc;
+
+	/* What has arrived, without waiting (a deadline of now). */
+	while (fill(c, now) == 1)
+		;
+	rc = take_reply(c, r, head_request);
+	if (rc == 0 && c->eof) {
+		set_closed_error(c);
+		return -1;
+	}
+	return rc;
+}
+
+int client_read_head(struct client *c, struct reply *r, int timeout_ms)
+{
+	/* A reply to HEAD is a head and no body: the body stays unread. */
+	return client_read_reply(c, r, true, timeout_ms);
+}
+
+ssize_t client_read_some(struct client *c, void *buf, size_t max,
+			 int timeout_ms)
+{
+	size_t n = c->len < max ? c->len : max;
+
+	if (n > 0) { /* what the buffer holds goes first */
+		memcpy(buf, c->buf, n);
+		consume(c, n);
+		return (ssize_t)n;
+	}
+	return recv_wait(c, buf, max, now_ms() + timeout_ms);
+}
+
+long client_drain(struct client *c, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	long got = 0;
+
+	for (;;) {
+		got += (long)c->len;
+		consume(c, c->len);
+		if (c->eof)
+			return got;
+		if (fill(c, deadline) == -1)
+			return -1;
+	}
 }
 
 int client_wait_close(struct client *c, int timeout_ms)
@@ -569,6 +719,11 @@ bool reply_header_has_token(const struct reply *r, const char *name,
 
 int fetch(int port, const char *request, struct reply *r)
 {
+	return fetch_within(port, request, r, CLIENT_TIMEOUT_MS);
+}
+
+int fetch_within(int port, const char *request, struct reply *r, int timeout_ms)
+{
 	struct client *c = client_open(port);
 	int rc = -1;
 
@@ -577,7 +732,7 @@ int fetch(int port, const char *request, struct reply *r)
 		return -1;
 	if (client_send_str(c, request) == 0)
 		rc = client_read_reply(c, r, strncmp(request, "HEAD ", 5) == 0,
-				       CLIENT_TIMEOUT_MS);
+				       timeout_ms);
 	client_close(c);
 	return rc;
 }
