@@ -22,13 +22,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "errmsg.h"
 
 /* A body bigger than this is a server bug, not something to buffer. */
 #define CLIENT_BODY_MAX (8u * 1024 * 1024)
@@ -40,21 +41,10 @@
 
 static struct client clients[CLIENT_MAX];
 static bool clients_ready;
-static char last_error[512];
 
 const char *client_error(void)
 {
-	return last_error;
-}
-
-__attribute__((format(printf, 1, 2))) static void set_error(const char *fmt,
-							    ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
+	return errmsg_get();
 }
 
 static struct client *slot_take(void)
@@ -74,7 +64,7 @@ static struct client *slot_take(void)
 			return &clients[i];
 		}
 	}
-	set_error("more than %d clients open", CLIENT_MAX);
+	errmsg_set("more than %d clients open", CLIENT_MAX);
 	return NULL;
 }
 
@@ -88,15 +78,16 @@ static int connect_wait(int fd, const struct sockaddr_in *sa)
 	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
 		return 0;
 	if (errno != EINPROGRESS) {
-		set_error("connect: %s", strerror(errno));
+		errmsg_set("connect: %s", strerror(errno));
 		return -1;
 	}
 	if (clock_wait_fd(fd, POLLOUT, deadline) != 1) {
-		set_error("connect: no answer within %d ms", CLIENT_TIMEOUT_MS);
+		errmsg_set("connect: no answer within %d ms",
+			   CLIENT_TIMEOUT_MS);
 		return -1;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err) {
-		set_error("connect: %s", strerror(err ? err : errno));
+		errmsg_set("connect: %s", strerror(err ? err : errno));
 		return -1;
 	}
 	return 0;
@@ -120,13 +111,13 @@ struct client *client_open_rcvbuf(int port, int rcvbuf)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
-		set_error("socket: %s", strerror(errno));
+		errmsg_set("socket: %s", strerror(errno));
 		return NULL;
 	}
 	/* Before the handshake, so the window is small from the start. */
 	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 				     sizeof(rcvbuf)) == -1) {
-		set_error("SO_RCVBUF: %s", strerror(errno));
+		errmsg_set("SO_RCVBUF: %s", strerror(errno));
 		close(fd);
 		return NULL;
 	}
@@ -192,12 +183,12 @@ int client_send_within(struct client *c, const void *buf, size_t len,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno != EAGAIN) {
-			set_error("send: %s", strerror(errno));
+			errmsg_set("send: %s", strerror(errno));
 			return -1;
 		}
 		if (clock_wait_fd(c->fd, POLLOUT, deadline) != 1) {
-			set_error("send: server read nothing for %d ms",
-				  timeout_ms);
+			errmsg_set("send: server read nothing for %d ms",
+				   timeout_ms);
 			return -1;
 		}
 	}
@@ -227,13 +218,13 @@ static int buf_make_room(struct client *c)
 	if (cap == c->cap) {
 		if (c->len < c->cap)
 			return 0;
-		set_error("response larger than %u bytes", CLIENT_BUF_MAX);
+		errmsg_set("response larger than %u bytes", CLIENT_BUF_MAX);
 		return -1;
 	}
 	/* One byte spare, so the buffer can be NUL-terminated. */
 	p = realloc(c->buf, cap + 1);
 	if (!p) {
-		set_error("out of memory");
+		errmsg_set("out of memory");
 		return -1;
 	}
 	c->buf = p;
@@ -266,16 +257,16 @@ static ssize_t recv_wait(struct client *c, void *buf, size_t max,
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN) {
-			set_error("recv: %s", strerror(errno));
+			errmsg_set("recv: %s", strerror(errno));
 			return -1;
 		}
 		w = clock_wait_fd(c->fd, POLLIN, deadline);
 		if (w == 0) {
-			set_error("no response within the deadline");
+			errmsg_set("no response within the deadline");
 			return -1;
 		}
 		if (w == -1) {
-			set_error("poll: %s", strerror(errno));
+			errmsg_set("poll: %s", strerror(errno));
 			return -1;
 		}
 	}
@@ -364,14 +355,14 @@ static int parse_head(const char *buf, size_t hlen, struct reply *r)
 	r->head = strndup(buf, hlen);
 	r->fields = strndup(buf, hlen);
 	if (!r->head || !r->fields) {
-		set_error("out of memory");
+		errmsg_set("out of memory");
 		return -1;
 	}
 	line = r->fields;
 	next = strstr(line, "\r\n");
 	*next = '\0';
 	if (parse_status_line(line, r) == -1) {
-		set_error("malformed status line: \"%s\"", line);
+		errmsg_set("malformed status line: \"%s\"", line);
 		return -1;
 	}
 	for (line = next + 2; *line != '\r'; line = next + 2) {
@@ -381,12 +372,12 @@ static int parse_head(const char *buf, size_t hlen, struct reply *r)
 		*next = '\0';
 		colon = strchr(line, ':');
 		if (!colon || colon == line || line[0] == ' ') {
-			set_error("malformed header line: \"%s\"", line);
+			errmsg_set("malformed header line: \"%s\"", line);
 			return -1;
 		}
 		if (r->num_headers == REPLY_MAX_HEADERS) {
-			set_error("more than %d header fields",
-				  REPLY_MAX_HEADERS);
+			errmsg_set("more than %d header fields",
+				   REPLY_MAX_HEADERS);
 			return -1;
 		}
 		*colon = '\0';
@@ -403,7 +394,7 @@ static int append_body(struct reply *r, const char *p, size_t n)
 	char *body = realloc(r->body, r->body_len + n + 1);
 
 	if (!body) {
-		set_error("out of memory");
+		errmsg_set("out of memory");
 		return -1;
 	}
 	if (n)
@@ -429,7 +420,7 @@ static int find_line(struct client *c, size_t pos, size_t *len)
 		return 1;
 	}
 	if (c->len - pos > CLIENT_HEAD_MAX) {
-		set_error("chunk line too long");
+		errmsg_set("chunk line too long");
 		return -1;
 	}
 	c->want = c->len + 1;
@@ -456,7 +447,7 @@ static int frame_chunked(struct client *c, struct reply *r, size_t pos,
 			return rc;
 		size = strtoul(c->buf + pos, &stop, 16);
 		if (stop == c->buf + pos || size > CLIENT_BODY_MAX) {
-			set_error("bad chunk size line");
+			errmsg_set("bad chunk size line");
 			return -1;
 		}
 		pos += len + 2;
@@ -469,7 +460,7 @@ static int frame_chunked(struct client *c, struct reply *r, size_t pos,
 		if (append_body(r, c->buf + pos, size) == -1)
 			return -1;
 		if (memcmp(c->buf + pos + size, "\r\n", 2) != 0) {
-			set_error("chunk data not followed by CRLF");
+			errmsg_set("chunk data not followed by CRLF");
 			return -1;
 		}
 		pos += size + 2;
@@ -527,7 +518,7 @@ static int frame_body(struct client *c, struct reply *r, bool head_request,
 	n = strtoull(cl, &stop, 10);
 	if (errno || stop == cl || *stop || !isdigit((unsigned char)*cl) ||
 	    n > CLIENT_BODY_MAX) {
-		set_error("bad Content-Length \"%s\"", cl);
+		errmsg_set("bad Content-Length \"%s\"", cl);
 		return -1;
 	}
 	return frame_length(c, r, pos, (size_t)n, end);
@@ -547,8 +538,8 @@ static int take_reply(struct client *c, struct reply *r, bool head_request)
 	memset(r, 0, sizeof(*r));
 	if (hlen == 0) {
 		if (c->len > CLIENT_HEAD_MAX) {
-			set_error("response head over %u bytes",
-				  CLIENT_HEAD_MAX);
+			errmsg_set("response head over %u bytes",
+				   CLIENT_HEAD_MAX);
 			return -1;
 		}
 		c->want = c->len + 1;
@@ -568,9 +559,9 @@ static int take_reply(struct client *c, struct reply *r, bool head_request)
 
 static void set_closed_error(const struct client *c)
 {
-	set_error("server closed the connection%s with %zu bytes of an "
-		  "unfinished response",
-		  c->reset ? " (reset)" : "", c->len);
+	errmsg_set("server closed the connection%s with %zu bytes of an "
+		   "unfinished response",
+		   c->reset ? " (reset)" : "", c->len);
 }
 
 int client_read_reply(struct client *c, struct reply *r, bool head_request,
@@ -650,15 +641,15 @@ int client_wait_close(struct client *c, int timeout_ms)
 	int64_t deadline = now_ms() + timeout_ms;
 
 	if (c->len > 0) {
-		set_error("%zu unexpected bytes after the response", c->len);
+		errmsg_set("%zu unexpected bytes after the response", c->len);
 		return -1;
 	}
 	switch (fill(c, deadline)) {
 	case 0:
 		return 1;
 	case 1:
-		set_error("%zu unexpected bytes after the response: \"%.40s\"",
-			  c->len, c->buf);
+		errmsg_set("%zu unexpected bytes after the response: \"%.40s\"",
+			   c->len, c->buf);
 		return -1;
 	default:
 		return 0;

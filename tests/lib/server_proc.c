@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,27 +16,17 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "errmsg.h"
 
 /* More servers than any suite runs at once. */
 #define TRACKED_MAX 16
 
 /* Every server started and not yet reaped, for server_kill_all(). */
 static volatile pid_t tracked[TRACKED_MAX];
-static char last_error[512];
 
 const char *server_error(void)
 {
-	return last_error;
-}
-
-__attribute__((format(printf, 1, 2))) static void set_error(const char *fmt,
-							    ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
+	return errmsg_get();
 }
 
 static void track(pid_t pid, bool on)
@@ -189,19 +178,19 @@ static int read_port(struct server_proc *s, const char *binary, int timeout_ms)
 			    now_ms() + timeout_ms) == -1) {
 		if (!server_alive(s, &status)) {
 			server_describe_status(status, how, sizeof(how));
-			set_error("%s exited (%s) before printing its address",
-				  binary, how);
+			errmsg_set("%s exited (%s) before printing its address",
+				   binary, how);
 		} else {
-			set_error("%s printed no address within %d ms", binary,
-				  timeout_ms);
+			errmsg_set("%s printed no address within %d ms", binary,
+				   timeout_ms);
 		}
 		return -1;
 	}
 	s->port = parse_address(line);
 	if (s->port == -1) {
-		set_error("%s printed \"%.*s\", expected "
-			  "\"listening on http://127.0.0.1:PORT\"",
-			  binary, (int)strcspn(line, "\n"), line);
+		errmsg_set("%s printed \"%.*s\", expected "
+			   "\"listening on http://127.0.0.1:PORT\"",
+			   binary, (int)strcspn(line, "\n"), line);
 		return -1;
 	}
 	return 0;
@@ -217,12 +206,12 @@ int server_spawn(struct server_proc *s, char *const argv[],
 	memset(s, 0, sizeof(*s));
 	s->out_fd = -1;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		set_error("pipe2: %s", strerror(errno));
+		errmsg_set("pipe2: %s", strerror(errno));
 		return -1;
 	}
 	pid = fork();
 	if (pid == -1) {
-		set_error("fork: %s", strerror(errno));
+		errmsg_set("fork: %s", strerror(errno));
 		close(pfd[0]);
 		close(pfd[1]);
 		return -1;
