@@ -1,9 +1,9 @@
 /*
  * proc.h - what /proc says about a server process.
  *
- * The contract suite uses these to check what the HTTP side cannot see:
- * leaked descriptors, the number of threads and children, zombies, and
- * which system call an event loop waits in.
+ * The suites use these to check what the HTTP side cannot see: leaked
+ * descriptors, the number of threads and children, zombies, which system
+ * call an event loop waits in, and how much CPU a server burns.
  *
  * Every function returns -1 (or 0 for proc_state) when the process is gone
  * or the file cannot be read.
@@ -31,6 +31,9 @@ int proc_threads(pid_t pid);
 
 /* The state letter of /proc/PID/stat ('S', 'R', 'Z', ...), 0 if gone. */
 char proc_state(pid_t pid);
+
+/* CPU time the process has used (user + system), in ms. */
+long proc_cpu_ms(pid_t pid);
 
 /*
  * Fills kids[0..max) with the processes whose parent is pid (a scan of
