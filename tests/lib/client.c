@@ -293,12 +293,14 @@ static int fill(struct client *c, int64_t deadline)
 	return 1;
 }
 
+/* Drops the first n bytes of the buffer. */
 static void consume(struct client *c, size_t n)
 {
+	if (!c->buf) /* nothing received yet */
+		return;
 	memmove(c->buf, c->buf + n, c->len - n);
 	c->len -= n;
-	if (c->buf)
-		c->buf[c->len] = '\0';
+	c->buf[c->len] = '\0';
 }
 
 /* Byte offset just past "\r\n\r\n", or 0 if the head is incomplete. */
