@@ -249,7 +249,14 @@ static void stalled_reader_is_dropped(void **state)
 	start_or_fail(opts, 0);
 	c = open_or_fail(4096);
 	send_or_fail(c, "GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
-	/* Without reading a byte, wait for the server to give up on it. */
+	/*
+	 * Once bytes arrive the server counts this connection (03 counts it
+	 * in the new thread, which may not have run yet when the next
+	 * request asks /api/stats).  Then, without reading a byte, wait for
+	 * the server to give up on it.
+	 */
+	if (clock_wait_fd(c->fd, POLLIN, now_ms() + EXCHANGE_TIMEOUT_MS) != 1)
+		fail_msg("no response to GET /huge.bin");
 	expect_no_leftover_connections("a client stopped reading");
 	got = client_drain(c, EXCHANGE_TIMEOUT_MS);
 	if (got < 0)
