@@ -16,12 +16,13 @@
  *
  * Every client comes from a fixed table; client_close_all() closes whatever
  * a failed test left open, so one failure cannot block a one-connection-at-
- * a-time server (01) for the tests that follow.
+ * a-time server (01) for the tests that follow.  A pointer is valid until
+ * its client is closed: the next client_open() may reuse the slot.
  *
  * Errors: functions return 0 (or a pointer) on success and -1 (or NULL) on
  * failure; client_error() then describes the failure in words.
  *
- * Thread safety: none; the suite is single-threaded.
+ * Thread safety: none; the suites are single-threaded.
  */
 #ifndef TESTS_CLIENT_H
 #define TESTS_CLIENT_H
