@@ -56,6 +56,10 @@ SERVERS := $(BUILT:%=$(BIN)/%)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
+# tests/lib: the client, server process and /proc helpers both suites use.
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(OUT)/%.o)
+TESTLIB := $(OUT)/libtests.a
 CONTRACT := $(OUT)/tests/contract-suite
 ADVERSARIAL := $(OUT)/tests/adversarial-suite
 
@@ -88,12 +92,21 @@ $(OUT)/tests/test_%: $(OUT)/tests/unit/test_%.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-$(CONTRACT): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/contract/*.c)) $(LIB)
+$(OUT)/tests/lib/%.o $(OUT)/tests/contract/%.o $(OUT)/tests/adversarial/%.o: \
+	CFLAGS += -Itests/lib
+
+$(TESTLIB): $(TESTLIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(CONTRACT): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/contract/*.c)) \
+	$(TESTLIB) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-$(ADVERSARIAL): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/adversarial/*.c)) $(LIB)
+$(ADVERSARIAL): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/adversarial/*.c)) \
+	$(TESTLIB) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
@@ -193,7 +206,7 @@ check-diffs:
 	echo "check-diffs: docs/diffs/ is up to date"
 
 FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c tests/adversarial/*.[ch] \
-	tests/contract/*.[ch] tests/fuzz/*.c)
+	tests/contract/*.[ch] tests/lib/*.[ch] tests/fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 

@@ -25,10 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "harness.h"
+#include "proc.h"
 
 const char *server_binary;
 const char *server_model;
@@ -37,50 +36,38 @@ const char *server_model;
 #define GET_BIG "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n"
 
 /* 1,000 keep-alive clients, 200 slowloris clients. */
-#define MANY_PEERS 1000
-#define SLOW_PEERS 200
+#define MANY_CLIENTS 1000
+#define SLOW_CLIENTS 200
 #define SLOW_BYTE_MS 200
 #define PIPELINED 100
 
-/* What the current test started: the teardown stops and closes it all. */
+/* The server the current test started; the teardown stops it. */
 static struct server_proc srv;
-static struct peer *peers;
-static int npeers;
 
 static void start_or_fail(const char *const *extra, rlim_t nofile)
 {
-	if (server_start(&srv, extra, nofile) != 0)
-		fail_msg("cannot start %s", server_binary);
-}
-
-/* Allocates n peers the teardown will close. */
-static struct peer *alloc_peers(int n)
-{
-	peers = calloc((size_t)n, sizeof(*peers));
-	assert_non_null(peers);
-	for (int i = 0; i < n; i++)
-		peers[i].fd = -1;
-	npeers = n;
-	return peers;
+	if (harness_start(&srv, extra, nofile) != 0) {
+		memset(&srv, 0, sizeof(srv)); /* nothing for the teardown */
+		fail_msg("cannot start %s: %s", server_binary, server_error());
+	}
 }
 
 /*
  * Closes every client, then stops the server: it must exit 0 on SIGTERM
- * within STOP_TIMEOUT_MS (a sanitizer's report makes the status non-zero).
+ * within STOP_TIMEOUT_MS (a sanitizer's report makes the status non-zero),
+ * and a server that died during the test is reported with its status.
  */
 static int teardown(void **state)
 {
-	bool running = srv.pid > 0;
-	int status;
+	bool started = srv.pid > 0 || srv.reaped;
+	int status = srv.status;
 
 	(void)state;
-	for (int i = 0; i < npeers; i++)
-		peer_close(&peers[i], false);
-	free(peers);
-	peers = NULL;
-	npeers = 0;
-	status = server_stop(&srv);
-	if (running && status != 0) {
+	client_close_all();
+	if (srv.pid > 0)
+		status = server_terminate(&srv, STOP_TIMEOUT_MS);
+	memset(&srv, 0, sizeof(srv));
+	if (started && status != 0) {
 		print_error("%s did not exit cleanly on SIGTERM (status %d)\n",
 			    server_model, status);
 		return -1;
@@ -88,25 +75,29 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void open_or_fail(struct peer *p, int rcvbuf)
+/* A client of srv, with rcvbuf as client_open_rcvbuf() takes it. */
+static struct client *open_or_fail(int rcvbuf)
 {
-	if (peer_open(p, srv.port, rcvbuf) != 0)
-		fail_msg("connect: %s", strerror(errno));
+	struct client *c = client_open_rcvbuf(srv.port, rcvbuf);
+
+	if (c == NULL)
+		fail_msg("connect: %s", client_error());
+	return c;
 }
 
-static void send_or_fail(struct peer *p, const char *s)
+static void send_or_fail(struct client *c, const char *s)
 {
-	if (peer_send_str(p, s, PEER_TIMEOUT_MS) != 0)
-		fail_msg("send failed: %s", strerror(errno));
+	if (client_send_within(c, s, strlen(s), EXCHANGE_TIMEOUT_MS) != 0)
+		fail_msg("send failed: %s", client_error());
 }
 
 /* Reads one reply and checks it is the index page. */
-static void expect_index(struct peer *p, const char *what)
+static void expect_index(struct client *c, const char *what)
 {
 	struct reply r;
 
-	if (peer_read_reply(p, &r, PEER_TIMEOUT_MS) != 0)
-		fail_msg("%s: no reply", what);
+	if (client_read_reply(c, &r, false, EXCHANGE_TIMEOUT_MS) != 0)
+		fail_msg("%s: no reply: %s", what, client_error());
 	if (r.status != 200 || strcmp(r.body, DOC_INDEX) != 0)
 		fail_msg("%s: status %d, %zu body bytes", what, r.status,
 			 r.body_len);
@@ -116,7 +107,7 @@ static void expect_index(struct peer *p, const char *what)
 /* Fails unless the server still answers a fresh client. */
 static void expect_serving(const char *after)
 {
-	assert_true(server_alive(&srv));
+	assert_true(server_alive(&srv, NULL));
 	if (fetch_status(srv.port, "/index.html") != 200)
 		fail_msg("not serving after %s", after);
 }
@@ -124,7 +115,7 @@ static void expect_serving(const char *after)
 /* Waits until /api/stats counts only its own connection. */
 static void expect_no_leftover_connections(const char *after)
 {
-	int64_t deadline = now_ms() + PEER_TIMEOUT_MS;
+	int64_t deadline = now_ms() + EXCHANGE_TIMEOUT_MS;
 	int n;
 
 	while ((n = stats_active_connections(srv.port)) != 1 &&
@@ -139,41 +130,25 @@ static void expect_no_leftover_connections(const char *after)
  * chunk bytes with pause_ms between them, checking every byte.  Returns
  * the body bytes that arrived before the server closed or the deadline.
  */
-static size_t read_big(struct peer *p, size_t chunk, int pause_ms, bool *closed)
+static size_t read_big(struct client *c, size_t chunk, int pause_ms)
 {
-	int64_t deadline = now_ms() + 3 * PEER_TIMEOUT_MS;
-	char *end, buf[65536];
+	int64_t deadline = now_ms() + 3 * EXCHANGE_TIMEOUT_MS;
+	char buf[65536];
+	size_t want = chunk < sizeof(buf) ? chunk : sizeof(buf);
 	size_t got = 0;
+	struct reply r;
 
-	*closed = false;
-	while ((end = memmem(p->buf ? p->buf : "", p->len, "\r\n\r\n", 4)) ==
-	       NULL) {
-		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
+	if (client_read_head(c, &r, clock_left_ms(deadline)) != 0)
+		return 0;
+	assert_string_equal(r.version, "HTTP/1.1");
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	while (got < DOC_BIG_LEN) {
+		ssize_t n =
+			client_read_some(c, buf, want, clock_left_ms(deadline));
 
-		if (now_ms() > deadline || poll(&pf, 1, 1000) < 0 ||
-		    peer_fill(p) < 0) {
-			*closed = p->eof;
-			return 0;
-		}
-	}
-	assert_true(strncmp(p->buf, "HTTP/1.1 200", 12) == 0);
-	end += 4;
-	for (char *b = end; b < p->buf + p->len; b++, got++)
-		assert_int_equal((unsigned char)*b, doc_byte(got));
-	while (got < DOC_BIG_LEN && now_ms() < deadline) {
-		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
-		size_t want = chunk < sizeof(buf) ? chunk : sizeof(buf);
-		ssize_t n;
-
-		if (poll(&pf, 1, 1000) <= 0)
-			continue;
-		n = recv(p->fd, buf, want, MSG_DONTWAIT);
-		if (n < 0 && errno == EAGAIN)
-			continue;
-		if (n <= 0) {
-			*closed = true;
+		if (n <= 0) /* closed, or the deadline passed */
 			break;
-		}
 		for (ssize_t i = 0; i < n; i++, got++)
 			if ((unsigned char)buf[i] != doc_byte(got))
 				fail_msg("byte %zu of big.bin is wrong", got);
@@ -187,18 +162,19 @@ static size_t read_big(struct peer *p, size_t chunk, int pause_ms, bool *closed)
 static void byte_at_a_time(void **state)
 {
 	const char *req = GET_INDEX;
-	struct peer *p = alloc_peers(1);
+	struct client *c;
 
 	(void)state;
 	start_or_fail(NULL, 0);
-	open_or_fail(p, 0);
+	c = open_or_fail(0);
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; req[i] != '\0'; i++) {
-			if (peer_send(p, req + i, 1, PEER_TIMEOUT_MS) != 0)
+			if (client_send_within(c, req + i, 1,
+					       EXCHANGE_TIMEOUT_MS) != 0)
 				fail_msg("send byte %zu", i);
 			sleep_ms(2);
 		}
-		expect_index(p, round == 0 ? "first request" : "keep-alive");
+		expect_index(c, round == 0 ? "first request" : "keep-alive");
 	}
 }
 
@@ -208,76 +184,53 @@ static void pipelined_burst(void **state)
 	static const char last[] = "GET /index.html HTTP/1.1\r\nHost: "
 				   "t\r\nConnection: close\r\n\r\n";
 	size_t one = strlen(GET_INDEX);
-	char *burst = malloc(one * (PIPELINED - 1) + sizeof(last));
-	struct peer *p = alloc_peers(1);
+	size_t len = one * (PIPELINED - 1) + sizeof(last) - 1;
+	char *burst = malloc(len);
+	struct client *c;
+	int rc;
 
 	(void)state;
 	assert_non_null(burst);
 	for (int i = 0; i < PIPELINED - 1; i++)
 		memcpy(burst + one * (size_t)i, GET_INDEX, one);
-	memcpy(burst + one * (PIPELINED - 1), last, sizeof(last));
+	memcpy(burst + one * (PIPELINED - 1), last, sizeof(last) - 1);
 	start_or_fail(NULL, 0);
-	open_or_fail(p, 0);
-	if (peer_send_str(p, burst, PEER_TIMEOUT_MS) != 0) {
-		free(burst);
-		fail_msg("send");
-	}
+	c = open_or_fail(0);
+	rc = client_send_within(c, burst, len, EXCHANGE_TIMEOUT_MS);
 	free(burst);
+	if (rc != 0)
+		fail_msg("send: %s", client_error());
 	for (int i = 0; i < PIPELINED; i++)
-		expect_index(p, "pipelined");
-	assert_int_equal(peer_wait_close(p, PEER_TIMEOUT_MS), 1);
+		expect_index(c, "pipelined");
+	/* Connection: close on the last: the server closes after it. */
+	assert_true(client_drain(c, EXCHANGE_TIMEOUT_MS) >= 0);
 }
 
 /* [all] A reader with a 4 KiB window gets every byte of 2 MiB. */
 static void slow_reader_gets_every_byte(void **state)
 {
-	struct peer *p = alloc_peers(1);
-	bool closed;
+	struct client *c;
 
 	(void)state;
 	start_or_fail(NULL, 0);
-	open_or_fail(p, 4096);
-	send_or_fail(p, GET_BIG);
-	assert_int_equal(read_big(p, 16384, 2, &closed), DOC_BIG_LEN);
+	c = open_or_fail(4096);
+	send_or_fail(c, GET_BIG);
+	assert_int_equal(read_big(c, 16384, 2), DOC_BIG_LEN);
 	expect_serving("a slow reader");
 }
 
 /* [02 03 04 05 06] While one client does not read, others are served. */
 static void slow_reader_does_not_stall_others(void **state)
 {
-	struct peer *p = alloc_peers(1);
-	bool closed;
+	struct client *c;
 
 	(void)state;
 	start_or_fail(NULL, 0);
-	open_or_fail(p, 4096);
-	send_or_fail(p, GET_BIG);
+	c = open_or_fail(4096);
+	send_or_fail(c, GET_BIG);
 	sleep_ms(200); /* the server fills the window and has to wait */
 	expect_serving("a reader stalled mid-file");
-	assert_int_equal(read_big(p, 65536, 0, &closed), DOC_BIG_LEN);
-}
-
-/* Reads until the server closes; returns the bytes, -1 on timeout. */
-static long drain_until_close(struct peer *p, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	char buf[65536];
-	long got = 0;
-
-	while (now_ms() < deadline) {
-		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pf, 1, 1000) <= 0)
-			continue;
-		n = recv(p->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0 && errno == EAGAIN)
-			continue;
-		if (n <= 0)
-			return got;
-		got += n;
-	}
-	return -1;
+	assert_int_equal(read_big(c, 65536, 0), DOC_BIG_LEN);
 }
 
 /*
@@ -289,16 +242,23 @@ static long drain_until_close(struct peer *p, int timeout_ms)
 static void stalled_reader_is_dropped(void **state)
 {
 	const char *const opts[] = { "--keepalive-timeout", "1", NULL };
-	struct peer *p = alloc_peers(1);
+	struct client *c;
 	long got;
 
 	(void)state;
 	start_or_fail(opts, 0);
-	open_or_fail(p, 4096);
-	send_or_fail(p, "GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
-	/* Without reading a byte, wait for the server to give up on it. */
+	c = open_or_fail(4096);
+	send_or_fail(c, "GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+	/*
+	 * Once bytes arrive the server counts this connection (03 counts it
+	 * in the new thread, which may not have run yet when the next
+	 * request asks /api/stats).  Then, without reading a byte, wait for
+	 * the server to give up on it.
+	 */
+	if (clock_wait_fd(c->fd, POLLIN, now_ms() + EXCHANGE_TIMEOUT_MS) != 1)
+		fail_msg("no response to GET /huge.bin");
 	expect_no_leftover_connections("a client stopped reading");
-	got = drain_until_close(p, PEER_TIMEOUT_MS);
+	got = client_drain(c, EXCHANGE_TIMEOUT_MS);
 	if (got < 0)
 		fail_msg("a client that stalled was not closed");
 	if (got >= DOC_HUGE_LEN)
@@ -308,20 +268,20 @@ static void stalled_reader_is_dropped(void **state)
 /* [all] Clients that vanish mid-response cost the server nothing. */
 static void vanish_mid_response(void **state)
 {
-	struct peer *p = alloc_peers(2);
 	char buf[65536];
 
 	(void)state;
 	start_or_fail(NULL, 0);
 	for (int i = 0; i < 2; i++) {
-		struct pollfd pf;
+		struct client *c = open_or_fail(4096);
 
-		open_or_fail(&p[i], 4096);
-		send_or_fail(&p[i], GET_BIG);
-		pf = (struct pollfd){ .fd = p[i].fd, .events = POLLIN };
-		assert_int_equal(poll(&pf, 1, PEER_TIMEOUT_MS), 1);
-		assert_true(recv(p[i].fd, buf, sizeof(buf), 0) > 0);
-		peer_close(&p[i], i == 0); /* a reset, then a plain close */
+		send_or_fail(c, GET_BIG);
+		assert_true(client_read_some(c, buf, sizeof(buf),
+					     EXCHANGE_TIMEOUT_MS) > 0);
+		if (i == 0) /* a reset, then a plain close */
+			client_abort(c);
+		else
+			client_close(c);
 	}
 	expect_no_leftover_connections("two clients vanished mid-file");
 	expect_serving("two clients vanished mid-file");
@@ -330,23 +290,23 @@ static void vanish_mid_response(void **state)
 /* [all] A client that vanishes while its handler sleeps. */
 static void vanish_during_slow_handler(void **state)
 {
-	struct peer *p = alloc_peers(1);
+	struct client *c;
 
 	(void)state;
 	start_or_fail(NULL, 0);
-	open_or_fail(p, 0);
-	send_or_fail(p, "GET /api/sleep?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n");
+	c = open_or_fail(0);
+	send_or_fail(c, "GET /api/sleep?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n");
 	sleep_ms(50);
-	peer_close(p, true);
+	client_abort(c);
 	expect_no_leftover_connections("a client vanished mid-handler");
 	expect_serving("a client vanished mid-handler");
 }
 
-/* Reads one index reply from every peer, in whatever order they come. */
-static void read_all_replies(struct peer *p, int n, const char *what)
+/* Reads one index reply from every client, in whatever order they come. */
+static void read_all_replies(struct client **cs, int n, const char *what)
 {
 	struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
-	int64_t deadline = now_ms() + 3 * PEER_TIMEOUT_MS;
+	int64_t deadline = now_ms() + 3 * EXCHANGE_TIMEOUT_MS;
 	int left = n;
 	char *done = calloc((size_t)n, 1);
 
@@ -354,7 +314,7 @@ static void read_all_replies(struct peer *p, int n, const char *what)
 	assert_non_null(done);
 	while (left > 0 && now_ms() < deadline) {
 		for (int i = 0; i < n; i++)
-			pf[i] = (struct pollfd){ .fd = done[i] ? -1 : p[i].fd,
+			pf[i] = (struct pollfd){ .fd = done[i] ? -1 : cs[i]->fd,
 						 .events = POLLIN };
 		if (poll(pf, (nfds_t)n, 1000) <= 0)
 			continue;
@@ -364,11 +324,10 @@ static void read_all_replies(struct peer *p, int n, const char *what)
 
 			if (done[i] || pf[i].revents == 0)
 				continue;
-			peer_fill(&p[i]);
-			rc = peer_take_reply(&p[i], &r, false);
-			if (rc == 0 && !p[i].eof)
+			rc = client_take_reply(cs[i], &r, false);
+			if (rc == 0)
 				continue;
-			if (rc <= 0 || r.status != 200 ||
+			if (rc < 0 || r.status != 200 ||
 			    strcmp(r.body, DOC_INDEX) != 0)
 				fail_msg("%s: client %d got no index page",
 					 what, i);
@@ -388,38 +347,40 @@ static void thousand_keepalive(void **state)
 {
 	const char *const opts[] = { "--max-conns", "4000",
 				     "--keepalive-timeout", "30", NULL };
-	struct peer *p = alloc_peers(MANY_PEERS);
+	static struct client *cs[MANY_CLIENTS];
 
 	(void)state;
-	if (raise_nofile(MANY_PEERS + 64) != 0)
+	if (raise_nofile(MANY_CLIENTS + 64) != 0)
 		skip();
 	start_or_fail(opts, 0);
-	for (int i = 0; i < MANY_PEERS; i++)
-		open_or_fail(&p[i], 0);
+	for (int i = 0; i < MANY_CLIENTS; i++)
+		cs[i] = open_or_fail(0);
 	for (int round = 0; round < 2; round++) {
-		for (int i = 0; i < MANY_PEERS; i++)
-			send_or_fail(&p[i], GET_INDEX);
-		read_all_replies(p, MANY_PEERS, round ? "second" : "first");
+		for (int i = 0; i < MANY_CLIENTS; i++)
+			send_or_fail(cs[i], GET_INDEX);
+		read_all_replies(cs, MANY_CLIENTS, round ? "second" : "first");
 	}
-	assert_int_equal(stats_active_connections(srv.port), MANY_PEERS + 1);
+	assert_int_equal(stats_active_connections(srv.port), MANY_CLIENTS + 1);
 }
 
-/* Sends one more header byte on every slow peer still open. */
-static int trickle(struct peer *p, int n, size_t round)
+/*
+ * Sends one more header byte on every slow client still open; closes and
+ * forgets (NULL) those the server has closed.  Returns how many are open.
+ */
+static int trickle(struct client **cs, int n, size_t round)
 {
 	static const char header[] = "X-Slowloris: 0123456789abcdef\r\n";
+	char ch = header[round % (sizeof(header) - 1)];
 	int open = 0;
 
 	for (int i = 0; i < n; i++) {
-		char c = header[round % (sizeof(header) - 1)];
-
-		if (p[i].eof)
+		if (cs[i] == NULL)
 			continue;
 		/* The 408 and the close may be waiting: read them. */
-		while (peer_fill(&p[i]) > 0)
-			p[i].len = 0;
-		if (p[i].eof || send(p[i].fd, &c, 1, MSG_NOSIGNAL) != 1) {
-			p[i].eof = true;
+		client_drain(cs[i], 0);
+		if (cs[i]->eof || client_send_within(cs[i], &ch, 1, 0) != 0) {
+			client_close(cs[i]);
+			cs[i] = NULL;
 			continue;
 		}
 		open++;
@@ -440,28 +401,28 @@ static void slowloris(void **state)
 	 */
 	const char *const opts[] = { "--header-timeout", "4", "--max-conns",
 				     "4000", NULL };
-	struct peer *p = alloc_peers(SLOW_PEERS);
+	static struct client *cs[SLOW_CLIENTS];
 	int64_t deadline;
-	int open = SLOW_PEERS;
+	int open = SLOW_CLIENTS;
 	size_t round = 0;
 
 	(void)state;
-	if (raise_nofile(SLOW_PEERS + 64) != 0)
+	if (raise_nofile(SLOW_CLIENTS + 64) != 0)
 		skip();
 	start_or_fail(opts, 0);
-	for (int i = 0; i < SLOW_PEERS; i++) {
-		open_or_fail(&p[i], 0);
-		send_or_fail(&p[i], "GET / HTTP/1.1\r\nHost: t\r\n");
+	for (int i = 0; i < SLOW_CLIENTS; i++) {
+		cs[i] = open_or_fail(0);
+		send_or_fail(cs[i], "GET / HTTP/1.1\r\nHost: t\r\n");
 	}
-	assert_int_equal(trickle(p, SLOW_PEERS, round++), SLOW_PEERS);
+	assert_int_equal(trickle(cs, SLOW_CLIENTS, round++), SLOW_CLIENTS);
 	if (fetch_status(srv.port, "/index.html") != 200)
 		fail_msg("a normal client was not served during slowloris");
 	/* It was served while every slow client was still open. */
-	assert_int_equal(trickle(p, SLOW_PEERS, round++), SLOW_PEERS);
+	assert_int_equal(trickle(cs, SLOW_CLIENTS, round++), SLOW_CLIENTS);
 	deadline = now_ms() + 15000;
 	while (open > 0 && now_ms() < deadline) {
 		sleep_ms(SLOW_BYTE_MS);
-		open = trickle(p, SLOW_PEERS, round++);
+		open = trickle(cs, SLOW_CLIENTS, round++);
 	}
 	if (open > 0)
 		fail_msg("%d slowloris clients still open after 15 s", open);
@@ -475,21 +436,21 @@ static void slowloris(void **state)
  */
 static bool static_answered_first(void)
 {
-	struct peer *p = alloc_peers(2);
-	int64_t deadline = now_ms() + 3 * PEER_TIMEOUT_MS;
+	struct client *c[2];
+	int64_t deadline = now_ms() + 3 * EXCHANGE_TIMEOUT_MS;
 	int first = -1, got = 0;
 	bool have[2] = { false, false };
 
 	start_or_fail(NULL, 0);
-	open_or_fail(&p[0], 0);
-	send_or_fail(&p[0],
+	c[0] = open_or_fail(0);
+	send_or_fail(c[0],
 		     "GET /api/sleep?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n");
 	sleep_ms(100);
-	open_or_fail(&p[1], 0);
-	send_or_fail(&p[1], GET_INDEX);
+	c[1] = open_or_fail(0);
+	send_or_fail(c[1], GET_INDEX);
 	while (got < 2 && now_ms() < deadline) {
-		struct pollfd pf[2] = { { .fd = p[0].fd, .events = POLLIN },
-					{ .fd = p[1].fd, .events = POLLIN } };
+		struct pollfd pf[2] = { { .fd = c[0]->fd, .events = POLLIN },
+					{ .fd = c[1]->fd, .events = POLLIN } };
 
 		if (poll(pf, 2, 1000) <= 0)
 			continue;
@@ -498,8 +459,7 @@ static bool static_answered_first(void)
 
 			if (have[i] || pf[i].revents == 0)
 				continue;
-			peer_fill(&p[i]);
-			if (peer_take_reply(&p[i], &r, false) != 1)
+			if (client_take_reply(c[i], &r, false) != 1)
 				continue;
 			assert_int_equal(r.status, 200);
 			reply_free(&r);
@@ -534,21 +494,19 @@ static void blocking_handler_stalls_loop(void **state)
 static void fd_exhaustion_recovers(void **state)
 {
 	const char *const opts[] = { "--keepalive-timeout", "30", NULL };
-	struct peer *p = alloc_peers(100);
 	long cpu;
 
 	(void)state;
 	start_or_fail(opts, 64);
 	for (int i = 0; i < 100; i++)
-		open_or_fail(&p[i], 0);
+		open_or_fail(0);
 	sleep_ms(300);
-	cpu = server_cpu_ms(&srv);
+	cpu = proc_cpu_ms(srv.pid);
 	sleep_ms(1000);
-	cpu = server_cpu_ms(&srv) - cpu;
+	cpu = proc_cpu_ms(srv.pid) - cpu;
 	if (cpu > 500)
 		fail_msg("the server used %ld ms of CPU in 1 s at EMFILE", cpu);
-	for (int i = 0; i < 100; i++)
-		peer_close(&p[i], false);
+	client_close_all();
 	expect_serving("running out of descriptors");
 }
 
@@ -604,6 +562,7 @@ int main(int argc, char **argv)
 	server_model = slash != NULL ? slash + 1 : server_binary;
 	if (argc == 3)
 		cmocka_set_test_filter(argv[2]);
+	server_kill_all_at_exit();
 	for (size_t i = 0; i < N_TESTS; i++) {
 		if (!runs_here(&all_tests[i]))
 			continue;

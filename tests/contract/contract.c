@@ -4,9 +4,9 @@
  * test files share.  See contract.h for the usage and the groups.
  *
  * Every process the suite starts is its own process group and gets
- * PR_SET_PDEATHSIG, and an atexit handler (and a handler for SIGINT and
- * SIGTERM) kills every group still alive, so no server outlives the suite
- * even when a test fails half-way.
+ * PR_SET_PDEATHSIG, and server_kill_all_at_exit() (server_proc.h) kills
+ * every group still alive at exit or on SIGINT and SIGTERM, so no server
+ * outlives the suite even when a test fails half-way.
  */
 #include "contract.h"
 
@@ -16,19 +16,14 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proc.h"
-
-#define MAX_SERVERS 16
 
 const char *server_binary;
 const char *server_model;
@@ -37,9 +32,6 @@ static const char *test_filter;
 static char doc_base[256]; /* mkdtemp'd; root/ and secret.txt inside */
 static char doc_root[PATH_MAX];
 static struct server_proc shared;
-
-/* Every server started and not yet reaped, for the emergency kill. */
-static volatile pid_t started[MAX_SERVERS];
 
 /* ---- the document root ---- */
 
@@ -180,130 +172,13 @@ static void remove_docroot(void)
 		nftw(doc_base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* ---- server processes ---- */
-
-static void track(pid_t pid, bool on)
-{
-	size_t i;
-
-	for (i = 0; i < MAX_SERVERS; i++) {
-		if (on && started[i] == 0) {
-			started[i] = pid;
-			return;
-		}
-		if (!on && started[i] == pid)
-			started[i] = 0;
-	}
-}
-
-/* Async-signal-safe: kill() only. */
-static void kill_all_started(void)
-{
-	size_t i;
-
-	for (i = 0; i < MAX_SERVERS; i++) {
-		if (started[i] > 0) {
-			kill(-started[i], SIGKILL);
-			kill(started[i], SIGKILL);
-		}
-	}
-}
-
 static void cleanup_at_exit(void)
 {
-	size_t i;
-
-	kill_all_started();
-	for (i = 0; i < MAX_SERVERS; i++)
-		if (started[i] > 0)
-			waitpid(started[i], NULL, 0);
 	client_close_all();
 	remove_docroot();
 }
 
-static void on_fatal_signal(int sig)
-{
-	kill_all_started();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void describe_status(int status, char *out, size_t outsz)
-{
-	if (WIFEXITED(status))
-		snprintf(out, outsz, "exit status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(out, outsz, "killed by signal %d (%s)",
-			 WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		snprintf(out, outsz, "wait status 0x%x", status);
-}
-
-/* In the child: stdout to the pipe, nothing else inherited, then exec. */
-static void exec_server(char **argv, int out_fd, pid_t parent)
-{
-	sigset_t none;
-	int devnull = open("/dev/null", O_RDONLY);
-	long fd, max = sysconf(_SC_OPEN_MAX);
-
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	if (devnull == -1 || dup2(devnull, 0) == -1 || dup2(out_fd, 1) == -1)
-		_exit(127);
-	for (fd = 3; fd < max && fd < 65536; fd++)
-		close((int)fd);
-	/* The suite ignores SIGPIPE; the server must start from defaults. */
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execv(argv[0], argv);
-	_exit(127);
-}
-
-/*
- * Reads the first line of the server's stdout before the deadline.
- * Returns 0 or -1 (the server exited or said nothing in time).
- */
-static int read_first_line(int fd, char *line, size_t linesz)
-{
-	int64_t deadline = now_ms() + START_TIMEOUT_MS;
-	size_t len = 0;
-
-	while (len + 1 < linesz) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
-			return -1;
-		n = read(fd, line + len, 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		if (line[len++] == '\n')
-			break;
-	}
-	line[len] = '\0';
-	return 0;
-}
-
-/* "listening on http://127.0.0.1:PORT\n" -> PORT, or -1. */
-static int parse_address(const char *line)
-{
-	static const char prefix[] = "listening on http://127.0.0.1:";
-	char *end;
-	long port;
-
-	if (strncmp(line, prefix, sizeof(prefix) - 1) != 0)
-		return -1;
-	port = strtol(line + sizeof(prefix) - 1, &end, 10);
-	if (strcmp(end, "\n") != 0 || port <= 0 || port > 65535)
-		return -1;
-	return (int)port;
-}
+/* ---- server processes ---- */
 
 /* Samples the descriptor count until two samples 50 ms apart agree. */
 static int settled_fd_count(pid_t pid)
@@ -376,129 +251,19 @@ static void build_argv(char **argv, size_t max, const char *const *extra)
 
 int server_start(struct server_proc *s, const char *const *extra)
 {
+	const struct server_spawn_opts opts = {
+		.start_timeout_ms = START_TIMEOUT_MS,
+	};
 	char *argv[64];
-	char line[256], how[96];
-	int pfd[2], status = 0;
-	pid_t parent = getpid();
-	pid_t pid;
 
-	memset(s, 0, sizeof(*s));
-	s->out_fd = -1;
 	build_argv(argv, ARRAY_SIZE(argv), extra);
-	if (pipe2(pfd, O_CLOEXEC) == -1)
-		die("pipe2");
-	pid = fork();
-	if (pid == -1)
-		die("fork");
-	if (pid == 0)
-		exec_server(argv, pfd[1], parent);
-	setpgid(pid, pid); /* the child does it too; one of them wins */
-	track(pid, true);
-	close(pfd[1]);
-	s->pid = pid;
-	s->out_fd = pfd[0];
-	if (read_first_line(s->out_fd, line, sizeof(line)) == -1) {
-		if (!server_alive(s, &status)) {
-			describe_status(status, how, sizeof(how));
-			fprintf(stderr,
-				"contract: %s exited (%s) before "
-				"printing its address\n",
-				server_binary, how);
-		} else {
-			fprintf(stderr,
-				"contract: %s printed no address "
-				"within %d ms\n",
-				server_binary, START_TIMEOUT_MS);
-		}
-		server_kill(s);
-		return -1;
-	}
-	s->port = parse_address(line);
-	if (s->port == -1) {
-		fprintf(stderr,
-			"contract: %s printed \"%.*s\", expected "
-			"\"listening on http://127.0.0.1:PORT\"\n",
-			server_binary, (int)strcspn(line, "\n"), line);
-		server_kill(s);
+	if (server_spawn(s, argv, &opts) == -1) {
+		fprintf(stderr, "contract: %s\n", server_error());
 		return -1;
 	}
 	warm_up(s);
 	s->base_fds = settled_fd_count(s->pid);
 	return 0;
-}
-
-/* Keeps what the server printed after its address, for the SIGTERM test. */
-static void drain_stdout(struct server_proc *s)
-{
-	ssize_t n;
-
-	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
-	while (s->extra_len < sizeof(s->extra_out) - 1) {
-		n = read(s->out_fd, s->extra_out + s->extra_len,
-			 sizeof(s->extra_out) - 1 - s->extra_len);
-		if (n <= 0)
-			break;
-		s->extra_len += (size_t)n;
-	}
-	s->extra_out[s->extra_len] = '\0';
-}
-
-static void forget(struct server_proc *s)
-{
-	if (s->pid <= 0)
-		return;
-	track(s->pid, false);
-	/* Anything the model left behind in its group (02's children). */
-	kill(-s->pid, SIGKILL);
-	if (s->out_fd != -1) {
-		drain_stdout(s);
-		close(s->out_fd);
-	}
-	s->pid = 0;
-	s->out_fd = -1;
-}
-
-bool server_alive(struct server_proc *s, int *status)
-{
-	int st;
-	pid_t r;
-
-	if (s->pid <= 0)
-		return false;
-	r = waitpid(s->pid, &st, WNOHANG);
-	if (r == 0)
-		return true;
-	if (status)
-		*status = r == s->pid ? st : 0;
-	forget(s);
-	return false;
-}
-
-int server_terminate(struct server_proc *s, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	int status = 0;
-
-	if (s->pid <= 0)
-		return -1;
-	kill(s->pid, SIGTERM);
-	while (now_ms() < deadline) {
-		if (!server_alive(s, &status))
-			return status;
-		sleep_ms(10);
-	}
-	server_kill(s);
-	return -1;
-}
-
-void server_kill(struct server_proc *s)
-{
-	if (s->pid <= 0)
-		return;
-	kill(-s->pid, SIGKILL);
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, NULL, 0);
-	forget(s);
 }
 
 /* ---- the shared server ---- */
@@ -533,7 +298,7 @@ int shared_test_teardown(void **state)
 	client_close_all();
 	if (shared.pid <= 0 || server_alive(&shared, &status))
 		return 0;
-	describe_status(status, how, sizeof(how));
+	server_describe_status(status, how, sizeof(how));
 	print_error("the server died during this test (%s); restarting it\n",
 		    how);
 	server_start(&shared, NULL);
@@ -679,10 +444,9 @@ int main(int argc, char **argv)
 		cmocka_set_test_filter(test_filter);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_fatal_signal);
-	signal(SIGTERM, on_fatal_signal);
-	signal(SIGHUP, on_fatal_signal);
+	/* atexit runs these in reverse: the servers die first. */
 	atexit(cleanup_at_exit);
+	server_kill_all_at_exit();
 	make_docroot();
 
 	failed += run_http_tests();

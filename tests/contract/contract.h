@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "server_proc.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -57,16 +58,6 @@
 #define DOC_DOTFILE "contract-suite-dotfile-never-served\n"
 #define DOC_SECURITY_TXT "Contact: mailto:security@example.org\n"
 
-/* A server process the suite started. */
-struct server_proc {
-	pid_t pid; /* 0 when not running */
-	int port;
-	int out_fd;	     /* the read end of its stdout */
-	int base_fds;	     /* entries of /proc/PID/fd once idle after start */
-	char extra_out[128]; /* stdout after the address, kept at exit */
-	size_t extra_len;
-};
-
 /* argv[1] and its basename ("01_blocking"). */
 extern const char *server_binary;
 extern const char *server_model;
@@ -77,22 +68,10 @@ unsigned char doc_byte(size_t i);
 /*
  * Starts the binary with the suite's default options followed by extra
  * (NULL-terminated, may be NULL; a later option overrides an earlier one),
- * waits for its address and takes the descriptor baseline.  Returns 0, or
- * -1 with a message on stderr.
+ * waits for its address and takes the descriptor baseline (s->base_fds).
+ * Returns 0, or -1 with a message on stderr.  server_proc.h stops it.
  */
 int server_start(struct server_proc *s, const char *const *extra);
-
-/* True while the process has not exited; reaps it if it has. */
-bool server_alive(struct server_proc *s, int *status);
-
-/*
- * Sends SIGTERM and waits up to timeout_ms.  Returns the wait status, or -1
- * if it did not exit in time (it is then killed).
- */
-int server_terminate(struct server_proc *s, int timeout_ms);
-
-/* SIGKILLs the server's process group and reaps it.  Idempotent. */
-void server_kill(struct server_proc *s);
 
 /* The server the http, errors and connections groups share. */
 struct server_proc *shared_server(void);

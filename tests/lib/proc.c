@@ -145,6 +145,26 @@ char proc_state(pid_t pid)
 	return read_stat(pid, &state, &ppid) == 0 ? state : 0;
 }
 
+long proc_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long utime, stime;
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) == -1)
+		return -1;
+	/* Fields 14 and 15, counted after the ')' that ends the name. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+			 "%*u %*u %lu %lu",
+			 &utime, &stime) != 2)
+		return -1;
+	return (long)((utime + stime) * 1000 /
+		      (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
 /*
  * Counts the children of pid (only those in state Z if zombies_only) and
  * stores up to max of them in kids.

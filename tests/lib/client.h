@@ -1,5 +1,5 @@
 /*
- * client.h - a tiny HTTP/1.1 client for the contract suite.
+ * client.h - a tiny HTTP/1.1 client for the contract and adversarial suites.
  *
  * It sends raw bytes (the tests write requests by hand, so they can send
  * malformed ones) and reads responses with a deadline on every wait: a
@@ -8,28 +8,37 @@
  * A struct client is one loopback TCP connection with its receive buffer.
  * Bytes read past the end of a response stay in the buffer for the next
  * client_read_reply(), which is what pipelining and HEAD checks need.
+ * Beyond whole responses, a client can read a head and then its body at
+ * the pace a test chooses (client_read_head, client_read_some), count or
+ * discard what arrives until the server closes (client_drain), and take a
+ * response without waiting (client_take_reply) when a test polls many
+ * connections itself on their fd.
  *
  * Every client comes from a fixed table; client_close_all() closes whatever
  * a failed test left open, so one failure cannot block a one-connection-at-
- * a-time server (01) for the tests that follow.
+ * a-time server (01) for the tests that follow.  A pointer is valid until
+ * its client is closed: the next client_open() may reuse the slot.
  *
  * Errors: functions return 0 (or a pointer) on success and -1 (or NULL) on
  * failure; client_error() then describes the failure in words.
  *
- * Thread safety: none; the suite is single-threaded.
+ * Thread safety: none; the suites are single-threaded.
  */
-#ifndef CONTRACT_CLIENT_H
-#define CONTRACT_CLIENT_H
+#ifndef TESTS_CLIENT_H
+#define TESTS_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "clock.h" /* now_ms, sleep_ms: the tests use them with clients */
 
 /* How long one wait may take before a test calls it a failure. */
 #define CLIENT_TIMEOUT_MS 5000
 
-/* The most clients open at once (the parallel tests open 100). */
-#define CLIENT_MAX 256
+/* The most clients open at once (an adversarial test opens 1,000). */
+#define CLIENT_MAX 1024
 
 #define REPLY_MAX_HEADERS 64
 
@@ -38,8 +47,9 @@ struct client {
 	char *buf; /* received bytes not yet consumed */
 	size_t len;
 	size_t cap;
-	bool eof;   /* the server closed (FIN or reset) */
-	bool reset; /* ... with a reset (ECONNRESET) */
+	bool eof;    /* the server closed (FIN or reset) */
+	bool reset;  /* ... with a reset (ECONNRESET) */
+	size_t want; /* the reader's: len it waits for before parsing again */
 };
 
 struct reply_header {
@@ -60,12 +70,6 @@ struct reply {
 	size_t body_len;
 };
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-int64_t now_ms(void);
-
-/* Sleeps for ms milliseconds (retrying on EINTR). */
-void sleep_ms(int ms);
-
 /* The description of the last failure. */
 const char *client_error(void);
 
@@ -74,6 +78,13 @@ const char *client_error(void);
  * non-blocking, close-on-exec and has TCP_NODELAY.  Returns NULL on error.
  */
 struct client *client_open(int port);
+
+/*
+ * client_open() with SO_RCVBUF set to rcvbuf bytes (if > 0) before the
+ * handshake, so the window the server sees is small from the start: a
+ * client that reads slowly, or not at all, really holds the server back.
+ */
+struct client *client_open_rcvbuf(int port, int rcvbuf);
 
 /* Closes the connection and frees the slot.  NULL is ignored. */
 void client_close(struct client *c);
@@ -94,6 +105,13 @@ int client_send(struct client *c, const void *buf, size_t len);
 int client_send_str(struct client *c, const char *s);
 
 /*
+ * client_send() within timeout_ms instead of CLIENT_TIMEOUT_MS; with 0 it
+ * sends only what the socket takes at once.
+ */
+int client_send_within(struct client *c, const void *buf, size_t len,
+		       int timeout_ms);
+
+/*
  * Reads one response before timeout_ms passes.  The body is framed as
  * RFC 9112 section 6.3 says: none for a reply to HEAD (head_request) or for
  * 1xx, 204 and 304; chunked; Content-Length; else until the server closes.
@@ -101,6 +119,39 @@ int client_send_str(struct client *c, const char *s);
  */
 int client_read_reply(struct client *c, struct reply *r, bool head_request,
 		      int timeout_ms);
+
+/*
+ * Without waiting: reads what has arrived, then takes one complete
+ * response off the buffer, framed as client_read_reply() frames it.
+ * Returns 1 and fills r (free it with reply_free), 0 if it has not all
+ * arrived yet, or -1 if it is malformed or the server closed before its
+ * end.  For a test that polls many clients' fd itself.
+ */
+int client_take_reply(struct client *c, struct reply *r, bool head_request);
+
+/*
+ * Reads a response's status line and headers within timeout_ms and leaves
+ * its body unread, for client_read_some().  r->body is "".  Returns 0 or
+ * -1, as client_read_reply().
+ */
+int client_read_head(struct client *c, struct reply *r, int timeout_ms);
+
+/*
+ * Copies up to max (at least 1) bytes into buf: what the buffer holds
+ * first, else one recv once something arrives within timeout_ms, so a test
+ * reads at the pace it chooses.  Returns the bytes copied, 0 when the
+ * server has closed (c->eof), -1 on timeout or error.
+ */
+ssize_t client_read_some(struct client *c, void *buf, size_t max,
+			 int timeout_ms);
+
+/*
+ * Reads and discards until the server closes, for up to timeout_ms.
+ * Returns the bytes discarded (those buffered included), or -1 if it had
+ * not closed in time.  With timeout_ms 0 it discards what has arrived and
+ * returns -1 unless the server has closed (c->eof says so either way).
+ */
+long client_drain(struct client *c, int timeout_ms);
 
 /*
  * Waits up to timeout_ms for the server to close the connection.  Returns 1
@@ -130,4 +181,8 @@ bool reply_header_has_token(const struct reply *r, const char *name,
  */
 int fetch(int port, const char *request, struct reply *r);
 
-#endif /* CONTRACT_CLIENT_H */
+/* fetch() that waits up to timeout_ms for the reply. */
+int fetch_within(int port, const char *request, struct reply *r,
+		 int timeout_ms);
+
+#endif /* TESTS_CLIENT_H */

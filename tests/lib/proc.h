@@ -1,17 +1,17 @@
 /*
  * proc.h - what /proc says about a server process.
  *
- * The contract suite uses these to check what the HTTP side cannot see:
- * leaked descriptors, the number of threads and children, zombies, and
- * which system call an event loop waits in.
+ * The suites use these to check what the HTTP side cannot see: leaked
+ * descriptors, the number of threads and children, zombies, which system
+ * call an event loop waits in, and how much CPU a server burns.
  *
  * Every function returns -1 (or 0 for proc_state) when the process is gone
  * or the file cannot be read.
  *
  * Thread safety: re-entrant.
  */
-#ifndef CONTRACT_PROC_H
-#define CONTRACT_PROC_H
+#ifndef TESTS_PROC_H
+#define TESTS_PROC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,6 +31,9 @@ int proc_threads(pid_t pid);
 
 /* The state letter of /proc/PID/stat ('S', 'R', 'Z', ...), 0 if gone. */
 char proc_state(pid_t pid);
+
+/* CPU time the process has used (user + system), in ms. */
+long proc_cpu_ms(pid_t pid);
 
 /*
  * Fills kids[0..max) with the processes whose parent is pid (a scan of
@@ -54,4 +57,4 @@ struct task_wait {
  */
 int proc_task_waits(pid_t pid, struct task_wait *tasks, int max);
 
-#endif /* CONTRACT_PROC_H */
+#endif /* TESTS_PROC_H */
