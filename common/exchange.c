@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "clock.h"
 #include "log.h"
 #include "server.h"
 #include "stats.h"
@@ -146,7 +147,7 @@ static void record_response(struct exchange *ex)
 	const struct server *srv = ex->srv;
 
 	stats_record(srv->stats, ex->resp.status,
-		     stats_now_us() - ex->started_us);
+		     clock_now_us() - ex->started_us);
 	log_access(srv->log_fd, ex->peer, ex->req_valid ? &ex->req : NULL,
 		   ex->resp.status, resp_body_bytes(&ex->resp));
 }
@@ -175,7 +176,7 @@ static void finish_response(struct exchange *ex)
 	http_parse_state_init(&ex->parse);
 	ex->phase = EXCHANGE_RECEIVING;
 	if (ex->used > 0)
-		ex->started_us = stats_now_us();
+		ex->started_us = clock_now_us();
 }
 
 enum exchange_step exchange_next(struct exchange *ex)
@@ -209,7 +210,7 @@ char *exchange_input(const struct exchange *ex, size_t *room)
 void exchange_received(struct exchange *ex, size_t n)
 {
 	if (ex->used == 0)
-		ex->started_us = stats_now_us();
+		ex->started_us = clock_now_us();
 	ex->used += n;
 }
 

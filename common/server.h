@@ -15,6 +15,7 @@
 #define SERVER_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -46,28 +47,34 @@ int server_setup(struct server *srv, const char *model,
 /* Closes what server_setup opened. */
 void server_teardown(struct server *srv);
 
-/* True once SIGINT/SIGTERM arrived (or server_request_stop ran). */
-bool server_stopping(const struct server *srv);
-
-/* Asks for a stop as a signal would. */
-void server_request_stop(const struct server *srv);
-
 /*
  * The main() every model shares: parses options, sets the server up, prints
  * "listening on http://HOST:PORT" (flushed), calls run(srv), tears down.
- * Returns the process exit status (0, or 2 for bad options or start-up).
+ * run returns 0 once the server has stopped, or -1 with errno if the model
+ * could not start (its threads, its pool, its epoll set): server_main then
+ * reports "MODEL: reason".  Returns the process exit status: 0, or 2 for
+ * bad options or a failed start-up.
  */
 int server_main(int argc, char **argv, const char *model,
 		int (*run)(struct server *srv));
 
 /*
- * The blocking models' accept: waits until a client connects or a stop is
- * requested.  Returns the connected socket (close-on-exec), or -1 when the
- * server is stopping.  Transient errors (a client that gave up, EINTR) are
- * retried; running out of descriptors or memory waits 100 ms and retries,
- * so the caller's loop neither spins nor dies.
+ * The first step of every stop: closes the listener (srv->listen_fd
+ * becomes -1).  Clients that connect from now on are refused at once
+ * instead of waiting in the backlog for a server that will not come.
  */
-int server_accept(const struct server *srv);
+void server_stop_listening(struct server *srv);
+
+/* How long 02 and 03 let the requests in hand finish after a stop. */
+#define SERVER_GRACE_MS 10000
+
+/*
+ * The stop of the models with a process or thread per connection (02, 03):
+ * waits until *live, their count of connections, falls to zero or
+ * SERVER_GRACE_MS have passed.  Returns the count still live (0 when all
+ * have finished).
+ */
+int server_wait_live(const atomic_int *live);
 
 /*
  * The size of one connection's request buffer: the longest request line,
@@ -75,8 +82,5 @@ int server_accept(const struct server *srv);
  * A request that still does not fit is refused with 413 or 431.
  */
 size_t server_request_buffer_size(const struct server *srv);
-
-/* Milliseconds on CLOCK_MONOTONIC, for timeouts. */
-long long server_now_ms(void);
 
 #endif /* SERVER_H */
