@@ -4,9 +4,9 @@
  * A handler fills a struct response: a status, a content type, extra header
  * lines, and a body that is either bytes in memory or a range of an open
  * file.  resp_finish() then writes the status line and every header into
- * resp->head.  The response never touches a socket: the blocking models
- * send head, body and file with write/sendfile in serve.c, the event-loop
- * models resume the same three parts across writable events in conn.c.
+ * resp->head.  The response never touches a socket: the exchange
+ * (exchange.h) hands head, body and file range to output.c, which sends
+ * them with writev and sendfile for both drivers, serve.c and conn.c.
  *
  * Ownership: body_buf is inside the struct; resp->body may instead borrow
  * from the request's buffer (echo) or from static storage, and must outlive

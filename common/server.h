@@ -1,6 +1,7 @@
 /*
- * server.h - what every model's main() shares: the server's state, start-up
- * (options, root, log, counters, listener, signals) and the stop request.
+ * server.h - the process: the server's state, start-up (options, root,
+ * log, counters, listener, signals), the stop, teardown, and the main()
+ * that every model shares.
  *
  * Stopping: SIGINT and SIGTERM write one byte into a pipe that is never
  * drained (the self-pipe trick), so srv->stop_fd becomes readable for good.
@@ -8,8 +9,9 @@
  * waits on stop_fd, in every thread and in forked children alike, and so
  * learns of the stop without polling a flag on a timer.
  *
- * Thread safety: server_setup/server_teardown are for main() only; the rest
- * may be called from any thread or child.
+ * Thread safety: struct server is written by server_setup() only and read
+ * by everyone after; server_stop_listening() and the rest are for the
+ * main thread.
  */
 #ifndef SERVER_H
 #define SERVER_H
