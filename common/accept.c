@@ -97,7 +97,7 @@ void accept_reject(const struct server *srv, int fd, int status)
 	struct iovec iov[2];
 	char sink[4096];
 
-	app_handle_error(srv, NULL, status, &resp);
+	app_handle_error(status, false, &resp);
 	iov[0] = (struct iovec){ .iov_base = resp.head,
 				 .iov_len = resp.head_len };
 	iov[1] = (struct iovec){ .iov_base = (void *)resp.body,

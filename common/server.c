@@ -107,7 +107,6 @@ int server_setup(struct server *srv, const char *model,
 		 const struct options *opt, char *err, size_t errsz)
 {
 	memset(srv, 0, sizeof(*srv));
-	srv->model = model;
 	srv->opt = *opt;
 	srv->listen_fd = srv->stop_fd = srv->stop_write_fd = -1;
 	http_limits_init(&srv->limits);
@@ -125,6 +124,9 @@ int server_setup(struct server *srv, const char *model,
 		snprintf(err, errsz, "counters: %s", strerror(errno));
 		goto out_close_log;
 	}
+	srv->app = (struct app){ .root = srv->root,
+				 .model = model,
+				 .stats = srv->stats };
 	raise_fd_limit();
 	srv->listen_fd = net_listen(opt->host, opt->port, NET_BACKLOG);
 	if (srv->listen_fd < 0) {

@@ -21,12 +21,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app.h"
 #include "http_parser.h"
 #include "options.h"
 #include "stats.h"
 
 struct server {
-	const char *model; /* "01_blocking", for /api/stats and pages */
+	struct app app; /* what the handlers read: root, model, stats */
 	struct options opt;
 	char root[PATH_MAX]; /* --root, resolved */
 	struct http_limits limits;
