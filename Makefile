@@ -1,12 +1,14 @@
 # One non-recursive Makefile for the six servers, their tests and the bench.
 #
-#   make            build every server into bin/
+#   make            build every server into bin/ (and www/big/1mib.bin)
 #   make test       unit tests + the contract suite against every server
 #   make asan       the same tests, built with AddressSanitizer + UBSan
 #   make tsan       the same tests for the threaded models under ThreadSanitizer
-#   make bench      the benchmark matrix (see tests/bench/README.md)
+#   make bench      the benchmark matrix into build/bench/; PUBLISH=1 also
+#                   rewrites docs/bench.md (see tests/bench/README.md)
 #   make run        serve www/ on 127.0.0.1:8080 (MODEL=01_blocking ...)
 #   make diffs      docs/diffs/NN-MM.diff between neighbouring models
+#   make check-diffs  fail if docs/diffs/ is not what `make diffs` writes
 #   make fuzz       run each fuzz target for FUZZ_SECONDS (needs clang)
 #   make format / check-format / lint / clean
 #
@@ -61,8 +63,8 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all test unit contract asan tsan bench run diffs format \
-	check-format lint fuzz clean deps deps-bench
+.PHONY: all test unit contract asan tsan bench run diffs check-diffs \
+	format check-format lint fuzz clean deps deps-bench
 .DEFAULT_GOAL := all
 
 all: $(SERVERS)
@@ -136,19 +138,59 @@ PORT ?= 8080
 run: $(BIN)/$(MODEL)
 	$(BIN)/$(MODEL) --port $(PORT) --root www
 
+# PUBLISH=1 reaches bench.sh through the environment, like QUICK=1.
 bench: deps-bench all
 	$(Q)sh tests/bench/bench.sh
 
-# docs/diffs/01-02.diff ... between neighbouring models' main.c.
+# The 1 MiB file that www/index.html links to.  Made, not stored: a megabyte
+# in every clone for one link.  Deterministic (www/big/README.txt says what
+# each line holds), so every build serves the same bytes.
+BIG_FILE := www/big/1mib.bin
+$(BIG_FILE):
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)awk 'BEGIN { \
+		t = "%08x concurrency-servers 1 MiB test file, line %05d "; \
+		for (i = 0; i < 16384; i++) { \
+			s = sprintf(t, i * 64, i); \
+			while (length(s) < 63) \
+				s = s "."; \
+			print substr(s, 1, 63); \
+		} \
+	}' > $@.tmp && mv $@.tmp $@
+
+# Extra prerequisites only: these targets' rules live elsewhere.
+all test run bench: $(BIG_FILE)
+
+# docs/diffs/01-02.diff ... between neighbouring models' main.c, into
+# directory $(1).  The labels replace diff's file times, so a file changes
+# only when the code does.
+define write_diffs
+set -e; mkdir -p $(1); rm -f $(1)/[0-9][0-9]-[0-9][0-9].diff; \
+set -- $(VARIANTS); \
+while [ $$# -ge 2 ]; do \
+	a=$$1; b=$$2; shift; \
+	[ -f $$a/main.c ] && [ -f $$b/main.c ] || continue; \
+	f=$(1)/$${a%%_*}-$${b%%_*}.diff; \
+	diff -u --label $$a/main.c --label $$b/main.c \
+		$$a/main.c $$b/main.c > $$f || [ $$? -eq 1 ]; \
+	echo "  DIFF    $$f ($$(grep -c '^[-+][^-+]' $$f) changed lines)"; \
+done
+endef
+
 diffs:
-	$(Q)set -e; mkdir -p docs/diffs; set -- $(VARIANTS); \
-	while [ $$# -ge 2 ]; do \
-		a=$$1; b=$$2; shift; \
-		[ -f $$a/main.c ] && [ -f $$b/main.c ] || continue; \
-		f=docs/diffs/$${a%%_*}-$${b%%_*}.diff; \
-		diff -u $$a/main.c $$b/main.c > $$f || true; \
-		echo "  DIFF    $$f ($$(grep -c '^[-+][^-+]' $$f) changed lines)"; \
-	done
+	$(Q)$(call write_diffs,docs/diffs)
+
+check-diffs:
+	$(Q)set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	( $(call write_diffs,$$tmp) ) >/dev/null; \
+	if ! diff -r docs/diffs "$$tmp" >/dev/null; then \
+		diff -rq docs/diffs "$$tmp" | sed "s|$$tmp|(made now)|" >&2; \
+		echo "check-diffs: docs/diffs/ is out of date:" \
+			"run make diffs" >&2; \
+		exit 1; \
+	fi; \
+	echo "check-diffs: docs/diffs/ is up to date"
 
 FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c tests/adversarial/*.[ch] \
 	tests/contract/*.[ch] tests/fuzz/*.c)
@@ -182,6 +224,6 @@ fuzz: $(FUZZ_BIN)
 	done
 
 clean:
-	rm -rf build bin
+	rm -rf build bin $(BIG_FILE)
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -30,39 +30,6 @@
 #define NAME_MAX_LEN 256
 
 /*
- * Looks key up in the query.  Returns 1 with the decoded value in out, 0 if
- * the key is absent, -1 if it is present but malformed or too long.
- */
-static int query_param(const struct http_request *req, const char *key,
-		       char *out, size_t outsz, size_t *len)
-{
-	size_t klen = strlen(key);
-	const char *p, *end;
-	ssize_t n;
-
-	n = http_query_param(&req->query, key, out, outsz);
-	if (n >= 0) {
-		*len = (size_t)n;
-		return 1;
-	}
-	if (req->query.len == 0)
-		return 0;
-	/* -1 means absent or broken: look for "key=" or a bare "key". */
-	p = req->query.p;
-	end = p + req->query.len;
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *stop = amp ? amp : end;
-
-		if ((size_t)(stop - p) >= klen && memcmp(p, key, klen) == 0 &&
-		    (p + klen == stop || p[klen] == '='))
-			return -1;
-		p = amp ? amp + 1 : end;
-	}
-	return 0;
-}
-
-/*
  * Parses a decimal integer, clamped to [0, max]: "-5" is 0 and a huge
  * number is max.  Returns 0, or -1 if s is not an integer at all.
  */
@@ -93,14 +60,13 @@ static int number_param(const struct http_request *req, const char *key,
 			long def, long max, long *out)
 {
 	char buf[32];
-	size_t len;
-	int found = query_param(req, key, buf, sizeof(buf), &len);
+	ssize_t n = http_query_param(&req->query, key, buf, sizeof(buf));
 
-	if (found == 0) {
+	if (n == HTTP_QUERY_ABSENT) {
 		*out = def;
 		return 0;
 	}
-	if (found < 0 || len != strlen(buf))
+	if (n < 0)
 		return -1;
 	return parse_clamped(buf, max, out);
 }
@@ -201,17 +167,19 @@ static void handle_hello(const struct app *app, const struct http_request *req,
 {
 	char name[NAME_MAX_LEN], escaped[6 * NAME_MAX_LEN + 1];
 	size_t len;
-	int found;
+	ssize_t n;
 
 	(void)app;
-	found = query_param(req, "name", name, sizeof(name), &len);
-	if (found < 0) {
+	n = http_query_param(&req->query, "name", name, sizeof(name));
+	if (n == HTTP_QUERY_MALFORMED) {
 		resp_error(resp, 400);
 		return;
 	}
-	if (found == 0) {
+	if (n == HTTP_QUERY_ABSENT) {
 		strcpy(name, "world");
 		len = strlen(name);
+	} else {
+		len = (size_t)n;
 	}
 	/* The name is the client's: bytes that are not UTF-8 are its error. */
 	if (json_escape(escaped, sizeof(escaped), name, len) < 0) {

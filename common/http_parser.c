@@ -2,12 +2,15 @@
  * http_parser.c - a strict, re-entrant HTTP/1.x request parser (RFC 9112).
  *
  * How it works
- *   Every call parses the request from its first byte, left to right, with
- *   one cursor (struct scan).  Each step takes the bytes it expects and
- *   returns an int: 0 to go on, HTTP_INCOMPLETE when it ran out of bytes,
- *   or the HTTP status (400, 413, ...) that rejects the request.  A status
- *   therefore travels back up the call chain unchanged, and the step that
- *   found the problem is the one that names it.
+ *   A request is read as a sequence of steps, one per piece of the grammar:
+ *   the empty lines before the request line, the method, the target, the
+ *   version, each field line's name and value, each chunk's size line, data
+ *   and CRLF, the trailers.  A step takes its bytes with one cursor (struct
+ *   scan) and returns an int: 0 when it is done (it then names the next
+ *   step), HTTP_INCOMPLETE when it ran out of bytes, or the HTTP status
+ *   (400, 413, ...) that rejects the request.  A status therefore travels
+ *   back unchanged, and the step that found the problem is the one that
+ *   names it.
  *
  *   Each section of a request has a byte limit, and the cursor knows it:
  *   asking for a byte past the limit gives that section's status (414 for
@@ -15,16 +18,19 @@
  *   at once, before those bytes have arrived.  A client cannot make us
  *   wait for the end of an endless line.
  *
- *   The steps, in order: empty lines before the request line; the request
- *   line; the field lines up to the empty line (header_len ends here); the
- *   meaning of Host, Content-Length, Transfer-Encoding, Connection and
- *   Expect; the body.
+ *   Between calls, struct http_parse_state remembers which step comes next
+ *   and where it starts.  A step that runs out of bytes is simply run again
+ *   on the next call.  The only part of a step that can be long is one run
+ *   of like bytes (a token, a target, a field value, a chunk size, a chunk
+ *   line's extensions); the state also remembers how far that run got, so
+ *   the step skips what it has checked already.
  *
- * LESSON: keeping no state between calls costs a re-scan of the bytes
- * already seen each time more arrive.  That is cheap here because every
- * section is bounded (8 KiB of head by default) and a connection's buffer
- * is fixed, and it removes a whole class of bugs: there is no half-parsed
- * state to get out of step with the buffer when the caller moves it.
+ * LESSON: a parser that keeps no state between calls must re-scan every
+ * byte already received each time more arrive.  A request sent in n small
+ * pieces then costs n times its length: quadratic in its size, and a
+ * client can choose n.  Keeping the step and a position is all it takes to
+ * make each byte cost the same however the request is split, and the
+ * parser stays a pure function of (bytes, state): no I/O, no allocation.
  */
 #include "http_parser.h"
 
@@ -34,11 +40,43 @@
 /* The cursor: where we are, and how far the current section may go. */
 struct scan {
 	char *buf;
-	size_t pos;   /* next byte to look at */
-	size_t len;   /* bytes received */
-	size_t limit; /* this section must end before buf[limit] */
-	int over;     /* the status for a section that passes its limit */
-	bool lf_ok;   /* a bare LF may end a line */
+	size_t pos;	 /* next byte to look at */
+	size_t len;	 /* bytes received */
+	size_t limit;	 /* this section must end before buf[limit] */
+	int over;	 /* the status for a section that passes its limit */
+	bool lf_ok;	 /* a bare LF may end a line */
+	size_t run_end;	 /* where this step's run stopped on an earlier call */
+	size_t run_acc;	 /* the run's value there */
+	size_t examined; /* bytes looked at during this call */
+};
+
+/* The steps, in the order a request meets them. */
+enum step {
+	STEP_NEW,	     /* http_parse_state_init() was called */
+	STEP_LEAD,	     /* empty lines before the request line */
+	STEP_METHOD,	     /* method SP */
+	STEP_TARGET,	     /* request-target SP */
+	STEP_VERSION,	     /* HTTP-version CRLF */
+	STEP_FIELD,	     /* field-name ":", or the empty line */
+	STEP_FIELD_VALUE,    /* field-value CRLF */
+	STEP_LENGTH_BODY,    /* Content-Length bytes */
+	STEP_CHUNK_SIZE,     /* chunk-size */
+	STEP_CHUNK_EXT,	     /* chunk-ext CRLF */
+	STEP_CHUNK_DATA,     /* chunk-data */
+	STEP_CHUNK_DATA_END, /* the CRLF after chunk-data */
+	STEP_TRAILER,	     /* trailer field-name ":", or the empty line */
+	STEP_TRAILER_VALUE,  /* trailer field-value CRLF */
+	STEP_DONE,	     /* the request is complete */
+	STEP_FAILED,	     /* the request was refused */
+};
+
+/* Everything a step works with. */
+struct parser {
+	struct scan s;
+	struct http_parse_state *st;
+	struct http_request *req;
+	const struct http_limits *lim;
+	bool gather; /* the second walk over a complete chunked body */
 };
 
 static const char *const method_names[] = {
@@ -126,17 +164,18 @@ static size_t add_saturated(size_t a, size_t b)
  * 0 if the next n bytes are here; the section's status if they would pass
  * its limit (whether or not they have arrived); else HTTP_INCOMPLETE.
  */
-static int need(const struct scan *s, size_t n)
+static int need(struct scan *s, size_t n)
 {
 	if (s->pos > s->limit || n > s->limit - s->pos)
 		return s->over;
 	if (n > s->len - s->pos)
 		return HTTP_INCOMPLETE;
+	s->examined += n;
 	return 0;
 }
 
 /* Looks at the next byte without taking it. */
-static int peek(const struct scan *s, unsigned char *c)
+static int peek(struct scan *s, unsigned char *c)
 {
 	int rc = need(s, 1);
 
@@ -159,14 +198,26 @@ static int take_byte(struct scan *s, unsigned char want)
 	return 0;
 }
 
-static int skip_ows(struct scan *s)
+/*
+ * A step has at most one run of like bytes, and only that part may be
+ * long.  run_start() skips the part of the run an earlier call has checked
+ * and returns the value the run had added up to there (0 for a new run);
+ * run_stop() records where the run stopped and its value.  A step run
+ * again reaches its run at the same place, since the bytes before it have
+ * not changed, so the skip is safe.
+ */
+static size_t run_start(struct scan *s)
 {
-	unsigned char c;
-	int rc;
+	if (s->run_end <= s->pos)
+		return 0;
+	s->pos = s->run_end;
+	return s->run_acc;
+}
 
-	while ((rc = peek(s, &c)) == 0 && is_ows(c))
-		s->pos++;
-	return rc;
+static void run_stop(struct scan *s, size_t acc)
+{
+	s->run_end = s->pos;
+	s->run_acc = acc;
 }
 
 /* Takes the longest run of tchars, possibly empty, as *tok. */
@@ -176,8 +227,10 @@ static int take_token(struct scan *s, struct http_str *tok)
 	int rc;
 
 	tok->p = s->buf + s->pos;
+	run_start(s);
 	while ((rc = peek(s, &c)) == 0 && is_tchar(c))
 		s->pos++;
+	run_stop(s, 0);
 	tok->len = (size_t)(s->buf + s->pos - tok->p);
 	return rc;
 }
@@ -214,21 +267,14 @@ static int take_eol(struct scan *s)
 	return 0;
 }
 
-/* ---- request line -------------------------------------------------------- */
-
-/* RFC 9112 2.2: empty lines before the request line are ignored. */
-static int skip_empty_lines(struct scan *s)
+/* Ends a step: the next one starts where this one stopped. */
+static int next_step(struct parser *p, enum step next)
 {
-	unsigned char c;
-	int rc;
-
-	while ((rc = peek(s, &c)) == 0 && (c == '\r' || c == '\n')) {
-		rc = take_eol(s);
-		if (rc != 0)
-			return rc;
-	}
-	return rc;
+	p->st->step = next;
+	return 0;
 }
+
+/* ---- request line -------------------------------------------------------- */
 
 /* Method names are case-sensitive (RFC 9110 9.1): "get" is not GET. */
 static bool method_lookup(const struct http_str *name, enum http_method *m)
@@ -243,18 +289,6 @@ static bool method_lookup(const struct http_str *name, enum http_method *m)
 		}
 	}
 	return false;
-}
-
-static int take_method(struct scan *s, struct http_request *req, bool *known)
-{
-	int rc = take_token(s, &req->method_name);
-
-	if (rc != 0)
-		return rc;
-	if (req->method_name.len == 0)
-		return 400;
-	*known = method_lookup(&req->method_name, &req->method);
-	return take_byte(s, ' ');
 }
 
 /*
@@ -403,28 +437,6 @@ static int split_target(struct http_request *req, bool known)
 	return split_absolute_form(req);
 }
 
-static int take_target(struct scan *s, struct http_request *req, bool known)
-{
-	unsigned char c;
-	int rc;
-
-	req->target.p = s->buf + s->pos;
-	while ((rc = peek(s, &c)) == 0 && c != ' ') {
-		if (!is_target_char(c))
-			return 400;
-		s->pos++;
-	}
-	if (rc != 0)
-		return rc;
-	req->target.len = (size_t)(s->buf + s->pos - req->target.p);
-	if (req->target.len == 0)
-		return 400;
-	rc = split_target(req, known);
-	if (rc != 0)
-		return rc;
-	return take_byte(s, ' ');
-}
-
 static int take_digit(struct scan *s, int *d)
 {
 	unsigned char c;
@@ -456,27 +468,89 @@ static int take_version(struct scan *s, int *major, int *minor)
 	return rc;
 }
 
+/* RFC 9112 2.2: empty lines before the request line are ignored. */
+static int step_lead(struct parser *p)
+{
+	struct scan *s = &p->s;
+	unsigned char c;
+	int rc;
+
+	run_start(s);
+	while ((rc = peek(s, &c)) == 0 && (c == '\r' || c == '\n')) {
+		rc = take_eol(s);
+		if (rc != 0)
+			break;
+	}
+	run_stop(s, 0);
+	if (rc != 0)
+		return rc;
+	return next_step(p, STEP_METHOD);
+}
+
 /*
  * request-line = method SP request-target SP HTTP-version CRLF, with
  * exactly one SP between the parts (RFC 9112 3).
  *
  * The line may hold max_request_line bytes before its line end: the
  * section limit stops the scan at once on a byte past that, so an endless
- * target is a 414 without waiting for its end.  *known tells whether the
- * method is one of ours; an unknown one is answered 501 later, once the
- * rest of the head has shown that the request is well-formed.
+ * target is a 414 without waiting for its end.  An unknown method is
+ * answered 501 later, once the rest of the head has shown that the
+ * request is well-formed; until then st->known remembers it.
  */
-static int take_request_line(struct scan *s, const struct http_limits *lim,
-			     struct http_request *req, bool *known)
+static int step_method(struct parser *p)
 {
+	struct http_str name;
+	int rc;
+
+	rc = take_token(&p->s, &name);
+	if (rc == 0 && name.len == 0)
+		rc = 400;
+	if (rc == 0)
+		rc = take_byte(&p->s, ' ');
+	if (rc != 0)
+		return rc;
+	p->req->method_name = name;
+	p->st->known = method_lookup(&name, &p->req->method);
+	return next_step(p, STEP_TARGET);
+}
+
+static int step_target(struct parser *p)
+{
+	struct http_request *req = p->req;
+	struct scan *s = &p->s;
+	unsigned char c;
+	int rc;
+
+	req->target.p = s->buf + s->pos;
+	run_start(s);
+	while ((rc = peek(s, &c)) == 0 && c != ' ') {
+		if (!is_target_char(c))
+			return 400;
+		s->pos++;
+	}
+	run_stop(s, 0);
+	if (rc != 0)
+		return rc;
+	req->target.len = (size_t)(s->buf + s->pos - req->target.p);
+	if (req->target.len == 0)
+		return 400;
+	rc = split_target(req, p->st->known);
+	if (rc == 0)
+		rc = take_byte(s, ' ');
+	if (rc != 0)
+		return rc;
+	return next_step(p, STEP_VERSION);
+}
+
+/* The version, the line end, then the header section's limit begins. */
+static int step_version(struct parser *p)
+{
+	const struct http_limits *lim = p->lim;
+	struct scan *s = &p->s;
 	int major = 0, minor = 0;
 	int rc;
 
-	rc = take_method(s, req, known);
-	if (rc == 0)
-		rc = take_target(s, req, *known);
-	if (rc == 0)
-		rc = take_version(s, &major, &minor);
+	rc = take_version(s, &major, &minor);
 	if (rc != 0)
 		return rc;
 	scan_section(s, add_saturated(lim->max_request_line, 2), 414);
@@ -486,11 +560,12 @@ static int take_request_line(struct scan *s, const struct http_limits *lim,
 	/* Well-formed, but not a version we speak. */
 	if (major != 1 || minor > 1)
 		return 505;
-	req->version_minor = minor;
-	return 0;
+	p->req->version_minor = minor;
+	scan_section(s, add_saturated(s->pos, lim->max_header_bytes), 431);
+	return next_step(p, STEP_FIELD);
 }
 
-/* ---- field lines --------------------------------------------------------- */
+/* ---- what the header fields mean ----------------------------------------- */
 
 static void trim_ows(struct http_str *v)
 {
@@ -501,75 +576,6 @@ static void trim_ows(struct http_str *v)
 	while (v->len > 0 && is_ows((unsigned char)v->p[v->len - 1]))
 		v->len--;
 }
-
-/*
- * field-line = field-name ":" OWS field-value OWS (RFC 9112 5).
- *
- * LESSON: the name must be followed by the colon at once.  "Host : x" and
- * a line starting with whitespace (obs-fold, a continuation of the line
- * before) are rejected: some parsers would read "Transfer-Encoding :
- * chunked" as a header and others would not, and a request that two
- * parsers frame differently is a smuggled request.  RFC 9112 5.1 and 5.2
- * make the 400 a MUST for the first and allow it for the second.
- */
-static int take_field_line(struct scan *s, struct http_header *h)
-{
-	unsigned char c;
-	int rc;
-
-	rc = take_token(s, &h->name);
-	if (rc != 0)
-		return rc;
-	if (h->name.len == 0)
-		return 400; /* obs-fold, ": x", "{: x" */
-	rc = take_byte(s, ':');
-	if (rc == 0)
-		rc = skip_ows(s);
-	if (rc != 0)
-		return rc;
-	h->value.p = s->buf + s->pos;
-	while ((rc = peek(s, &c)) == 0 && c != '\r' && c != '\n') {
-		if (!is_field_char(c))
-			return 400; /* NUL, ESC, DEL, ... */
-		s->pos++;
-	}
-	if (rc != 0)
-		return rc;
-	h->value.len = (size_t)(s->buf + s->pos - h->value.p);
-	trim_ows(&h->value);
-	return take_eol(s);
-}
-
-/*
- * Field lines up to and including the empty line.  With req, they are
- * stored in req->headers (at most max, or 431); without, they are checked
- * and dropped (chunked trailers).
- */
-static int take_fields(struct scan *s, struct http_request *req, size_t max)
-{
-	struct http_header spare;
-	struct http_header *h = &spare;
-	unsigned char c;
-	int rc;
-
-	while ((rc = peek(s, &c)) == 0 && c != '\r' && c != '\n') {
-		if (req != NULL) {
-			if (req->num_headers >= max)
-				return 431;
-			h = &req->headers[req->num_headers];
-		}
-		rc = take_field_line(s, h);
-		if (rc != 0)
-			return rc;
-		if (req != NULL)
-			req->num_headers++;
-	}
-	if (rc != 0)
-		return rc;
-	return take_eol(s);
-}
-
-/* ---- what the header fields mean ----------------------------------------- */
 
 /*
  * Takes the next element of a comma-separated list (RFC 9110 5.6.1) with
@@ -778,196 +784,13 @@ static void set_connection_options(struct http_request *req)
 			       list_has(req, "Expect", "100-continue");
 }
 
-/* ---- the head, then the body --------------------------------------------- */
-
 static size_t max_fields(const struct http_limits *lim)
 {
 	return lim->max_headers < HTTP_MAX_HEADERS ? lim->max_headers
 						   : HTTP_MAX_HEADERS;
 }
 
-/*
- * Everything up to the empty line, and what it means.  Limits: the empty
- * lines before the request line and the request line itself count toward
- * max_request_line (414); the field lines and the empty line after them
- * toward max_header_bytes (431).
- */
-static int parse_head(struct scan *s, const struct http_limits *lim,
-		      struct http_request *req)
-{
-	bool known = false;
-	int rc;
-
-	s->lf_ok = true;
-	scan_section(s, lim->max_request_line, 414);
-	rc = skip_empty_lines(s);
-	if (rc == 0)
-		rc = take_request_line(s, lim, req, &known);
-	if (rc != 0)
-		return rc;
-	scan_section(s, add_saturated(s->pos, lim->max_header_bytes), 431);
-	rc = take_fields(s, req, max_fields(lim));
-	if (rc != 0)
-		return rc;
-	req->header_len = s->pos;
-	set_connection_options(req);
-	rc = check_host(req);
-	if (rc == 0)
-		rc = check_framing(req, lim, known);
-	return rc;
-}
-
-/*
- * chunk-size: hex digits whose value may not take the body past room
- * (413, found as soon as the digit that does it arrives, so the value can
- * never overflow).
- */
-static int take_chunk_size(struct scan *s, size_t room, size_t *size)
-{
-	size_t start = s->pos;
-	unsigned char c;
-	size_t v = 0;
-	int rc, h;
-
-	while ((rc = peek(s, &c)) == 0 && (h = hex_value(c)) >= 0) {
-		if ((size_t)h > room || v > (room - (size_t)h) / 16)
-			return 413;
-		v = v * 16 + (size_t)h;
-		s->pos++;
-	}
-	if (rc != 0)
-		return rc;
-	if (s->pos == start)
-		return 400;
-	*size = v;
-	return 0;
-}
-
-/* quoted-string (RFC 9110 5.6.4), checked and skipped. */
-static int skip_quoted_string(struct scan *s)
-{
-	unsigned char c;
-	int rc;
-
-	rc = take_byte(s, '"');
-	while (rc == 0 && (rc = peek(s, &c)) == 0 && c != '"') {
-		if (c == '\\') {
-			s->pos++;
-			rc = peek(s, &c);
-		}
-		/* qdtext and quoted-pair: field bytes (DQUOTE ends above) */
-		if (rc == 0 && !is_field_char(c))
-			return 400;
-		s->pos++;
-	}
-	if (rc != 0)
-		return rc;
-	s->pos++;
-	return 0;
-}
-
-/* chunk-ext-val = token / quoted-string */
-static int skip_ext_value(struct scan *s)
-{
-	struct http_str tok;
-	unsigned char c;
-	int rc = peek(s, &c);
-
-	if (rc != 0)
-		return rc;
-	if (c == '"')
-		return skip_quoted_string(s);
-	rc = take_token(s, &tok);
-	if (rc == 0 && tok.len == 0)
-		return 400;
-	return rc;
-}
-
-/* One extension after its ';': BWS ext-name [ BWS "=" BWS ext-val ] */
-static int skip_one_ext(struct scan *s)
-{
-	struct http_str name;
-	unsigned char c;
-	int rc;
-
-	rc = skip_ows(s);
-	if (rc == 0)
-		rc = take_token(s, &name);
-	if (rc == 0 && name.len == 0)
-		return 400;
-	if (rc == 0)
-		rc = skip_ows(s);
-	if (rc == 0)
-		rc = peek(s, &c);
-	if (rc != 0 || c != '=')
-		return rc;
-	s->pos++;
-	rc = skip_ows(s);
-	if (rc == 0)
-		rc = skip_ext_value(s);
-	return rc;
-}
-
-/*
- * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) (RFC 9112
- * 7.1.1), checked and ignored.  Whitespace before the line end is
- * tolerated: it cannot change where the chunk ends.
- */
-static int skip_chunk_ext(struct scan *s)
-{
-	unsigned char c;
-	int rc;
-
-	for (;;) {
-		rc = skip_ows(s);
-		if (rc == 0)
-			rc = peek(s, &c);
-		if (rc != 0 || c != ';')
-			return rc;
-		s->pos++;
-		rc = skip_one_ext(s);
-		if (rc != 0)
-			return rc;
-	}
-}
-
-/*
- * The chunks from s->pos to the end of the trailer section (RFC 9112 7.1).
- * *total is the decoded size.  With move, each chunk's data is also moved
- * down to follow the previous one; that only ever writes over framing
- * bytes already read, so the walk itself is not disturbed.
- */
-static int walk_chunks(struct scan *s, size_t max_body, bool move,
-		       size_t *total)
-{
-	char *out = s->buf + s->pos;
-	size_t size = 0;
-	int rc;
-
-	*total = 0;
-	for (;;) {
-		rc = take_chunk_size(s, max_body - *total, &size);
-		if (rc == 0)
-			rc = skip_chunk_ext(s);
-		if (rc == 0)
-			rc = take_eol(s);
-		if (rc != 0 || size == 0)
-			break;
-		rc = need(s, size);
-		if (rc != 0)
-			return rc;
-		if (move)
-			memmove(out + *total, s->buf + s->pos, size);
-		s->pos += size;
-		*total += size;
-		rc = take_eol(s);
-		if (rc != 0)
-			return rc;
-	}
-	if (rc != 0)
-		return rc;
-	return take_fields(s, NULL, 0);
-}
+/* ---- the head ------------------------------------------------------------ */
 
 /*
  * LESSON: in a chunked body every line must end in CRLF.  The bare-LF
@@ -976,39 +799,369 @@ static int walk_chunks(struct scan *s, size_t max_body, bool move,
  * trailers included, may take max_body + max_header_bytes bytes, so a
  * stream of empty extensions or tiny chunks is bounded too (413).
  */
-static int parse_chunked_body(struct scan *s, const struct http_limits *lim,
-			      struct http_request *req)
+static void enter_chunked_body(struct scan *s, const struct http_limits *lim)
 {
 	size_t raw_max = add_saturated(lim->max_body, lim->max_header_bytes);
-	struct scan again;
-	size_t total;
-	int rc;
 
 	s->lf_ok = false;
 	scan_section(s, add_saturated(s->pos, raw_max), 413);
-	again = *s;
-	rc = walk_chunks(s, lim->max_body, false, &total);
-	if (rc != 0)
-		return rc;
-	/* Complete and valid: now, and only now, make the body contiguous.
-	   This walk cannot fail: it reads the bytes the first one checked. */
-	(void)walk_chunks(&again, lim->max_body, true, &total);
-	req->body.p = again.buf + req->header_len;
-	req->body.len = total;
-	return 0;
 }
 
-static int parse_body(struct scan *s, const struct http_limits *lim,
-		      struct http_request *req)
+/*
+ * The empty line has ended the head: what the fields mean, then the body.
+ * Limits: the empty lines before the request line and the request line
+ * itself count toward max_request_line (414); the field lines and the
+ * empty line after them toward max_header_bytes (431).
+ */
+static int end_head(struct parser *p)
 {
-	if (req->chunked)
-		return parse_chunked_body(s, lim, req);
+	struct http_request *req = p->req;
+	int rc;
+
+	req->header_len = p->s.pos;
+	set_connection_options(req);
+	rc = check_host(req);
+	if (rc == 0)
+		rc = check_framing(req, p->lim, p->st->known);
+	if (rc != 0)
+		return rc;
+	if (!req->chunked)
+		return next_step(p, STEP_LENGTH_BODY);
+	enter_chunked_body(&p->s, p->lim);
+	return next_step(p, STEP_CHUNK_SIZE);
+}
+
+/*
+ * field-line = field-name ":" OWS field-value OWS (RFC 9112 5), or the
+ * empty line that ends the section.  This step takes the name and the
+ * colon.  In the head the fields are stored in req->headers (at most
+ * max_headers, or 431); the trailers after a chunked body are checked and
+ * dropped.
+ *
+ * LESSON: the name must be followed by the colon at once.  "Host : x" and
+ * a line starting with whitespace (obs-fold, a continuation of the line
+ * before) are rejected: some parsers would read "Transfer-Encoding :
+ * chunked" as a header and others would not, and a request that two
+ * parsers frame differently is a smuggled request.  RFC 9112 5.1 and 5.2
+ * make the 400 a MUST for the first and allow it for the second.
+ */
+static int step_field(struct parser *p)
+{
+	bool trailer = p->st->step == STEP_TRAILER;
+	struct http_request *req = p->req;
+	struct scan *s = &p->s;
+	struct http_str name;
+	unsigned char c;
+	int rc;
+
+	rc = peek(s, &c);
+	if (rc != 0)
+		return rc;
+	if (c == '\r' || c == '\n') {
+		rc = take_eol(s);
+		if (rc != 0)
+			return rc;
+		return trailer ? next_step(p, STEP_DONE) : end_head(p);
+	}
+	if (!trailer && req->num_headers >= max_fields(p->lim))
+		return 431;
+	rc = take_token(s, &name);
+	if (rc == 0 && name.len == 0)
+		rc = 400; /* obs-fold, ": x", "{: x" */
+	if (rc == 0)
+		rc = take_byte(s, ':');
+	if (rc != 0)
+		return rc;
+	if (trailer)
+		return next_step(p, STEP_TRAILER_VALUE);
+	req->headers[req->num_headers].name = name;
+	return next_step(p, STEP_FIELD_VALUE);
+}
+
+/* The value, with the OWS around it, and the line end. */
+static int step_field_value(struct parser *p)
+{
+	struct http_request *req = p->req;
+	struct scan *s = &p->s;
+	struct http_str value;
+	unsigned char c;
+	int rc;
+
+	value.p = s->buf + s->pos;
+	run_start(s);
+	while ((rc = peek(s, &c)) == 0 && c != '\r' && c != '\n') {
+		if (!is_field_char(c))
+			return 400; /* NUL, ESC, DEL, ... */
+		s->pos++;
+	}
+	run_stop(s, 0);
+	if (rc != 0)
+		return rc;
+	value.len = (size_t)(s->buf + s->pos - value.p);
+	rc = take_eol(s);
+	if (rc != 0)
+		return rc;
+	if (p->st->step == STEP_TRAILER_VALUE)
+		return next_step(p, STEP_TRAILER);
+	trim_ows(&value);
+	req->headers[req->num_headers++].value = value;
+	return next_step(p, STEP_FIELD);
+}
+
+/* ---- the body ------------------------------------------------------------ */
+
+static int step_length_body(struct parser *p)
+{
+	struct http_request *req = p->req;
+	struct scan *s = &p->s;
+
 	if (req->content_length > s->len - s->pos)
 		return HTTP_INCOMPLETE;
 	req->body.p = s->buf + s->pos;
 	req->body.len = req->content_length;
 	s->pos += req->content_length;
-	return 0;
+	return next_step(p, STEP_DONE);
+}
+
+/*
+ * chunk-size: hex digits whose value may not take the body past max_body
+ * (413, found as soon as the digit that does it arrives, so the value can
+ * never overflow).
+ */
+static int step_chunk_size(struct parser *p)
+{
+	size_t room = p->lim->max_body - p->st->body_len;
+	struct scan *s = &p->s;
+	size_t start = s->pos;
+	unsigned char c;
+	size_t v;
+	int rc, h;
+
+	v = run_start(s);
+	while ((rc = peek(s, &c)) == 0 && (h = hex_value(c)) >= 0) {
+		if ((size_t)h > room || v > (room - (size_t)h) / 16)
+			return 413;
+		v = v * 16 + (size_t)h;
+		s->pos++;
+	}
+	run_stop(s, v);
+	if (rc != 0)
+		return rc;
+	if (s->pos == start)
+		return 400;
+	p->st->chunk = v;
+	return next_step(p, STEP_CHUNK_EXT);
+}
+
+/*
+ * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) and
+ * ext-val = token / quoted-string (RFC 9112 7.1.1).  Extensions are
+ * checked one byte at a time and ignored, so a line of them may stop
+ * anywhere and go on in the next call from this one value.  Whitespace
+ * before the line end is tolerated: it cannot change where the chunk ends.
+ */
+enum ext_state {
+	EXT_BETWEEN,	/* after the size or a whole extension */
+	EXT_NAME_BWS,	/* after ';' */
+	EXT_NAME,	/* in a name */
+	EXT_AFTER_NAME, /* in the BWS after a name */
+	EXT_VALUE_BWS,	/* after '=' */
+	EXT_TOKEN,	/* in a token value */
+	EXT_QUOTED,	/* in a quoted-string */
+	EXT_ESCAPE,	/* after a backslash in a quoted-string */
+	EXT_END,	/* c is not part of the extensions: the line end? */
+	EXT_BAD,	/* c cannot come here: 400 */
+};
+
+static enum ext_state ext_next(enum ext_state e, unsigned char c)
+{
+	switch (e) {
+	case EXT_BETWEEN:
+		if (is_ows(c))
+			return EXT_BETWEEN;
+		return c == ';' ? EXT_NAME_BWS : EXT_END;
+	case EXT_NAME_BWS:
+		if (is_ows(c))
+			return EXT_NAME_BWS;
+		return is_tchar(c) ? EXT_NAME : EXT_BAD;
+	case EXT_NAME:
+		return is_tchar(c) ? EXT_NAME : ext_next(EXT_AFTER_NAME, c);
+	case EXT_AFTER_NAME:
+		if (is_ows(c))
+			return EXT_AFTER_NAME;
+		return c == '=' ? EXT_VALUE_BWS : ext_next(EXT_BETWEEN, c);
+	case EXT_VALUE_BWS:
+		if (is_ows(c))
+			return EXT_VALUE_BWS;
+		if (c == '"')
+			return EXT_QUOTED;
+		return is_tchar(c) ? EXT_TOKEN : EXT_BAD;
+	case EXT_TOKEN:
+		return is_tchar(c) ? EXT_TOKEN : ext_next(EXT_BETWEEN, c);
+	case EXT_QUOTED:
+		if (c == '"')
+			return EXT_BETWEEN;
+		if (c == '\\')
+			return EXT_ESCAPE;
+		return is_field_char(c) ? EXT_QUOTED : EXT_BAD; /* qdtext */
+	case EXT_ESCAPE:
+		return is_field_char(c) ? EXT_QUOTED
+					: EXT_BAD; /* quoted-pair */
+	default:
+		return EXT_BAD;
+	}
+}
+
+/* chunk-ext CRLF, after the size. */
+static int step_chunk_ext(struct parser *p)
+{
+	struct scan *s = &p->s;
+	enum ext_state e = (enum ext_state)run_start(s);
+	enum ext_state next;
+	unsigned char c;
+	int rc;
+
+	while ((rc = peek(s, &c)) == 0) {
+		next = ext_next(e, c);
+		if (next == EXT_BAD)
+			return 400;
+		if (next == EXT_END)
+			break;
+		e = next;
+		s->pos++;
+	}
+	run_stop(s, e);
+	if (rc == 0)
+		rc = take_eol(s);
+	if (rc != 0)
+		return rc;
+	if (p->st->chunk == 0)
+		return next_step(p, STEP_TRAILER);
+	return next_step(p, STEP_CHUNK_DATA);
+}
+
+/*
+ * chunk-data.  On the second walk over a complete body (p->gather), each
+ * chunk's data is also moved down to follow the previous one's; that only
+ * ever writes over framing bytes already read, so the walk itself is not
+ * disturbed.
+ */
+static int step_chunk_data(struct parser *p)
+{
+	struct http_parse_state *st = p->st;
+	struct scan *s = &p->s;
+	int rc = need(s, st->chunk);
+
+	if (rc != 0)
+		return rc;
+	if (p->gather)
+		memmove(s->buf + p->req->header_len + st->body_len,
+			s->buf + s->pos, st->chunk);
+	s->pos += st->chunk;
+	st->body_len += st->chunk;
+	return next_step(p, STEP_CHUNK_DATA_END);
+}
+
+static int step_chunk_data_end(struct parser *p)
+{
+	int rc = take_eol(&p->s);
+
+	if (rc != 0)
+		return rc;
+	return next_step(p, STEP_CHUNK_SIZE);
+}
+
+/* ---- one call ------------------------------------------------------------ */
+
+static int (*const steps[])(struct parser *p) = {
+	[STEP_LEAD] = step_lead,
+	[STEP_METHOD] = step_method,
+	[STEP_TARGET] = step_target,
+	[STEP_VERSION] = step_version,
+	[STEP_FIELD] = step_field,
+	[STEP_FIELD_VALUE] = step_field_value,
+	[STEP_LENGTH_BODY] = step_length_body,
+	[STEP_CHUNK_SIZE] = step_chunk_size,
+	[STEP_CHUNK_EXT] = step_chunk_ext,
+	[STEP_CHUNK_DATA] = step_chunk_data,
+	[STEP_CHUNK_DATA_END] = step_chunk_data_end,
+	[STEP_TRAILER] = step_field,
+	[STEP_TRAILER_VALUE] = step_field_value,
+};
+
+/*
+ * Runs steps, from the one st names, until the request is complete or a
+ * step stops.  Only a step that finishes moves st on; one that runs out of
+ * bytes keeps just its run's progress and starts again on the next call.
+ */
+static int run_steps(struct parser *p)
+{
+	struct http_parse_state *st = p->st;
+	struct scan *s = &p->s;
+	int rc = 0;
+
+	while (rc == 0 && st->step != STEP_DONE) {
+		s->pos = st->pos;
+		s->limit = st->limit;
+		s->over = st->over;
+		s->lf_ok = st->lf_ok;
+		s->run_end = st->run_end;
+		s->run_acc = st->run_acc;
+		rc = steps[st->step](p);
+		if (rc == 0) {
+			st->pos = s->pos;
+			st->limit = s->limit;
+			st->over = s->over;
+			st->lf_ok = s->lf_ok;
+			st->run_end = 0;
+			st->run_acc = 0;
+		} else if (rc == HTTP_INCOMPLETE) {
+			st->run_end = s->run_end;
+			st->run_acc = s->run_acc;
+		}
+	}
+	return rc;
+}
+
+/*
+ * A complete chunked body is walked a second time to move its data
+ * together behind the head, so that req->body is one view.  Only then:
+ * until the request is complete, buf stays as it was received, so a
+ * caller may always parse it again from the start.  The walk reads only
+ * bytes the first one checked, so it cannot fail.  The body's section
+ * (limit, no bare LF) is still in st: nothing after the head changes it.
+ */
+static void gather_chunks(struct parser *p)
+{
+	struct http_parse_state again = *p->st;
+	struct parser walk = *p;
+
+	again.step = STEP_CHUNK_SIZE;
+	again.pos = p->req->header_len;
+	again.run_end = 0;
+	again.run_acc = 0;
+	again.body_len = 0;
+	walk.st = &again;
+	walk.gather = true;
+	(void)run_steps(&walk);
+	p->s.examined = walk.s.examined;
+	p->req->body.p = p->s.buf + p->req->header_len;
+	p->req->body.len = again.body_len;
+}
+
+/* A new request at buf[0]: its request line's section comes first. */
+static void start_request(struct http_parse_state *st, struct http_request *req,
+			  const struct http_limits *lim)
+{
+	size_t examined = st->examined;
+
+	http_parse_state_init(st);
+	st->examined = examined;
+	st->step = STEP_LEAD;
+	st->lf_ok = true;
+	st->limit = lim->max_request_line;
+	st->over = 414;
+	memset(req, 0, sizeof(*req));
 }
 
 /* ---- public functions ---------------------------------------------------- */
@@ -1023,32 +1176,65 @@ void http_limits_init(struct http_limits *lim)
 
 void http_parse_state_init(struct http_parse_state *st)
 {
-	st->examined = 0;
+	memset(st, 0, sizeof(*st));
+	st->step = STEP_NEW;
 }
+
+size_t http_request_buffer_size(const struct http_limits *lim)
+{
+	struct http_limits defaults;
+	size_t head, body;
+
+	if (lim == NULL) {
+		http_limits_init(&defaults);
+		lim = &defaults;
+	}
+	head = add_saturated(add_saturated(lim->max_request_line, 2),
+			     lim->max_header_bytes);
+	body = add_saturated(lim->max_body, lim->max_header_bytes);
+	return add_saturated(head, body);
+}
+
 ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 			   struct http_request *req,
 			   struct http_parse_state *st)
 {
-	(void)st;
+	struct http_parse_state scratch;
 	struct http_limits defaults;
-	struct scan s = { .buf = buf, .len = len };
+	struct parser p;
 	int rc;
 
 	if (lim == NULL) {
 		http_limits_init(&defaults);
 		lim = &defaults;
 	}
-	memset(req, 0, sizeof(*req));
-	rc = parse_head(&s, lim, req);
-	if (rc == 0)
-		rc = parse_body(&s, lim, req);
+	if (st == NULL) {
+		http_parse_state_init(&scratch);
+		st = &scratch;
+	}
+	if (st->step == STEP_NEW || st->step >= STEP_DONE || len < st->seen)
+		start_request(st, req, lim);
+	else if (len == st->seen)
+		return HTTP_INCOMPLETE; /* nothing new: the answer stands */
+	st->seen = len;
+	p = (struct parser){
+		.s = { .buf = buf, .len = len },
+		.st = st,
+		.req = req,
+		.lim = lim,
+	};
+	rc = run_steps(&p);
+	if (rc == 0 && req->chunked)
+		gather_chunks(&p);
+	st->examined += p.s.examined;
 	if (rc == HTTP_INCOMPLETE)
 		return HTTP_INCOMPLETE;
 	if (rc != 0) {
+		st->step = STEP_FAILED;
 		req->status = rc;
 		return HTTP_ERROR;
 	}
-	return (ssize_t)s.pos;
+	return (ssize_t)st->pos;
 }
 
 const struct http_str *http_find_header(const struct http_request *req,
@@ -1066,34 +1252,52 @@ const struct http_str *http_find_header(const struct http_request *req,
  * Percent-decodes src[0..n) into out, '+' to space if plus_is_space.
  * -1 on a malformed escape, a NUL (escaped or not), or no room.
  */
+/*
+ * Decodes the character at src[*i] of src[0..n): a %xx escape, '+' for a
+ * space if plus_is_space, or the byte itself; moves *i past it.  Returns
+ * the character, or -1 if the escape is malformed or the character is NUL.
+ */
+static int decode_char(const char *src, size_t n, size_t *i, bool plus_is_space)
+{
+	unsigned char c = (unsigned char)src[*i];
+	int hi, lo;
+
+	if (c == '%') {
+		if (n - *i < 3)
+			return -1;
+		hi = hex_value((unsigned char)src[*i + 1]);
+		lo = hex_value((unsigned char)src[*i + 2]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		c = (unsigned char)(hi * 16 + lo);
+		*i += 3;
+	} else {
+		if (c == '+' && plus_is_space)
+			c = ' ';
+		*i += 1;
+	}
+	/* LESSON: "%00" would cut the C string short: the file opened
+	   would not be the one that was checked. */
+	return c == '\0' ? -1 : c;
+}
+
+/*
+ * Percent-decodes src[0..n) into out, '+' to space if plus_is_space.
+ * -1 on a malformed escape, a NUL (escaped or not), or no room.
+ */
 static ssize_t percent_decode(const char *src, size_t n, bool plus_is_space,
 			      char *out, size_t outsz)
 {
-	size_t i, o = 0;
-	int hi, lo;
-	char c;
+	size_t i = 0, o = 0;
+	int c;
 
 	if (outsz == 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		c = src[i];
-		if (c == '%') {
-			if (n - i < 3)
-				return -1;
-			hi = hex_value((unsigned char)src[i + 1]);
-			lo = hex_value((unsigned char)src[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (c == '+' && plus_is_space) {
-			c = ' ';
-		}
-		/* LESSON: "%00" would cut the C string short: the file
-		   opened would not be the one that was checked. */
-		if (c == '\0' || o + 1 >= outsz)
+	while (i < n) {
+		c = decode_char(src, n, &i, plus_is_space);
+		if (c < 0 || o + 1 >= outsz)
 			return -1;
-		out[o++] = c;
+		out[o++] = (char)c;
 	}
 	out[o] = '\0';
 	return (ssize_t)o;
@@ -1104,24 +1308,31 @@ ssize_t http_decode_path(const struct http_str *path, char *out, size_t outsz)
 	return percent_decode(path->p, path->len, false, out, outsz);
 }
 
-/* True if the form-encoded key p[0..n) decodes to key. */
+/*
+ * LESSON: one decoding for keys and values.  If a key is matched as sent
+ * but its value decoded, "n%61me=x" is not "name" to us but is to the next
+ * program that decodes the whole query, and a check made on one spelling
+ * is skipped by the other.  Likewise a query with one broken escape is
+ * refused as a whole rather than read around.
+ */
+static bool query_is_well_formed(const struct http_str *query)
+{
+	size_t i = 0;
+
+	while (i < query->len)
+		if (decode_char(query->p, query->len, &i, true) < 0)
+			return false;
+	return true;
+}
+
+/* True if the form-encoded key p[0..n), known well-formed, is key. */
 static bool form_key_equal(const char *p, size_t n, const char *key)
 {
 	size_t i = 0;
-	int hi, lo;
-	char c;
 
 	while (i < n) {
-		c = p[i++];
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%' && n - i >= 2 &&
-			   (hi = hex_value((unsigned char)p[i])) >= 0 &&
-			   (lo = hex_value((unsigned char)p[i + 1])) >= 0) {
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (*key == '\0' || *key != c)
+		if (*key == '\0' ||
+		    decode_char(p, n, &i, true) != (unsigned char)*key)
 			return false;
 		key++;
 	}
@@ -1132,10 +1343,13 @@ ssize_t http_query_param(const struct http_str *query, const char *key,
 			 char *out, size_t outsz)
 {
 	const char *p = query->p;
-	const char *end, *amp, *pair_end, *eq;
+	const char *end, *amp, *pair_end, *eq, *value;
+	ssize_t n;
 
 	if (query->len == 0)
-		return -1;
+		return HTTP_QUERY_ABSENT;
+	if (!query_is_well_formed(query))
+		return HTTP_QUERY_MALFORMED;
 	end = p + query->len;
 	for (;;) {
 		amp = memchr(p, '&', (size_t)(end - p));
@@ -1143,15 +1357,13 @@ ssize_t http_query_param(const struct http_str *query, const char *key,
 		eq = memchr(p, '=', (size_t)(pair_end - p));
 		if (form_key_equal(p, (size_t)((eq ? eq : pair_end) - p),
 				   key)) {
-			if (eq == NULL)
-				return percent_decode(pair_end, 0, true, out,
-						      outsz);
-			return percent_decode(eq + 1,
-					      (size_t)(pair_end - eq - 1), true,
-					      out, outsz);
+			value = eq != NULL ? eq + 1 : pair_end;
+			n = percent_decode(value, (size_t)(pair_end - value),
+					   true, out, outsz);
+			return n < 0 ? HTTP_QUERY_MALFORMED : n;
 		}
 		if (amp == NULL)
-			return -1;
+			return HTTP_QUERY_ABSENT;
 		p = amp + 1;
 	}
 }

@@ -17,9 +17,32 @@
  *                    holds the HTTP status to send (400, 413, 414, 431, 501,
  *                    505).  The caller answers with it and closes.
  *
- *   The parser does no I/O and no allocation.  It may be called again from
- *   scratch with a longer buffer: it keeps no state between calls.  All the
- *   http_str views it fills in point into buf and die with it.
+ *   On every return, req->method_name.len > 0 means the method token and
+ *   the space after it were read: method_name is that token and, if it
+ *   names a method we know, req->method is that method (else method keeps
+ *   the value 0 and means nothing; it is never HTTP_HEAD for another
+ *   name).  So a 400, 414 or 431 for "HEAD ..." can still be answered
+ *   without a body.
+ *
+ *   Progress.  With st == NULL every call parses buf from its first byte:
+ *   simple, but a request that arrives in n pieces is scanned n times.
+ *   With a struct http_parse_state, each call goes on where the last one
+ *   stopped, so receiving a request costs time linear in its length
+ *   however it is split:
+ *     - http_parse_state_init(st) before the first call for a request
+ *       that starts at buf[0];
+ *     - on each later call, the same buf, req and st, with len >= the
+ *       previous len and buf[0..previous len) unchanged (only the parser
+ *       writes there);
+ *     - after a complete (> 0) or HTTP_ERROR answer, move any pipelined
+ *       bytes to the front and call http_parse_state_init() again before
+ *       parsing the next request.
+ *   Every call answers exactly what a call with st == NULL would answer for
+ *   buf[0..len), with the same req fields.  (A call that breaks these rules
+ *   with a shorter len, or after a final answer, starts over from buf[0].)
+ *
+ *   The parser does no I/O and no allocation.  All the http_str views it
+ *   fills in point into buf and die with it.
  *
  *   The only write into buf: when a chunked request is complete, its chunk
  *   data is moved in place (towards the front) so that req->body is one
@@ -49,12 +72,13 @@
  *   valid) and an empty path reads "/".  For CONNECT ("h:443") host is the
  *   target and path is empty; for "OPTIONS *" path is "*".  A fragment
  *   ("#x") is dropped from path and query.  On a 501, method_name holds
- *   the method sent; method is meaningless.
+ *   the method sent; method means nothing.
  *
  *   Line ends.  A bare LF ends a line of the head (RFC 9112 2.2 allows
  *   it); in a chunked body only CRLF does.  A bare CR is always a 400.
  *
- * Thread safety: re-entrant; no global state.
+ * Thread safety: re-entrant; no global state.  A struct http_parse_state
+ * belongs to one request on one connection.
  */
 #ifndef HTTP_PARSER_H
 #define HTTP_PARSER_H
@@ -132,20 +156,52 @@ struct http_request {
 	int status; /* on HTTP_ERROR: the status to answer */
 };
 
+/*
+ * The progress of one request across calls to http_parse_request(); the
+ * caller owns it, next to the buffer it describes.  Its fields belong to
+ * the parser, except examined, which tests read: the bytes the parser
+ * has looked at for this request over all calls.  It stays under a small
+ * constant times the request's length, however the bytes were split.
+ */
 struct http_parse_state {
-	size_t examined;
+	unsigned int step; /* what comes next in the grammar */
+	bool lf_ok;	   /* a bare LF may end a line here */
+	bool known;	   /* the method is one we implement */
+	int over;	   /* the status for passing limit */
+	size_t pos;	   /* where that step starts in buf */
+	size_t limit;	   /* the current section ends before buf[limit] */
+	size_t run_end;	   /* how far the step's run of bytes got, */
+	size_t run_acc;	   /* and what it added up to there */
+	size_t chunk;	   /* the size of the chunk being read */
+	size_t body_len;   /* chunk data bytes so far */
+	size_t seen;	   /* len on the last call */
+	size_t examined;   /* bytes looked at so far, for tests */
 };
-void http_parse_state_init(struct http_parse_state *st);
+
 /* Fills *lim with the defaults above. */
 void http_limits_init(struct http_limits *lim);
 
+/* Prepares st for a request that starts at buf[0]. */
+void http_parse_state_init(struct http_parse_state *st);
+
 /*
  * Parses the request at the start of buf[0..len).  See the contract at the
- * top of this file.  req is overwritten on every call.
+ * top of this file.  With st == NULL, req is overwritten on every call;
+ * with st, req is filled in as the request arrives and must be the same
+ * on every call for that request.
  */
 ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 			   struct http_request *req,
 			   struct http_parse_state *st);
+
+/*
+ * The size of a buffer that holds any request lim allows (NULL: the
+ * defaults): max_request_line + 2 for the request line and the empty lines
+ * before it, max_header_bytes for the field lines, and max_body +
+ * max_header_bytes for a chunked body with its framing.  A request that
+ * fills such a buffer without being complete has already been refused.
+ */
+size_t http_request_buffer_size(const struct http_limits *lim);
 
 /*
  * Finds a header by name, case-insensitively.  Returns the first match or
@@ -162,10 +218,19 @@ const struct http_str *http_find_header(const struct http_request *req,
  */
 ssize_t http_decode_path(const struct http_str *path, char *out, size_t outsz);
 
+/* What http_query_param() answers when it finds no value. */
+#define HTTP_QUERY_ABSENT (-1)
+#define HTTP_QUERY_MALFORMED (-2) /* also: the value does not fit in out */
+
 /*
  * Looks up key in a query string "a=1&b=2" and percent-decodes its value
- * into out ('+' becomes a space).  Returns the decoded length, or -1 if the
- * key is absent, malformed, or the value does not fit.
+ * into out (NUL-terminated).  Keys and values are decoded alike: %xx, and
+ * '+' for a space, so "n%61me=x" and "my+key=x" match the keys "name" and
+ * "my key".  A key without '=' has the empty value.  Returns the decoded
+ * length of the first match, HTTP_QUERY_ABSENT if no key matches, or
+ * HTTP_QUERY_MALFORMED if the value does not fit in outsz bytes or if a
+ * %xx escape anywhere in the query is malformed or decodes to NUL: such a
+ * query has no meaning, so every lookup in it is malformed.
  */
 ssize_t http_query_param(const struct http_str *query, const char *key,
 			 char *out, size_t outsz);

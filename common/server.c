@@ -170,9 +170,7 @@ void server_teardown(struct server *srv)
 
 size_t server_request_buffer_size(const struct server *srv)
 {
-	const struct http_limits *l = &srv->limits;
-
-	return l->max_request_line + l->max_header_bytes + l->max_body + 1024;
+	return http_request_buffer_size(&srv->limits);
 }
 
 int server_main(int argc, char **argv, const char *model,

@@ -14,6 +14,11 @@
 #   QUICK=1                      1-second cells, no warm-up, 2,000 instead
 #                                of 10,000 connections: a smoke test for CI
 #   PERF=0                       do not count system calls
+#   PUBLISH=1                    also put the report into docs/ (the whole
+#                                matrix at full length only)
+#
+# Every run goes to build/bench/<time>/ (not in git), and build/bench/latest
+# points at the newest finished one.
 set -u
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -73,10 +78,24 @@ HEADER_TIMEOUT=10
 SERVER_ARGS="--threads $THREADS --queue $QUEUE --max-conns $MAX_CONNS \
 --keepalive-timeout $KEEPALIVE_TIMEOUT --header-timeout $HEADER_TIMEOUT"
 
-# Only the whole matrix at full length is published (docs/bench.md and
-# results/latest); anything else is an experiment and goes to results/tmp.
-PUBLISH=1
-[ -n "$QUICK" ] || [ -n "${MODELS:-}" ] || [ -n "${WORKLOADS:-}" ] && PUBLISH=""
+# Publishing rewrites docs/bench.md and docs/bench/, so it is asked for,
+# never implied, and only the whole matrix at full length may be published:
+# a part of it or a QUICK run would replace the figures of every other cell.
+PUBLISH=${PUBLISH:-}
+case $PUBLISH in
+'' | 0) PUBLISH="" ;;
+1)
+	if [ -n "$QUICK${MODELS:-}${WORKLOADS:-}" ]; then
+		echo "bench: PUBLISH=1 publishes the whole matrix at full" \
+			"length: unset QUICK, MODELS and WORKLOADS" >&2
+		exit 2
+	fi
+	;;
+*)
+	echo "bench: PUBLISH is 1 or 0 (got '$PUBLISH')" >&2
+	exit 2
+	;;
+esac
 MODELS=${MODELS:-$ALL_MODELS}
 WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}
 
@@ -119,23 +138,21 @@ fi
 
 # ---- where things go ---------------------------------------------------------
 
+# Runs are working files, outside the tracked tree: only a published run's
+# report, charts, results.csv and meta.env are kept in git (in docs/).
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RESULTS=$BENCH_DIR/results
-if [ -n "$PUBLISH" ]; then
-	OUT=$RESULTS/$STAMP
-else
-	OUT=$RESULTS/tmp/$STAMP
-fi
-# Document root, logs and every cell's files: always under tmp (gitignored).
-WORK=$RESULTS/tmp/$STAMP/work
+RESULTS=$ROOT_DIR/build/bench
+OUT=$RESULTS/$STAMP
+# Document root, logs and every cell's files.
+WORK=$OUT/work
 DOCROOT=$WORK/root
 mkdir -p "$OUT" "$WORK" "$DOCROOT" || exit 1
 CSV=$OUT/results.csv
 META=$OUT/meta.env
 
-# Keep the five newest runs in tmp.
+# Keep the five newest runs.
 # shellcheck disable=SC2012 # names are our own time stamps
-ls -1d "$RESULTS"/tmp/2* 2>/dev/null | sort -r | tail -n +6 |
+ls -1d "$RESULTS"/2* 2>/dev/null | sort -r | tail -n +6 |
 	while read -r old; do rm -rf "$old"; done
 
 # ---- cleanup: whatever happens, no server outlives the bench -----------------
@@ -487,16 +504,14 @@ main() {
 	if [ -n "$PUBLISH" ]; then
 		sh "$BENCH_DIR/report.sh" "$OUT" "$ROOT_DIR/docs/bench.md" \
 			"$ROOT_DIR/docs/bench"
-		latest=$RESULTS/latest
 	else
 		sh "$BENCH_DIR/report.sh" "$OUT"
-		latest=$RESULTS/tmp/latest
 	fi
-	# A copy of this run's files (not the work directory) as "latest".
-	rm -rf "$latest"
-	mkdir -p "$latest"
-	find "$OUT" -maxdepth 1 -type f -exec cp {} "$latest" \;
-	echo "bench: ${OUT#"$ROOT_DIR"/} (copied to ${latest#"$ROOT_DIR"/})"
+	# Relative, so that the link survives a move of the tree.
+	ln -sfn "$STAMP" "$RESULTS/latest"
+	echo "bench: ${OUT#"$ROOT_DIR"/} (also ${RESULTS#"$ROOT_DIR"/}/latest)"
+	[ -n "$PUBLISH" ] || echo "bench: not published;" \
+		"'make bench PUBLISH=1' runs the whole matrix into docs/bench.md"
 	exit 0
 }
 

@@ -2,9 +2,10 @@
 # tests/bench/report.sh - the Markdown report and charts of one bench run.
 #
 #   sh tests/bench/report.sh DIR                  DIR/bench.md and DIR/*.svg
-#   sh tests/bench/report.sh DIR DOC.md IMGDIR    also copy the charts to
-#                                                 IMGDIR and put the report
-#                                                 into DOC.md
+#   sh tests/bench/report.sh DIR DOC.md IMGDIR    publish: also copy the
+#                                                 charts, results.csv and
+#                                                 meta.env to IMGDIR and put
+#                                                 the report into DOC.md
 #
 # DIR holds results.csv and meta.env from bench.sh.  In DOC.md only the text
 # between the two marker lines below is replaced; what the team writes
@@ -265,7 +266,13 @@ rm -f "$dir/section.md"
 # its end; a new file gets a title and an empty commentary.
 if [ -n "$doc" ]; then
 	mkdir -p "$imgdir"
-	[ -n "$charts" ] && cp "$dir"/*.svg "$imgdir"/
+	# The published run's figures go with its report: results.csv and
+	# meta.env are all that this script reads to write it again.  Nothing
+	# to copy when DIR is IMGDIR already.
+	if [ "$(cd "$dir" && pwd -P)" != "$(cd "$imgdir" && pwd -P)" ]; then
+		[ -n "$charts" ] && cp "$dir"/*.svg "$imgdir"/
+		cp "$csv" "$meta" "$imgdir"/
+	fi
 	gen=$dir/section.md
 	section "$(basename "$imgdir")/" \
 		"$(realpath --relative-to="$(dirname "$doc")" "$here/README.md")" \
@@ -285,9 +292,13 @@ if [ -n "$doc" ]; then
 		{
 			echo "# Benchmarks"
 			echo
-			echo "What each concurrency model buys and what it costs, measured"
-			echo "by \`make bench\` (see tests/bench/README.md). The tables and"
-			echo "charts below are generated; the commentary is ours."
+			img=$(basename "$imgdir")
+			echo "What each concurrency model buys and what it costs,"
+			echo "measured by \`make bench PUBLISH=1\` (see"
+			echo "tests/bench/README.md). The tables and charts below are"
+			echo "generated; the commentary is ours. The run's figures are"
+			echo "in [$img/results.csv]($img/results.csv), and its"
+			echo "settings in [$img/meta.env]($img/meta.env)."
 			echo
 			cat "$gen"
 			echo

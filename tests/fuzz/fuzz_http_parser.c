@@ -13,8 +13,13 @@
  *     byte earlier and complete again when cut right after its end, and a
  *     prefix that is already complete or rejected gives the same answer
  *     as the whole input;
+ *   - fed in pieces whose sizes the input picks, to one struct
+ *     http_parse_state, the parser answers what one call on the same bytes
+ *     answers (the same return, status, header_len and body bytes), and
+ *     the bytes it examined stay linear in the length;
  *   - the decoders return a NUL-terminated string of the length they say,
- *     without a NUL inside, that fits the output buffer.
+ *     without a NUL inside, that fits the output buffer, and a query is
+ *     malformed for every key or for none.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -90,7 +95,7 @@ static void check_request(const struct http_request *req, ssize_t rc,
 
 static void check_decoded(ssize_t n, const char *out, size_t outsz)
 {
-	if (n < -1 || n >= (ssize_t)outsz)
+	if (n < HTTP_QUERY_MALFORMED || n >= (ssize_t)outsz)
 		fail("a decoded length out of range");
 	if (n >= 0 && strlen(out) != (size_t)n)
 		fail("a decoded string of the wrong length");
@@ -99,13 +104,25 @@ static void check_decoded(ssize_t n, const char *out, size_t outsz)
 static void check_decoders(const struct http_str *path,
 			   const struct http_str *query)
 {
+	size_t big = query->len + 1; /* any value fits */
 	char out[32];
+	char *all = malloc(big);
+	ssize_t a, b;
 
+	if (all == NULL)
+		abort();
 	check_decoded(http_decode_path(path, out, sizeof(out)), out,
 		      sizeof(out));
 	check_decoded(http_query_param(query, "q", out, sizeof(out)), out,
 		      sizeof(out));
 	check_decoded(http_query_param(query, "", out, 1), out, 1);
+	a = http_query_param(query, "q", all, big);
+	check_decoded(a, all, big);
+	b = http_query_param(query, "name", all, big);
+	check_decoded(b, all, big);
+	if ((a == HTTP_QUERY_MALFORMED) != (b == HTTP_QUERY_MALFORMED))
+		fail("a query malformed for one key but not another");
+	free(all);
 }
 
 /* Parses the first n bytes of data from a heap copy of exactly n bytes. */
@@ -119,7 +136,7 @@ static struct result parse(const uint8_t *data, size_t n,
 	if (buf == NULL)
 		abort();
 	memcpy(buf, data, n);
-	r.rc = http_parse_request(buf, n, lim, &req);
+	r.rc = http_parse_request(buf, n, lim, &req, NULL);
 	check_request(&req, r.rc, buf, n);
 	if (r.rc > 0)
 		check_decoders(&req.path, &req.query);
@@ -157,6 +174,56 @@ static void check_limits(const uint8_t *data, size_t size,
 		fail("a prefix decided differently from the whole");
 }
 
+/* The next piece's size, 1 to max bytes, from a seed the input chose. */
+static size_t next_piece(uint32_t *seed, size_t max)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return 1 + (size_t)(*seed >> 16) % max;
+}
+
+/*
+ * Feeds the input to one state in pieces whose sizes its last two bytes
+ * pick (all of 1 byte, up to 256), until a final answer, and compares
+ * that answer with one call on a heap copy of the same bytes.
+ */
+static void check_pieces(const uint8_t *data, size_t size,
+			 const struct http_limits *lim)
+{
+	uint32_t seed = size >= 2 ? data[size - 2] * 256u + data[size - 1] : 0;
+	size_t max = (size_t)1 << (seed % 9);
+	struct http_request inc, one;
+	struct http_parse_state st;
+	char *buf = malloc(size + 1), *copy = malloc(size + 1);
+	size_t len = 0, piece;
+	ssize_t rc, want;
+
+	if (buf == NULL || copy == NULL)
+		abort();
+	memcpy(buf, data, size);
+	http_parse_state_init(&st);
+	for (;;) {
+		rc = http_parse_request(buf, len, lim, &inc, &st);
+		check_request(&inc, rc, buf, len);
+		if (rc != HTTP_INCOMPLETE || len == size)
+			break;
+		piece = next_piece(&seed, max);
+		len += piece < size - len ? piece : size - len;
+	}
+	if (st.examined > 8 * len + 256)
+		fail("the bytes examined are not linear in the length");
+	memcpy(copy, data, len);
+	want = http_parse_request(copy, len, lim, &one, NULL);
+	if (rc != want || inc.status != one.status ||
+	    inc.header_len != one.header_len)
+		fail("pieces with a state answered unlike one call");
+	if (rc > 0 && (inc.body.len != one.body.len ||
+		       inc.body.p - buf != one.body.p - copy ||
+		       memcmp(inc.body.p, one.body.p, inc.body.len) != 0))
+		fail("pieces with a state gave another body");
+	free(copy);
+	free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_str raw = { (const char *)data, size };
@@ -164,10 +231,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_decoders(&raw, &raw);
 	check_limits(data, size, NULL);
+	check_pieces(data, size, NULL);
 	lim.max_request_line = 40;
 	lim.max_header_bytes = 96;
 	lim.max_headers = 4;
 	lim.max_body = 24;
 	check_limits(data, size, &lim);
+	check_pieces(data, size, &lim);
 	return 0;
 }

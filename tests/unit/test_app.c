@@ -75,7 +75,7 @@ static int handle(const char *raw)
 	assert_true(len < sizeof(ex.buf));
 	memcpy(ex.buf, raw, len);
 	http_limits_init(&lim);
-	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req),
+	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req, NULL),
 			 (ssize_t)len);
 	app_find_route(&ex.req, &ex.route);
 	app_handle(&app, &ex.req, &ex.route, &ex.resp);
@@ -373,7 +373,7 @@ static void route(const char *raw)
 
 	memcpy(ex.buf, raw, len);
 	http_limits_init(&lim);
-	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req),
+	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req, NULL),
 			 (ssize_t)len);
 	app_find_route(&ex.req, &ex.route);
 }
@@ -411,7 +411,7 @@ static bool may_block(const char *raw)
 
 	memcpy(ex.buf, raw, len);
 	http_limits_init(&lim);
-	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req),
+	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req, NULL),
 			 (ssize_t)len);
 	app_find_route(&ex.req, &ex.route);
 	return app_may_block(&ex.route);

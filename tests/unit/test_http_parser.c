@@ -6,6 +6,13 @@
  * "incomplete" until the last byte.  Those prefixes sit at the very end of
  * a page followed by an inaccessible one, so reading one byte too far
  * crashes the test instead of passing by luck.
+ *
+ * Every request parsed here is also fed in pieces to one struct
+ * http_parse_state, and each call must answer what a parse from scratch of
+ * the same bytes answers, with the same fields.  The state's examined
+ * counter shows the work: it must grow with a request's length, however
+ * the request is split, where parsing from scratch after each piece grows
+ * with the square of it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +21,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -61,12 +69,95 @@ static struct http_limits small_limits(void)
 	return lim;
 }
 
+/* True if two views sit at the same offset in their buffers. */
+static bool same_view(const struct http_str *a, const char *abuf,
+		      const struct http_str *b, const char *bbuf)
+{
+	if (a->len != b->len)
+		return false;
+	return a->len == 0 || a->p - abuf == b->p - bbuf;
+}
+
+#define assert_same_view(field)                                                \
+	assert_true(same_view(&a->field, abuf, &b->field, bbuf))
+
+/* Every field of a, parsed from abuf, is the same as b's from bbuf. */
+static void assert_same_request(const struct http_request *a, const char *abuf,
+				const struct http_request *b, const char *bbuf)
+{
+	size_t i;
+
+	assert_int_equal(a->status, b->status);
+	assert_int_equal(a->header_len, b->header_len);
+	assert_int_equal(a->method, b->method);
+	assert_same_view(method_name);
+	assert_same_view(target);
+	assert_same_view(path);
+	assert_same_view(query);
+	assert_same_view(host);
+	assert_int_equal(a->version_minor, b->version_minor);
+	assert_int_equal(a->num_headers, b->num_headers);
+	for (i = 0; i < a->num_headers; i++) {
+		assert_same_view(headers[i].name);
+		assert_same_view(headers[i].value);
+	}
+	assert_int_equal(a->content_length, b->content_length);
+	assert_int_equal(a->chunked, b->chunked);
+	assert_int_equal(a->keep_alive, b->keep_alive);
+	assert_int_equal(a->expect_continue, b->expect_continue);
+	assert_same_view(body);
+	assert_memory_equal(a->body.p, b->body.p, a->body.len);
+}
+
+/*
+ * Feeds raw[0..n) to one state, step bytes more per call (the first call
+ * has none), and checks each answer against a parse from scratch of the
+ * same prefix: the same return and the same fields, up to the final
+ * answer.  Returns that answer.
+ */
+static ssize_t expect_same_with_state(const char *raw, size_t n,
+				      const struct http_limits *lim,
+				      size_t step)
+{
+	struct http_request inc, one;
+	struct http_parse_state st;
+	char *buf = malloc(n + 1), *copy = malloc(n + 1);
+	size_t len = 0;
+	ssize_t rc, want;
+
+	assert_non_null(buf);
+	assert_non_null(copy);
+	memcpy(buf, raw, n);
+	http_parse_state_init(&st);
+	for (;;) {
+		rc = http_parse_request(buf, len, lim, &inc, &st);
+		memcpy(copy, raw, len);
+		want = http_parse_request(copy, len, lim, &one, NULL);
+		if (rc != want || inc.status != one.status)
+			print_error("%zu of \"%.*s\" with a state: got %zd/%d, "
+				    "from scratch %zd/%d\n",
+				    len, (int)n, raw, rc, inc.status, want,
+				    one.status);
+		assert_int_equal(rc, want);
+		assert_same_request(&inc, buf, &one, copy);
+		if (rc != HTTP_INCOMPLETE || len == n)
+			break;
+		len = n - len > step ? len + step : n;
+	}
+	free(copy);
+	free(buf);
+	return rc;
+}
+
 static ssize_t parse_with(struct parsed *p, const char *raw, size_t n,
 			  const struct http_limits *lim)
 {
 	assert_true(n <= sizeof(p->buf));
 	memcpy(p->buf, raw, n);
-	p->rc = http_parse_request(p->buf, n, lim, &p->req);
+	p->rc = http_parse_request(p->buf, n, lim, &p->req, NULL);
+	/* The same answer, whatever pieces the bytes arrive in. */
+	assert_int_equal(expect_same_with_state(raw, n, lim, 1), p->rc);
+	assert_int_equal(expect_same_with_state(raw, n, lim, 5), p->rc);
 	return p->rc;
 }
 
@@ -171,7 +262,8 @@ static void expect_every_prefix(const char *raw, size_t n, size_t head_len)
 
 	guard_map(&g);
 	for (i = 0; i < n; i++) {
-		rc = http_parse_request(guard_place(&g, raw, i), i, &lim, &req);
+		rc = http_parse_request(guard_place(&g, raw, i), i, &lim, &req,
+					NULL);
 		if (rc != HTTP_INCOMPLETE)
 			print_error("prefix of %zu bytes: got %zd/%d\n", i, rc,
 				    req.status);
@@ -179,10 +271,12 @@ static void expect_every_prefix(const char *raw, size_t n, size_t head_len)
 		assert_int_equal(req.header_len, i < head_len ? 0 : head_len);
 		assert_int_equal(req.status, 0);
 	}
-	rc = http_parse_request(guard_place(&g, raw, n), n, &lim, &req);
+	rc = http_parse_request(guard_place(&g, raw, n), n, &lim, &req, NULL);
 	assert_int_equal(rc, n);
 	assert_int_equal(req.header_len, head_len);
 	guard_unmap(&g);
+	/* Each prefix extending the last, with one state: the same answers. */
+	assert_int_equal(expect_same_with_state(raw, n, &lim, 1), n);
 }
 
 /* ---- valid requests ------------------------------------------------------ */
@@ -904,7 +998,7 @@ static void test_guard_page_partial_lines(void **state)
 	for (i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
 		n = strlen(raws[i]);
 		assert_int_equal(http_parse_request(guard_place(&g, raws[i], n),
-						    n, &lim, &req),
+						    n, &lim, &req, NULL),
 				 HTTP_INCOMPLETE);
 	}
 	guard_unmap(&g);
@@ -938,16 +1032,327 @@ static void test_pipelining(void **state)
 	memcpy(p.buf, raw, left);
 	at = p.buf;
 	for (i = 0; i < 3; i++) {
-		n = http_parse_request(at, left, NULL, &p.req);
+		n = http_parse_request(at, left, NULL, &p.req, NULL);
 		assert_true(n > 0);
 		assert_str(p.req.path, paths[i]);
 		assert_str(p.req.body, bodies[i]);
 		at += n;
 		left -= (size_t)n;
 	}
-	assert_int_equal(http_parse_request(at, left, NULL, &p.req),
+	assert_int_equal(http_parse_request(at, left, NULL, &p.req, NULL),
 			 HTTP_INCOMPLETE);
 	assert_int_equal(left, strlen("GET /d HTTP/1.1\r\nHo"));
+}
+
+/* ---- with a state: the same answers, linear work ------------------------- */
+
+/*
+ * Feeds buf[0..n) step bytes more per call to *st, freshly initialised,
+ * as a server does after each read.  Every answer before the last byte
+ * must be "incomplete"; returns the final one.
+ */
+static ssize_t feed(char *buf, size_t n, const struct http_limits *lim,
+		    size_t step, struct http_request *req,
+		    struct http_parse_state *st)
+{
+	size_t len = 0;
+	ssize_t rc;
+
+	http_parse_state_init(st);
+	do {
+		len = n - len > step ? len + step : n;
+		rc = http_parse_request(buf, len, lim, req, st);
+	} while (rc == HTTP_INCOMPLETE && len < n);
+	if (len < n)
+		print_error("answer %zd/%d after %zu of %zu bytes\n", rc,
+			    req->status, len, n);
+	assert_int_equal(len, n);
+	return rc;
+}
+
+/*
+ * Parses raw[0..n) from scratch, then in pieces of step bytes with a state:
+ * the same complete request (fields and body), for at most factor * n
+ * bytes examined.  Returns the bytes examined.
+ */
+static size_t expect_linear(const char *raw, size_t n, size_t step,
+			    size_t factor)
+{
+	struct http_request one, inc;
+	struct http_parse_state st;
+	char *copy = malloc(n), *buf = malloc(n);
+
+	assert_non_null(copy);
+	assert_non_null(buf);
+	memcpy(copy, raw, n);
+	memcpy(buf, raw, n);
+	assert_int_equal(http_parse_request(copy, n, NULL, &one, NULL), n);
+	assert_int_equal(feed(buf, n, NULL, step, &inc, &st), n);
+	assert_same_request(&inc, buf, &one, copy);
+	if (st.examined > factor * n)
+		print_error("%zu bytes in pieces of %zu: %zu examined\n", n,
+			    step, st.examined);
+	assert_true(st.examined <= factor * n);
+	free(buf);
+	free(copy);
+	return st.examined;
+}
+
+/* The issue's 7.7 KB head, and heads with one long line, byte by byte. */
+static void test_head_byte_by_byte_is_linear(void **state)
+{
+	static char raw[HTTP_DEFAULT_MAX_HEADER_BYTES + 512];
+	size_t n, i;
+
+	(void)state;
+	/* 40 fields of 190 bytes */
+	n = (size_t)sprintf(raw, "GET /a?b=c HTTP/1.1\r\nHost: h\r\n");
+	for (i = 0; i < 40; i++) {
+		n += (size_t)sprintf(raw + n, "X-Field-%02zu: ", i);
+		memset(raw + n, 'v', 175);
+		n += 175;
+		n += (size_t)sprintf(raw + n, "\r\n");
+	}
+	n += (size_t)sprintf(raw + n, "\r\n");
+	assert_true(n > 7500);
+	expect_linear(raw, n, 1, 2);
+
+	/* a 7.9 KB target */
+	n = (size_t)sprintf(raw, "GET /");
+	memset(raw + n, 't', 7900);
+	n += 7900;
+	n += (size_t)sprintf(raw + n, " HTTP/1.1\r\nHost: h\r\n\r\n");
+	expect_linear(raw, n, 1, 2);
+
+	/* a 7.9 KB field value, and empty lines before the request */
+	n = (size_t)sprintf(raw, "\r\n\r\nPUT / HTTP/1.1\r\nHost: h\r\n"
+				 "Content-Length: 5\r\nX: ");
+	memset(raw + n, ' ', 100);
+	memset(raw + n + 100, 'v', 7800);
+	n += 7900;
+	n += (size_t)sprintf(raw + n, "\r\n\r\nhello");
+	expect_linear(raw, n, 1, 2);
+}
+
+/* Appends n one-byte chunks "1;e=\"...\"\r\nx\r\n" (with ext if asked). */
+static size_t add_chunks(char *p, size_t n, bool ext)
+{
+	static const char plain[] = "1\r\nx\r\n";
+	static const char with_ext[] = "1 ; e=\"q\\\"\" ;f=g\r\ny\r\n";
+	const char *c = ext ? with_ext : plain;
+	size_t len = strlen(c), i;
+
+	for (i = 0; i < n; i++)
+		memcpy(p + i * len, c, len);
+	return n * len;
+}
+
+#define CHUNKED_HEAD POST11 "Transfer-Encoding: chunked\r\n\r\n"
+
+/*
+ * The issue's chunked upload: about 1 MiB of 1-byte chunks in 300-byte
+ * pieces.  Then smaller bodies byte by byte: with extensions and
+ * trailers, and with a long size line and a long extension.
+ */
+static void test_chunked_in_pieces_is_linear(void **state)
+{
+	size_t cap = 1100 * 1000, n;
+	char *raw = malloc(cap);
+
+	(void)state;
+	assert_non_null(raw);
+	n = (size_t)sprintf(raw, "%s", CHUNKED_HEAD);
+	n += add_chunks(raw + n, 174000, false);
+	n += (size_t)sprintf(raw + n, "0\r\n\r\n");
+	assert_true(n > 1000 * 1000 && n < cap);
+	expect_linear(raw, n, 300, 4);
+
+	n = (size_t)sprintf(raw, "%s", CHUNKED_HEAD);
+	n += add_chunks(raw + n, 500, false);
+	n += add_chunks(raw + n, 500, true);
+	n += (size_t)sprintf(raw + n, "0\r\nT-1: a\r\nT-2: b\r\n\r\n");
+	expect_linear(raw, n, 1, 4);
+
+	n = (size_t)sprintf(raw, "%s", CHUNKED_HEAD);
+	memset(raw + n, '0', 5000);
+	n += 5000;
+	n += (size_t)sprintf(raw + n, "3;n=\"");
+	memset(raw + n, 'q', 5000);
+	n += 5000;
+	n += (size_t)sprintf(raw + n, "\"\r\nabc\r\n0\r\n\r\n");
+	expect_linear(raw, n, 1, 4);
+	free(raw);
+}
+
+/*
+ * Feeds raw one byte more per call with a state until an answer that is
+ * not "incomplete"; *at is the length that gave it.
+ */
+static ssize_t first_answer(const char *raw, size_t n,
+			    const struct http_limits *lim,
+			    struct http_request *req, size_t *at)
+{
+	struct http_parse_state st;
+	ssize_t rc;
+
+	http_parse_state_init(&st);
+	for (*at = 0; *at <= n; (*at)++) {
+		rc = http_parse_request((char *)raw, *at, lim, req, &st);
+		if (rc != HTTP_INCOMPLETE)
+			return rc;
+	}
+	return HTTP_INCOMPLETE;
+}
+
+/*
+ * With a state, each limit still fires as soon as a byte past it is asked
+ * for, long before the request would be complete; and a refused HEAD still
+ * names its method, so it can be answered without a body.
+ */
+static void test_limits_fire_early_with_state(void **state)
+{
+	struct http_limits lim = small_limits();
+	struct http_request req;
+	char raw[512];
+	size_t n, at;
+
+	(void)state;
+	/*
+	 * 414: the request line may hold 32 bytes before its line end, so
+	 * once 32 bytes of target-to-be have come, the next one asked for
+	 * is past the limit, whatever it will be.
+	 */
+	n = (size_t)sprintf(raw, "HEAD /");
+	memset(raw + n, 'a', 200);
+	assert_int_equal(first_answer(raw, n + 200, &lim, &req, &at),
+			 HTTP_ERROR);
+	assert_int_equal(req.status, 414);
+	assert_int_equal(at, 32);
+	assert_int_equal(req.method, HTTP_HEAD);
+	assert_str(req.method_name, "HEAD");
+
+	/* 431: the field lines may hold 64 bytes */
+	n = (size_t)sprintf(raw, "HEAD / HTTP/1.1\r\nHost: a\r\nX: ");
+	memset(raw + n, 'v', 200);
+	assert_int_equal(first_answer(raw, n + 200, &lim, &req, &at),
+			 HTTP_ERROR);
+	assert_int_equal(req.status, 431);
+	assert_int_equal(at, strlen("HEAD / HTTP/1.1\r\n") + 64);
+	assert_int_equal(req.method, HTTP_HEAD);
+	assert_str(req.method_name, "HEAD");
+
+	/* 431: a fifth field line, as soon as it starts */
+	n = (size_t)sprintf(raw, "HEAD / HTTP/1.1\r\nHost: a\r\nB:\r\n"
+				 "C:\r\nD:\r\nE: e\r\n\r\n");
+	assert_int_equal(first_answer(raw, n, &lim, &req, &at), HTTP_ERROR);
+	assert_int_equal(req.status, 431);
+	assert_int_equal(at, n - strlen(": e\r\n\r\n"));
+	assert_int_equal(req.method, HTTP_HEAD);
+
+	/* 413: a declared length, as soon as the head is complete */
+	n = (size_t)sprintf(raw, POST11 "Content-Length: 17\r\n\r\n");
+	memset(raw + n, 'b', 17);
+	lim.max_header_bytes = 128;
+	assert_int_equal(first_answer(raw, n + 17, &lim, &req, &at),
+			 HTTP_ERROR);
+	assert_int_equal(req.status, 413);
+	assert_int_equal(at, n);
+
+	/* 413: chunk framing past max_body + max_header_bytes (80) */
+	lim = small_limits();
+	n = (size_t)sprintf(raw, "%s", CHUNKED_HEAD);
+	n += add_chunks(raw + n, 20, false);
+	n += (size_t)sprintf(raw + n, "0\r\n\r\n");
+	assert_int_equal(first_answer(raw, n, &lim, &req, &at), HTTP_ERROR);
+	assert_int_equal(req.status, 413);
+	assert_int_equal(at, strlen(CHUNKED_HEAD) + 80);
+
+	/* 413: a chunk size over max_body (16), at its second digit */
+	n = (size_t)sprintf(raw, "%s11\r\n", CHUNKED_HEAD);
+	assert_int_equal(first_answer(raw, n, &lim, &req, &at), HTTP_ERROR);
+	assert_int_equal(req.status, 413);
+	assert_int_equal(at, strlen(CHUNKED_HEAD) + 2);
+}
+
+/*
+ * A server's loop: read a few bytes, parse with the connection's state,
+ * answer a complete request, move what follows it to the front and start
+ * a new state.  Pipelined requests come out one by one.
+ */
+static void test_state_across_pipelined_requests(void **state)
+{
+	static const char stream[] = "POST /a HTTP/1.1\r\n"
+				     "Host: h\r\n"
+				     "Content-Length: 3\r\n\r\n"
+				     "AAA"
+				     "PUT /b HTTP/1.1\r\n"
+				     "Host: h\r\n"
+				     "Transfer-Encoding: chunked\r\n\r\n"
+				     "2\r\n"
+				     "BB\r\n"
+				     "0\r\n\r\n"
+				     "GET /c HTTP/1.1\r\n"
+				     "Host: h\r\n\r\n";
+	static const char *const paths[] = { "/a", "/b", "/c" };
+	static const char *const bodies[] = { "AAA", "BB", "" };
+	struct http_parse_state st;
+	struct http_request req;
+	char buf[sizeof(stream)];
+	size_t sent = 0, used = 0, done = 0, piece;
+	ssize_t n;
+
+	(void)state;
+	http_parse_state_init(&st);
+	while (sent < sizeof(stream) - 1) {
+		piece = sizeof(stream) - 1 - sent < 7
+				? sizeof(stream) - 1 - sent
+				: 7;
+		memcpy(buf + used, stream + sent, piece);
+		sent += piece;
+		used += piece;
+		while ((n = http_parse_request(buf, used, NULL, &req, &st)) >
+		       0) {
+			assert_true(done < 3);
+			assert_str(req.path, paths[done]);
+			assert_str(req.body, bodies[done]);
+			done++;
+			memmove(buf, buf + n, used - (size_t)n);
+			used -= (size_t)n;
+			http_parse_state_init(&st);
+		}
+		assert_int_equal(n, HTTP_INCOMPLETE);
+	}
+	assert_int_equal(done, 3);
+	assert_int_equal(used, 0);
+}
+
+/* No new bytes cost nothing; a shorter buffer (against the rules) restarts. */
+static void test_state_same_or_shorter_len(void **state)
+{
+	static char raw[] = GET11 "X: y\r\n\r\n";
+	struct http_parse_state st;
+	struct http_request req;
+	size_t examined;
+
+	(void)state;
+	http_parse_state_init(&st);
+	assert_int_equal(http_parse_request(raw, 20, NULL, &req, &st),
+			 HTTP_INCOMPLETE);
+	examined = st.examined;
+	assert_int_equal(http_parse_request(raw, 20, NULL, &req, &st),
+			 HTTP_INCOMPLETE);
+	assert_int_equal(st.examined, examined);
+	assert_int_equal(http_parse_request(raw, 10, NULL, &req, &st),
+			 HTTP_INCOMPLETE);
+	assert_int_equal(
+		http_parse_request(raw, sizeof(raw) - 1, NULL, &req, &st),
+		sizeof(raw) - 1);
+	assert_str(req.headers[1].value, "y");
+	/* after a final answer, a call without init starts over too */
+	assert_int_equal(
+		http_parse_request(raw, sizeof(raw) - 1, NULL, &req, &st),
+		sizeof(raw) - 1);
+	assert_int_equal(req.num_headers, 2);
 }
 
 /* ---- connection management ----------------------------------------------- */
@@ -1090,17 +1495,17 @@ static void test_request_line_limit_default(void **state)
 	memcpy(raw, "GET /", 5);
 	memset(raw + 5, 'a', n - 1);
 	memcpy(raw + 4 + n, " HTTP/1.0\r\n\r\n", 13);
-	assert_int_equal(http_parse_request(raw, 4 + n + 13, &lim, &req),
+	assert_int_equal(http_parse_request(raw, 4 + n + 13, &lim, &req, NULL),
 			 4 + n + 13);
 	memcpy(raw, "GET /", 5);
 	memset(raw + 5, 'a', n);
 	memcpy(raw + 5 + n, " HTTP/1.0\r\n\r\n", 13);
-	assert_int_equal(http_parse_request(raw, 5 + n + 13, &lim, &req),
+	assert_int_equal(http_parse_request(raw, 5 + n + 13, &lim, &req, NULL),
 			 HTTP_ERROR);
 	assert_int_equal(req.status, 414);
 	/* incomplete but already too long */
 	memset(raw + 5, 'a', sizeof(raw) - 5);
-	assert_int_equal(http_parse_request(raw, sizeof(raw), &lim, &req),
+	assert_int_equal(http_parse_request(raw, sizeof(raw), &lim, &req, NULL),
 			 HTTP_ERROR);
 	assert_int_equal(req.status, 414);
 }
@@ -1234,19 +1639,19 @@ static void test_query_param(void **state)
 	assert_int_equal(param("a=1&b=22&c=", "c", out, sizeof(out)), 0);
 	assert_string_equal(out, "");
 	assert_int_equal(param("flag&x=1", "flag", out, sizeof(out)), 0);
-	assert_int_equal(param("a=1&b=22", "d", out, sizeof(out)), -1);
-	assert_int_equal(param("ab=1", "a", out, sizeof(out)), -1);
-	assert_int_equal(param("a=1", "ab", out, sizeof(out)), -1);
-	assert_int_equal(http_query_param(&empty, "a", out, sizeof(out)), -1);
+	assert_int_equal(param("a=1&b=22", "d", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
+	assert_int_equal(param("ab=1", "a", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
+	assert_int_equal(param("a=1", "ab", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
+	assert_int_equal(http_query_param(&empty, "a", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
 
 	/* decoding: '+' is a space here, %xx as in paths */
 	assert_int_equal(param("q=hello+big%20world%21", "q", out, sizeof(out)),
 			 16);
 	assert_string_equal(out, "hello big world!");
-	assert_int_equal(
-		param("x=1&my+key=v&my%20key=w", "my key", out, sizeof(out)),
-		1);
-	assert_string_equal(out, "v");
 	assert_int_equal(param("a=%2B%26%3D", "a", out, sizeof(out)), 3);
 	assert_string_equal(out, "+&=");
 	assert_int_equal(param("a=1&a=2", "a", out, sizeof(out)), 1);
@@ -1254,14 +1659,64 @@ static void test_query_param(void **state)
 	assert_int_equal(param("a=1=2", "a", out, sizeof(out)), 3);
 	assert_string_equal(out, "1=2");
 
-	/* malformed or too long */
-	assert_int_equal(param("a=%zz", "a", out, sizeof(out)), -1);
-	assert_int_equal(param("a=%2", "a", out, sizeof(out)), -1);
-	assert_int_equal(param("a=%00", "a", out, sizeof(out)), -1);
-	assert_int_equal(param("a=12345", "a", out, 5), -1);
+	/* malformed, or too long for out */
+	assert_int_equal(param("a=%zz", "a", out, sizeof(out)),
+			 HTTP_QUERY_MALFORMED);
+	assert_int_equal(param("a=%2", "a", out, sizeof(out)),
+			 HTTP_QUERY_MALFORMED);
+	assert_int_equal(param("a=%00", "a", out, sizeof(out)),
+			 HTTP_QUERY_MALFORMED);
+	assert_int_equal(param("a=12345", "a", out, 5), HTTP_QUERY_MALFORMED);
 	assert_int_equal(param("a=1234", "a", out, 5), 4);
-	/* a bad pair elsewhere does not matter */
-	assert_int_equal(param("b=%zz&a=ok", "a", out, sizeof(out)), 2);
+	assert_int_equal(param("a=1", "a", out, 0), HTTP_QUERY_MALFORMED);
+	assert_int_equal(param("a=1", "b", out, 0), HTTP_QUERY_ABSENT);
+}
+
+/*
+ * One rule for keys and values (issue 8 finding 6, issue 9): both are
+ * decoded alike, a key matches after decoding, and one broken escape
+ * anywhere makes every lookup in the query malformed.
+ */
+static void test_query_param_one_rule(void **state)
+{
+	static const char *const malformed[] = {
+		"name=%zz",	"n%61me=%zz",	"x=%zz&name=a", "name=a&x=%zz",
+		"%zz=1&name=a", "name=a&%",	"name=a&x=%4",	"name=a&x%00=1",
+		"n%00ame=a",	"name=a&x=%00", "name=%",	"name=a%0",
+	};
+	char out[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+		if (param(malformed[i], "name", out, sizeof(out)) !=
+		    HTTP_QUERY_MALFORMED)
+			print_error("query \"%s\"\n", malformed[i]);
+		assert_int_equal(param(malformed[i], "name", out, sizeof(out)),
+				 HTTP_QUERY_MALFORMED);
+		/* ...whatever key is asked for */
+		assert_int_equal(param(malformed[i], "other", out, sizeof(out)),
+				 HTTP_QUERY_MALFORMED);
+	}
+
+	/* A key matches once decoded, like a value. */
+	assert_int_equal(param("n%61me=bob", "name", out, sizeof(out)), 3);
+	assert_string_equal(out, "bob");
+	assert_int_equal(
+		param("x=1&%6E%61%6D%65=ann", "name", out, sizeof(out)), 3);
+	assert_string_equal(out, "ann");
+	assert_int_equal(param("n%61me", "name", out, sizeof(out)), 0);
+
+	/* '+' is a space in keys too; an escaped '+' is a plus. */
+	assert_int_equal(
+		param("x=1&my+key=v&my%20key=w", "my key", out, sizeof(out)),
+		1);
+	assert_string_equal(out, "v");
+	assert_int_equal(param("a+b=1&a%2Bb=2", "a+b", out, sizeof(out)), 1);
+	assert_string_equal(out, "2");
+	assert_int_equal(param("a+b=1", "a+b", out, sizeof(out)),
+			 HTTP_QUERY_ABSENT);
+	assert_int_equal(param("a+b=1", "a b", out, sizeof(out)), 1);
 }
 
 static void test_small_helpers(void **state)
@@ -1300,7 +1755,7 @@ static void test_empty_and_garbage_input(void **state)
 	char buf[8] = "";
 
 	(void)state;
-	assert_int_equal(http_parse_request(buf, 0, NULL, &req),
+	assert_int_equal(http_parse_request(buf, 0, NULL, &req, NULL),
 			 HTTP_INCOMPLETE);
 	assert_int_equal(req.header_len, 0);
 	expect_status(RAW("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), 400);
@@ -1331,6 +1786,11 @@ int main(void)
 		cmocka_unit_test(test_every_prefix_is_incomplete),
 		cmocka_unit_test(test_guard_page_partial_lines),
 		cmocka_unit_test(test_pipelining),
+		cmocka_unit_test(test_head_byte_by_byte_is_linear),
+		cmocka_unit_test(test_chunked_in_pieces_is_linear),
+		cmocka_unit_test(test_limits_fire_early_with_state),
+		cmocka_unit_test(test_state_across_pipelined_requests),
+		cmocka_unit_test(test_state_same_or_shorter_len),
 		cmocka_unit_test(test_keep_alive_matrix),
 		cmocka_unit_test(test_expect_continue),
 		cmocka_unit_test(test_request_line_limit),
@@ -1338,6 +1798,7 @@ int main(void)
 		cmocka_unit_test(test_header_limits),
 		cmocka_unit_test(test_decode_path),
 		cmocka_unit_test(test_query_param),
+		cmocka_unit_test(test_query_param_one_rule),
 		cmocka_unit_test(test_small_helpers),
 		cmocka_unit_test(test_empty_and_garbage_input),
 	};

@@ -27,7 +27,7 @@ static void parse(char *buf, struct http_request *req)
 	struct http_limits lim;
 
 	http_limits_init(&lim);
-	assert_int_equal(http_parse_request(buf, strlen(buf), &lim, req),
+	assert_int_equal(http_parse_request(buf, strlen(buf), &lim, req, NULL),
 			 (ssize_t)strlen(buf));
 }
 

@@ -139,7 +139,8 @@ static void make_req(struct req *q, const char *method, const char *path,
 		     "%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n", method, path,
 		     headers);
 	http_limits_init(&lim);
-	assert_int_equal(http_parse_request(q->buf, (size_t)n, &lim, &q->r), n);
+	assert_int_equal(
+		http_parse_request(q->buf, (size_t)n, &lim, &q->r, NULL), n);
 }
 
 /* file_serve of an already-decoded path with a plain GET. */
