@@ -26,7 +26,7 @@ void conn_shared_init(struct conn_shared *sh, const struct server *srv,
 	memset(sh, 0, sizeof(*sh));
 	sh->srv = srv;
 	sh->handlers = handlers;
-	sh->buf_size = server_request_buffer_size(srv);
+	sh->buf_size = http_request_buffer_size(&srv->limits);
 	sh->max_cached = CONN_BUFFERS_CACHED;
 }
 

@@ -105,7 +105,7 @@ enum conn_timer {
 
 /*
  * One request's worth of memory: taken when a request begins, given back
- * when its response is sent.  buf is server_request_buffer_size() bytes.
+ * when its response is sent.  buf is http_request_buffer_size() bytes.
  */
 struct conn_buffers {
 	struct conn_buffers *next_free; /* in conn_shared's free list */
@@ -123,7 +123,7 @@ enum conn_handlers {
 struct conn_shared {
 	const struct server *srv;
 	enum conn_handlers handlers;
-	size_t buf_size; /* server_request_buffer_size(srv) */
+	size_t buf_size; /* http_request_buffer_size(&srv->limits) */
 	struct conn_buffers *free_blocks;
 	int cached; /* blocks in free_blocks */
 	int max_cached;

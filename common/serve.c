@@ -193,7 +193,7 @@ static void set_send_timeout(int fd, int ms)
 int serve_connection(const struct server *srv, int fd)
 {
 	struct session s = { .srv = srv, .fd = fd, .peer = "-" };
-	size_t cap = server_request_buffer_size(srv);
+	size_t cap = http_request_buffer_size(&srv->limits);
 	char *buf = malloc(cap);
 	int served;
 

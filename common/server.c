@@ -168,11 +168,6 @@ void server_teardown(struct server *srv)
 	stats_destroy(srv->stats);
 }
 
-size_t server_request_buffer_size(const struct server *srv)
-{
-	return http_request_buffer_size(&srv->limits);
-}
-
 int server_main(int argc, char **argv, const char *model,
 		int (*run)(struct server *srv))
 {

@@ -79,11 +79,4 @@ void server_stop_listening(struct server *srv);
  */
 int server_wait_live(const atomic_int *live);
 
-/*
- * The size of one connection's request buffer: http_request_buffer_size()
- * of srv->limits, room for any request they allow, chunk framing included.
- * The parser refuses a request (413, 414, 431) before it outgrows this.
- */
-size_t server_request_buffer_size(const struct server *srv);
-
 #endif /* SERVER_H */
