@@ -21,7 +21,6 @@
  * stop drains the queue and joins the workers (pool_destroy).
  */
 #include <stdint.h>
-#include <unistd.h>
 
 #include "accept.h"
 #include "pool.h"

@@ -20,18 +20,13 @@
  * events.  06 has the same helpers in the same order, so diff -u lines up.
  */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "accept.h"
 #include "clock.h"
 #include "conn.h"
-#include "net.h"
 #include "server.h"
 
 #define MODEL "05_nonblocking_poll"

@@ -20,20 +20,16 @@
  * instead of a scan, and CONN_WANT_WORKER: the hand-off to the pool.
  */
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "accept.h"
 #include "clock.h"
 #include "conn.h"
-#include "net.h"
 #include "pool.h"
 #include "server.h"
 
