@@ -9,9 +9,10 @@
  * waits on stop_fd, in every thread and in forked children alike, and so
  * learns of the stop without polling a flag on a timer.
  *
- * Thread safety: struct server is written by server_setup() only and read
- * by everyone after; server_stop_listening() and the rest are for the
- * main thread.
+ * Thread safety: struct server is filled by server_setup() and only read
+ * after, by every thread and child, except listen_fd, which only the main
+ * thread uses.  Every function here is for the main thread, but
+ * server_wait_live() may read a count other threads change.
  */
 #ifndef SERVER_H
 #define SERVER_H
