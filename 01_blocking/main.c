@@ -15,6 +15,7 @@
  *
  * What changed: this is the first model; 02_fork starts from here.
  */
+#include "accept.h"
 #include "serve.h"
 #include "server.h"
 
@@ -24,7 +25,7 @@ static int run(struct server *srv)
 {
 	int fd;
 
-	while ((fd = server_accept(srv)) >= 0) {
+	while ((fd = accept_wait(srv)) >= 0) {
 		/*
 		 * LESSON: serve_connection returns only when this client is
 		 * done.  Until then nobody else is accepted.

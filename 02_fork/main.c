@@ -23,18 +23,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "serve.h"
 #include "server.h"
 
 #define MODEL "02_fork"
-
-/* How long a stop waits for live connections before cutting them off. */
-#define GRACE_MS 10000
 
 /*
  * The live children, for --max-conns and the stop.  The SIGCHLD handler
@@ -47,20 +43,10 @@ static sigset_t sigchld;
 static const struct server *the_server;
 
 /*
- * LESSON: /api/stats counts the requests of every child, though a child
- * shares nothing with its parent: after fork() it has a copy-on-write copy,
- * and an ordinary global it increments is its private copy.  The counters
- * live in a MAP_SHARED mapping made before the first fork (stats.c): the
- * same physical page in every process, changed only by atomics, which work
- * across processes as they do across threads.
+ * LESSON: after fork() a child's globals are its own copy-on-write copy.
+ * /api/stats sees every child's requests only because the counters live in
+ * a MAP_SHARED mapping made before the first fork (stats.c).
  */
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* Reaps the children that have exited; flags 0 waits for one at least. */
 static void reap_children(int flags)
@@ -84,7 +70,7 @@ static void reap_children(int flags)
 
 /*
  * LESSON: children are reaped in a SIGCHLD handler, not in the accept
- * loop: server_accept() sleeps in poll() until a client or a stop comes,
+ * loop: accept_wait() sleeps in poll() until a client or a stop comes,
  * so zombies would pile up for as long as the server is idle.  One SIGCHLD
  * may stand for many exits (signals do not queue), hence the loop; errno
  * is saved because the handler interrupts code that may be about to read
@@ -135,7 +121,7 @@ static void dispatch(struct server *srv, int fd)
 	int i;
 
 	if (atomic_load(&live) >= srv->opt.max_conns) {
-		serve_reject(srv, fd, 503);
+		accept_reject(srv, fd, 503);
 		return;
 	}
 	sigprocmask(SIG_BLOCK, &sigchld, &saved);
@@ -151,7 +137,7 @@ static void dispatch(struct server *srv, int fd)
 	}
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	if (pid < 0)
-		serve_reject(srv, fd, 503); /* fork failed: EAGAIN, ENOMEM */
+		accept_reject(srv, fd, 503); /* fork failed: EAGAIN, ENOMEM */
 	else
 		close(fd); /* LESSON: the child has its own copy; drop ours */
 }
@@ -163,15 +149,11 @@ static void dispatch(struct server *srv, int fd)
  */
 static void wait_for_connections(void)
 {
-	long long deadline = server_now_ms() + GRACE_MS;
+	int left = server_wait_live(&live);
 
-	while (atomic_load(&live) > 0 && server_now_ms() < deadline)
-		sleep_ms(10);
 	sigprocmask(SIG_BLOCK, &sigchld, NULL);
-	if (atomic_load(&live) > 0) {
-		fprintf(stderr, "%s: %d connections cut off\n", MODEL,
-			atomic_load(&live));
-	}
+	if (left > 0)
+		fprintf(stderr, "%s: %d connections cut off\n", MODEL, left);
 	for (int i = 0; i < the_server->opt.max_conns; i++) {
 		if (children[i] != 0)
 			kill(children[i], SIGKILL);
@@ -185,11 +167,9 @@ static int run(struct server *srv)
 {
 	int fd;
 
-	if (prepare(srv) != 0) {
-		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
-		return 2;
-	}
-	while ((fd = server_accept(srv)) >= 0) {
+	if (prepare(srv) != 0)
+		return -1;
+	while ((fd = accept_wait(srv)) >= 0) {
 		/*
 		 * LESSON: dispatch returns as soon as the child exists, so
 		 * the parent accepts the next client while this one is
@@ -197,8 +177,7 @@ static int run(struct server *srv)
 		 */
 		dispatch(srv, fd);
 	}
-	close(srv->listen_fd); /* new clients are refused at once */
-	srv->listen_fd = -1;
+	server_stop_listening(srv);
 	wait_for_connections();
 	return 0;
 }

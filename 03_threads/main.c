@@ -26,23 +26,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "accept.h"
 #include "serve.h"
 #include "server.h"
 
 #define MODEL "03_threads"
-
-/* How long a stop waits for live connections before cutting them off. */
-#define GRACE_MS 10000
-
-/*
- * serve_connection's deepest path needs about 30 KiB of stack (gcc
- * -fstack-usage): 256 KiB instead of the default 8 MiB leaves a margin.
- */
-#define STACK_SIZE (256 * 1024)
 
 /*
  * The live threads, for --max-conns and the stop.  The main thread counts
@@ -59,13 +48,6 @@ static const struct server *the_server;
  * needs an atomic or a lock.
  */
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static int prepare(struct server *srv)
 {
 	int rc;
@@ -73,7 +55,7 @@ static int prepare(struct server *srv)
 	the_server = srv;
 	rc = pthread_attr_init(&attr);
 	if (rc == 0)
-		rc = pthread_attr_setstacksize(&attr, STACK_SIZE);
+		rc = pthread_attr_setstacksize(&attr, SERVE_STACK_SIZE);
 	/* Detached: a thread's resources go back when it ends, no join. */
 	if (rc == 0)
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -96,7 +78,7 @@ static void dispatch(struct server *srv, int fd)
 	int rc;
 
 	if (atomic_load(&live) >= srv->opt.max_conns) {
-		serve_reject(srv, fd, 503);
+		accept_reject(srv, fd, 503);
 		return;
 	}
 	atomic_fetch_add(&live, 1);
@@ -118,7 +100,7 @@ static void dispatch(struct server *srv, int fd)
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (rc != 0) {
 		atomic_fetch_sub(&live, 1);
-		serve_reject(srv, fd, 503); /* EAGAIN: out of threads */
+		accept_reject(srv, fd, 503); /* EAGAIN: out of threads */
 	}
 }
 
@@ -130,13 +112,10 @@ static void dispatch(struct server *srv, int fd)
  */
 static void wait_for_connections(void)
 {
-	long long deadline = server_now_ms() + GRACE_MS;
+	int left = server_wait_live(&live);
 
-	while (atomic_load(&live) > 0 && server_now_ms() < deadline)
-		sleep_ms(10);
-	if (atomic_load(&live) > 0) {
-		fprintf(stderr, "%s: %d connections cut off\n", MODEL,
-			atomic_load(&live));
+	if (left > 0) {
+		fprintf(stderr, "%s: %d connections cut off\n", MODEL, left);
 		exit(0);
 	}
 	pthread_attr_destroy(&attr);
@@ -146,11 +125,9 @@ static int run(struct server *srv)
 {
 	int fd;
 
-	if (prepare(srv) != 0) {
-		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
-		return 2;
-	}
-	while ((fd = server_accept(srv)) >= 0) {
+	if (prepare(srv) != 0)
+		return -1;
+	while ((fd = accept_wait(srv)) >= 0) {
 		/*
 		 * LESSON: dispatch returns as soon as the thread exists, so
 		 * the main thread accepts the next client while this one is
@@ -158,8 +135,7 @@ static int run(struct server *srv)
 		 */
 		dispatch(srv, fd);
 	}
-	close(srv->listen_fd); /* new clients are refused at once */
-	srv->listen_fd = -1;
+	server_stop_listening(srv);
 	wait_for_connections();
 	return 0;
 }

@@ -20,12 +20,9 @@
  * the threads are made once; a full queue, not a count, is the limit.  A
  * stop drains the queue and joins the workers (pool_destroy).
  */
-#include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
+#include "accept.h"
 #include "pool.h"
 #include "serve.h"
 #include "server.h"
@@ -58,7 +55,7 @@ static void dispatch(struct server *srv, int fd)
 	 * unbounded queue would hide the overload as ever longer waits.
 	 */
 	if (pool_submit(pool, serve_in_worker, (void *)(intptr_t)fd) != 0)
-		serve_reject(srv, fd, 503);
+		accept_reject(srv, fd, 503);
 }
 
 /*
@@ -75,11 +72,9 @@ static int run(struct server *srv)
 {
 	int fd;
 
-	if (prepare(srv) != 0) {
-		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
-		return 2;
-	}
-	while ((fd = server_accept(srv)) >= 0) {
+	if (prepare(srv) != 0)
+		return -1;
+	while ((fd = accept_wait(srv)) >= 0) {
 		/*
 		 * LESSON: dispatch returns as soon as the connection is
 		 * queued, so the main thread accepts the next client while
@@ -87,8 +82,7 @@ static int run(struct server *srv)
 		 */
 		dispatch(srv, fd);
 	}
-	close(srv->listen_fd); /* new clients are refused at once */
-	srv->listen_fd = -1;
+	server_stop_listening(srv);
 	wait_for_connections();
 	return 0;
 }

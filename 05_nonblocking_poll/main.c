@@ -20,25 +20,19 @@
  * events.  06 has the same helpers in the same order, so diff -u lines up.
  */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "accept.h"
+#include "clock.h"
 #include "conn.h"
-#include "net.h"
-#include "serve.h"
 #include "server.h"
 
 #define MODEL "05_nonblocking_poll"
 
 /* How long a stopping server lets responses in flight finish. */
 #define GRACE_MS 2000
-/* How long the listener rests after accept ran out of descriptors. */
-#define ACCEPT_PAUSE_MS 100
 
 struct loop {
 	struct server *srv;
@@ -115,20 +109,16 @@ static void apply(struct loop *l, struct conn *c, enum conn_want want)
  */
 static void pause_accepting(struct loop *l)
 {
-	l->accept_paused_ms = server_now_ms() + ACCEPT_PAUSE_MS;
+	l->accept_paused_ms = clock_now_ms() + ACCEPT_PAUSE_MS;
 }
 
 /* Accepts every waiting client (until EAGAIN). */
 static void accept_clients(struct loop *l)
 {
 	while (!l->stopping) {
-		int fd = accept4(l->srv->listen_fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept_nowait(l->srv->listen_fd);
 		struct conn *c;
 
-		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED ||
-			       errno == EPROTO || errno == EPERM))
-			continue;
 		if (fd < 0) {
 			if (errno != EAGAIN)
 				pause_accepting(l);
@@ -137,7 +127,7 @@ static void accept_clients(struct loop *l)
 		/* Past the cap, or out of memory: answer 503 and close. */
 		c = l->live < l->srv->opt.max_conns ? malloc(sizeof(*c)) : NULL;
 		if (c == NULL) {
-			serve_reject(l->srv, fd, 503);
+			accept_reject(l->srv, fd, 503);
 			continue;
 		}
 		conn_open(c, &l->sh, fd);
@@ -159,24 +149,19 @@ static void close_idle(struct loop *l)
 	}
 }
 
-/*
- * SIGTERM: stop accepting, close the idle, let the busy finish.  Closing
- * the listener, not just ignoring it, makes new clients fail at once
- * instead of waiting in the backlog for a server that will not come.
- */
+/* SIGTERM: stop accepting, close the idle, let the busy finish. */
 static void begin_stop(struct loop *l)
 {
 	l->stopping = true;
-	l->grace_end_ms = server_now_ms() + GRACE_MS;
-	close(l->srv->listen_fd);
-	l->srv->listen_fd = -1;
+	l->grace_end_ms = clock_now_ms() + GRACE_MS;
+	server_stop_listening(l->srv);
 	close_idle(l);
 }
 
 /* Milliseconds until the earliest deadline, for poll; -1 for none. */
 static int next_timeout(struct loop *l)
 {
-	long long now = server_now_ms(), first = LLONG_MAX;
+	long long now = clock_now_ms(), first = CLOCK_NEVER;
 	struct conn *c;
 
 	/* LESSON: O(n) again: every deadline is looked at, every turn. */
@@ -187,11 +172,7 @@ static int next_timeout(struct loop *l)
 		first = l->accept_paused_ms;
 	if (l->stopping && l->grace_end_ms < first)
 		first = l->grace_end_ms;
-	if (first == LLONG_MAX)
-		return -1;
-	return first <= now
-		       ? 0
-		       : (int)(first - now < INT_MAX ? first - now : INT_MAX);
+	return clock_timeout_ms(first);
 }
 
 /*
@@ -201,7 +182,7 @@ static int next_timeout(struct loop *l)
  */
 static int build_pollfds(struct loop *l)
 {
-	bool accepting = !l->stopping && server_now_ms() >= l->accept_paused_ms;
+	bool accepting = !l->stopping && clock_now_ms() >= l->accept_paused_ms;
 	struct conn *c;
 	int n = 2;
 
@@ -249,7 +230,7 @@ static void wait_and_dispatch(struct loop *l)
 /* Times out every connection whose deadline has passed. */
 static void expire_timeouts(struct loop *l)
 {
-	long long now = server_now_ms();
+	long long now = clock_now_ms();
 	struct conn *c, *next;
 
 	/* LESSON: and O(n) once more: every connection is looked at. */
@@ -299,12 +280,9 @@ static int run(struct server *srv)
 {
 	struct loop l;
 
-	if (loop_init(&l, srv) != 0) {
-		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
-		return 2;
-	}
-	while (!l.stopping ||
-	       (l.live > 0 && server_now_ms() < l.grace_end_ms)) {
+	if (loop_init(&l, srv) != 0)
+		return -1;
+	while (!l.stopping || (l.live > 0 && clock_now_ms() < l.grace_end_ms)) {
 		wait_and_dispatch(&l);
 		expire_timeouts(&l);
 		sweep_closed(&l);

@@ -20,28 +20,23 @@
  * instead of a scan, and CONN_WANT_WORKER: the hand-off to the pool.
  */
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
+#include "clock.h"
 #include "conn.h"
-#include "net.h"
 #include "pool.h"
-#include "serve.h"
 #include "server.h"
 
 #define MODEL "06_epoll_async"
 
 /* How long a stopping server lets responses in flight finish. */
 #define GRACE_MS 2000
-/* How long the listener rests after accept ran out of descriptors. */
-#define ACCEPT_PAUSE_MS 100
 /* Events taken from the kernel per epoll_wait. */
 #define MAX_EVENTS 256
 
@@ -182,7 +177,7 @@ static int watch_fd(struct loop *l, int fd, void *tag)
  */
 static void pause_accepting(struct loop *l)
 {
-	l->accept_paused_ms = server_now_ms() + ACCEPT_PAUSE_MS;
+	l->accept_paused_ms = clock_now_ms() + ACCEPT_PAUSE_MS;
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->srv->listen_fd, NULL);
 }
 
@@ -190,13 +185,9 @@ static void pause_accepting(struct loop *l)
 static void accept_clients(struct loop *l)
 {
 	while (!l->stopping) {
-		int fd = accept4(l->srv->listen_fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept_nowait(l->srv->listen_fd);
 		struct conn *c;
 
-		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED ||
-			       errno == EPROTO || errno == EPERM))
-			continue;
 		if (fd < 0) {
 			if (errno != EAGAIN)
 				pause_accepting(l);
@@ -205,7 +196,7 @@ static void accept_clients(struct loop *l)
 		/* Past the cap, or out of memory: answer 503 and close. */
 		c = l->live < l->srv->opt.max_conns ? malloc(sizeof(*c)) : NULL;
 		if (c == NULL) {
-			serve_reject(l->srv, fd, 503);
+			accept_reject(l->srv, fd, 503);
 			continue;
 		}
 		conn_open(c, &l->sh, fd);
@@ -231,12 +222,10 @@ static void close_idle(struct loop *l)
 static void begin_stop(struct loop *l)
 {
 	l->stopping = true;
-	l->grace_end_ms = server_now_ms() + GRACE_MS;
+	l->grace_end_ms = clock_now_ms() + GRACE_MS;
 	/* The stop pipe stays readable: level-triggered, it would spin. */
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->srv->stop_fd, NULL);
-	/* New clients fail at once instead of waiting in the backlog. */
-	close(l->srv->listen_fd); /* and it leaves the epoll set */
-	l->srv->listen_fd = -1;
+	server_stop_listening(l->srv); /* it leaves the epoll set too */
 	close_idle(l);
 }
 
@@ -264,7 +253,7 @@ static void finish_handoffs(struct loop *l)
 /* Milliseconds until the earliest deadline, for epoll; -1 for none. */
 static int next_timeout(struct loop *l)
 {
-	long long now = server_now_ms(), first = LLONG_MAX;
+	long long now = clock_now_ms(), first = CLOCK_NEVER;
 	struct conn *c;
 
 	/* The lists are sorted: no scan (see conn_timers in conn.h). */
@@ -275,17 +264,13 @@ static int next_timeout(struct loop *l)
 		first = l->accept_paused_ms;
 	if (l->stopping && l->grace_end_ms < first)
 		first = l->grace_end_ms;
-	if (first == LLONG_MAX)
-		return -1;
-	return first <= now
-		       ? 0
-		       : (int)(first - now < INT_MAX ? first - now : INT_MAX);
+	return clock_timeout_ms(first);
 }
 
 /* Watches the listener again once its rest is over. */
 static void resume_accepting(struct loop *l)
 {
-	if (l->accept_paused_ms == 0 || server_now_ms() < l->accept_paused_ms)
+	if (l->accept_paused_ms == 0 || clock_now_ms() < l->accept_paused_ms)
 		return;
 	l->accept_paused_ms = 0;
 	if (!l->stopping)
@@ -323,7 +308,7 @@ static void wait_and_dispatch(struct loop *l)
 /* Times out every connection whose deadline has passed. */
 static void expire_timeouts(struct loop *l)
 {
-	long long now = server_now_ms();
+	long long now = clock_now_ms();
 	struct conn *c;
 
 	/* LESSON: only the expired are looked at, not every connection. */
@@ -389,12 +374,9 @@ static int run(struct server *srv)
 {
 	struct loop l;
 
-	if (loop_init(&l, srv) != 0) {
-		fprintf(stderr, "%s: %s\n", MODEL, strerror(errno));
-		return 2;
-	}
-	while (!l.stopping ||
-	       (l.live > 0 && server_now_ms() < l.grace_end_ms)) {
+	if (loop_init(&l, srv) != 0)
+		return -1;
+	while (!l.stopping || (l.live > 0 && clock_now_ms() < l.grace_end_ms)) {
 		wait_and_dispatch(&l);
 		expire_timeouts(&l);
 		sweep_closed(&l);

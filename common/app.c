@@ -1,11 +1,11 @@
 /*
  * app.c - the demo API and the dispatch in front of the static files.
  *
- *   decode the path -> route_match() over app_routes[]
+ *   app_find_route(): decode the path -> route_match() over app_routes[]
  *     found         -> the handler
  *     bad method    -> 405 with the route's Allow list
  *     not found     -> static files for GET and HEAD, else 405 "GET, HEAD"
- *   -> resp_finish()
+ *   app_handle(): run what was found -> resp_finish()
  *
  * Every answer to a well-framed request keeps the connection open when the
  * client asked for it, 4xx included: the request was read to its end, so
@@ -23,7 +23,6 @@
 
 #include "compat.h"
 #include "router.h"
-#include "server.h"
 #include "static_files.h"
 #include "stats.h"
 
@@ -163,14 +162,14 @@ static int json_escape(char *out, size_t outsz, const char *s, size_t len)
 	return (int)n;
 }
 
-static void handle_hello(const struct server *srv,
-			 const struct http_request *req, struct response *resp)
+static void handle_hello(const struct app *app, const struct http_request *req,
+			 struct response *resp)
 {
 	char name[NAME_MAX_LEN], escaped[6 * NAME_MAX_LEN + 1];
 	size_t len;
 	ssize_t n;
 
-	(void)srv;
+	(void)app;
 	n = http_query_param(&req->query, "name", name, sizeof(name));
 	if (n == HTTP_QUERY_MALFORMED) {
 		resp_error(resp, 400);
@@ -191,14 +190,14 @@ static void handle_hello(const struct server *srv,
 	resp_printf(resp, "{\"message\":\"Hello, %s!\"}\n", escaped);
 }
 
-static void handle_time(const struct server *srv,
-			const struct http_request *req, struct response *resp)
+static void handle_time(const struct app *app, const struct http_request *req,
+			struct response *resp)
 {
 	time_t now = time(NULL);
 	char iso[32];
 	struct tm tm;
 
-	(void)srv;
+	(void)app;
 	(void)req;
 	gmtime_r(&now, &tm);
 	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -207,12 +206,12 @@ static void handle_time(const struct server *srv,
 		    iso);
 }
 
-static void handle_echo(const struct server *srv,
-			const struct http_request *req, struct response *resp)
+static void handle_echo(const struct app *app, const struct http_request *req,
+			struct response *resp)
 {
 	const struct http_str *type = http_find_header(req, "Content-Type");
 
-	(void)srv;
+	(void)app;
 	/* The type is the client's: resp_add_header refuses CR and LF. */
 	if (type == NULL || type->len == 0 ||
 	    resp_add_header(resp, "Content-Type", "%.*s", (int)type->len,
@@ -222,13 +221,13 @@ static void handle_echo(const struct server *srv,
 	resp_set_body(resp, req->body.p, req->body.len);
 }
 
-static void handle_sleep(const struct server *srv,
-			 const struct http_request *req, struct response *resp)
+static void handle_sleep(const struct app *app, const struct http_request *req,
+			 struct response *resp)
 {
 	struct timespec ts;
 	long ms;
 
-	(void)srv;
+	(void)app;
 	if (number_param(req, "ms", APP_SLEEP_DEFAULT_MS, APP_SLEEP_MAX_MS,
 			 &ms) < 0) {
 		resp_error(resp, 400);
@@ -262,12 +261,12 @@ static uint64_t cpu_work(long n)
 	return h;
 }
 
-static void handle_cpu(const struct server *srv, const struct http_request *req,
+static void handle_cpu(const struct app *app, const struct http_request *req,
 		       struct response *resp)
 {
 	long n;
 
-	(void)srv;
+	(void)app;
 	if (number_param(req, "n", APP_CPU_DEFAULT_N, APP_CPU_MAX_N, &n) < 0) {
 		resp_error(resp, 400);
 		return;
@@ -278,14 +277,14 @@ static void handle_cpu(const struct server *srv, const struct http_request *req,
 		    n, n * 1000, (unsigned long long)cpu_work(n));
 }
 
-static void handle_stats(const struct server *srv,
-			 const struct http_request *req, struct response *resp)
+static void handle_stats(const struct app *app, const struct http_request *req,
+			 struct response *resp)
 {
 	int n = -1;
 
 	(void)req;
-	if (srv->stats != NULL)
-		n = stats_format_json(srv->stats, srv->model, resp->body_buf,
+	if (app->stats != NULL)
+		n = stats_format_json(app->stats, app->model, resp->body_buf,
 				      sizeof(resp->body_buf));
 	if (n < 0) {
 		resp_error(resp, 500);
@@ -295,11 +294,11 @@ static void handle_stats(const struct server *srv,
 	resp_set_body(resp, resp->body_buf, (size_t)n);
 }
 
-static void handle_model(const struct server *srv,
-			 const struct http_request *req, struct response *resp)
+static void handle_model(const struct app *app, const struct http_request *req,
+			 struct response *resp)
 {
 	char model[256];
-	const char *m = srv->model != NULL ? srv->model : "";
+	const char *m = app->model != NULL ? app->model : "";
 
 	(void)req;
 	if (json_escape(model, sizeof(model), m, strlen(m)) < 0) {
@@ -326,59 +325,61 @@ static void method_not_allowed(struct response *resp, const char *allow)
 	resp_add_header(resp, "Allow", "%s", allow);
 }
 
-void app_handle(const struct server *srv, const struct http_request *req,
-		struct response *resp)
+void app_find_route(const struct http_request *req, struct app_route *out)
 {
-	const struct route *route;
-	char path[PATH_MAX], allow[64];
-
-	resp_init(resp);
-	if (http_decode_path(&req->path, path, sizeof(path)) < 0) {
-		resp_error(resp, 400);
-		goto out_finish;
+	out->status = 0;
+	out->route = NULL;
+	out->allow[0] = '\0';
+	if (http_decode_path(&req->path, out->path, sizeof(out->path)) < 0) {
+		out->status = 400;
+		return;
 	}
 	switch (route_match(app_routes, ARRAY_SIZE(app_routes), req->method,
-			    path, &route, allow, sizeof(allow))) {
+			    out->path, &out->route, out->allow,
+			    sizeof(out->allow))) {
 	case ROUTE_FOUND:
-		route->handler(srv, req, resp);
 		break;
 	case ROUTE_BAD_METHOD:
-		method_not_allowed(resp, allow);
+		out->status = 405;
 		break;
 	case ROUTE_NOT_FOUND:
-		if (req->method == HTTP_GET || req->method == HTTP_HEAD)
-			file_serve(srv->root, path, req, resp);
-		else
-			method_not_allowed(resp, "GET, HEAD");
+		/* Behind the API: the static files, which only GET and HEAD. */
+		if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+			out->status = 405;
+			snprintf(out->allow, sizeof(out->allow), "GET, HEAD");
+		}
 		break;
 	}
-out_finish:
+}
+
+bool app_may_block(const struct app_route *route)
+{
+	return route->route != NULL && route->route->may_block;
+}
+
+void app_handle(const struct app *app, const struct http_request *req,
+		const struct app_route *route, struct response *resp)
+{
+	resp_init(resp);
+	if (route->status == 405)
+		method_not_allowed(resp, route->allow);
+	else if (route->status != 0)
+		resp_error(resp, route->status);
+	else if (route->route != NULL)
+		route->route->handler(app, req, resp);
+	else
+		file_serve(app->root, route->path, req, resp);
 	resp->keep_alive = req->keep_alive && resp->status < 500;
 	resp_finish(resp, req);
 }
 
-void app_handle_error(const struct server *srv, const struct http_request *req,
-		      int status, struct response *resp)
+void app_handle_error(int status, bool head, struct response *resp)
 {
-	(void)srv;
 	resp_init(resp);
 	resp_error(resp, status);
+	resp->head_only = head;
 	/* Shed load politely: a client may try again in a second. */
 	if (status == 503)
 		resp_add_header(resp, "Retry-After", "1");
-	resp_finish(resp, req);
-}
-
-bool app_may_block(const struct server *srv, const struct http_request *req)
-{
-	const struct route *route;
-	char path[PATH_MAX];
-
-	(void)srv;
-	if (http_decode_path(&req->path, path, sizeof(path)) < 0)
-		return false;
-	if (route_match(app_routes, ARRAY_SIZE(app_routes), req->method, path,
-			&route, NULL, 0) != ROUTE_FOUND)
-		return false;
-	return route->may_block;
+	resp_finish(resp, NULL);
 }

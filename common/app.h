@@ -2,9 +2,11 @@
  * app.h - what the server does with a parsed request: the route table of
  * demo handlers (/api/...) with the static files of --root behind them.
  *
- * Every model calls app_handle() for each complete request and sends what it
- * put in the response.  The event-loop models first ask app_may_block():
- * 06 hands such requests to its worker pool, 05 runs them inline.
+ * A request is routed once, when it is complete: app_find_route() decodes
+ * its path and looks it up, and the exchange keeps the result.  The event
+ * loops ask app_may_block() of it (06 hands such requests to its worker
+ * pool, 05 runs them inline); then app_handle() runs it and fills the
+ * response every model sends.
  *
  * The demo API (the classic tutorial servers' API plus what the bench needs):
  *   GET  /api/hello?name=X   JSON greeting, name JSON-escaped
@@ -28,35 +30,68 @@
 #ifndef APP_H
 #define APP_H
 
+#include <limits.h>
 #include <stdbool.h>
 
 #include "http_parser.h"
 #include "response.h"
 
-struct server;
+struct route;
+struct stats;
 
 #define APP_SLEEP_MAX_MS 10000
 #define APP_CPU_MAX_N 10000
 #define APP_SLEEP_DEFAULT_MS 100
 #define APP_CPU_DEFAULT_N 100
 
+#define APP_ALLOW_MAX 64 /* "GET, HEAD, POST" and the like */
+
+/* What the handlers read of the server: set at start-up, read-only after. */
+struct app {
+	const char *root;    /* --root, resolved (file_resolve_root) */
+	const char *model;   /* "01_blocking", for /api/model and /api/stats */
+	struct stats *stats; /* for /api/stats; NULL makes it a 500 */
+};
+
 /*
- * Routes req and fills resp, finished (resp_finish has run) and ready to
- * send.  resp->keep_alive follows req->keep_alive unless the handler or an
- * error says close.  resp may borrow from req's buffer (echo).
+ * Where a request goes: an API handler, the static files, or an error.
+ * Filled by app_find_route(); about 4 KiB (the decoded path).
+ */
+struct app_route {
+	int status;		   /* 0, or the answer: 400 (bad path), 405 */
+	const struct route *route; /* the handler; NULL: a file (or status) */
+	char allow[APP_ALLOW_MAX]; /* on 405: the Allow list */
+	char path[PATH_MAX];	   /* the decoded path */
+};
+
+/*
+ * Routes req: decodes its path and looks it up in the route table.  A path
+ * that does not decode is 400; a known path with another method, or a
+ * method other than GET and HEAD on a file, is 405 with its Allow list.
+ * Never fails: every outcome is in *out.
+ */
+void app_find_route(const struct http_request *req, struct app_route *out);
+
+/* True when the handler route goes to may block the calling thread. */
+bool app_may_block(const struct app_route *route);
+
+/*
+ * Runs route (app_find_route() of this req) and fills resp, finished
+ * (resp_finish has run) and ready to send.  resp->keep_alive follows
+ * req->keep_alive unless the handler or an error says close.  resp may
+ * borrow from req's buffer (echo).
  *
  * resp is initialised here (release the previous response first).  Every
  * status below 500 keeps the connection when req asked for it: the request
  * was read whole, so even a 404 leaves the connection in step.
  */
-void app_handle(const struct server *srv, const struct http_request *req,
-		struct response *resp);
+void app_handle(const struct app *app, const struct http_request *req,
+		const struct app_route *route, struct response *resp);
 
-/* Fills resp with a finished error response (Connection: close). */
-void app_handle_error(const struct server *srv, const struct http_request *req,
-		      int status, struct response *resp);
-
-/* True when the route req goes to may block the calling thread. */
-bool app_may_block(const struct server *srv, const struct http_request *req);
+/*
+ * Fills resp with a finished error response (Connection: close; 503 adds
+ * Retry-After).  head: the request was a HEAD, so no body goes out.
+ */
+void app_handle_error(int status, bool head, struct response *resp);
 
 #endif /* APP_H */

@@ -10,12 +10,12 @@
 #include "conn.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "output.h"
 #include "server.h"
 #include "stats.h"
@@ -26,7 +26,7 @@ void conn_shared_init(struct conn_shared *sh, const struct server *srv,
 	memset(sh, 0, sizeof(*sh));
 	sh->srv = srv;
 	sh->handlers = handlers;
-	sh->buf_size = server_request_buffer_size(srv);
+	sh->buf_size = http_request_buffer_size(&srv->limits);
 	sh->max_cached = CONN_BUFFERS_CACHED;
 }
 
@@ -81,7 +81,7 @@ void conn_buffers_put(struct conn_shared *sh, struct conn_buffers *b)
 static void set_state(struct conn *c, enum conn_state state, int ms)
 {
 	c->state = state;
-	c->deadline_ms = server_now_ms() + ms;
+	c->deadline_ms = clock_now_ms() + ms;
 }
 
 void conn_open(struct conn *c, struct conn_shared *sh, int fd)
@@ -219,7 +219,7 @@ static bool run_handler(struct conn *c, enum conn_want *want)
 	if (c->sh->handlers == CONN_HANDLERS_OFFLOAD_BLOCKING &&
 	    exchange_may_block(ex)) {
 		c->state = CONN_HANDED_OFF;
-		c->deadline_ms = LLONG_MAX;
+		c->deadline_ms = CLOCK_NEVER;
 		*want = CONN_WANT_WORKER;
 		return false;
 	}

@@ -105,7 +105,7 @@ enum conn_timer {
 
 /*
  * One request's worth of memory: taken when a request begins, given back
- * when its response is sent.  buf is server_request_buffer_size() bytes.
+ * when its response is sent.  buf is http_request_buffer_size() bytes.
  */
 struct conn_buffers {
 	struct conn_buffers *next_free; /* in conn_shared's free list */
@@ -123,7 +123,7 @@ enum conn_handlers {
 struct conn_shared {
 	const struct server *srv;
 	enum conn_handlers handlers;
-	size_t buf_size; /* server_request_buffer_size(srv) */
+	size_t buf_size; /* http_request_buffer_size(&srv->limits) */
 	struct conn_buffers *free_blocks;
 	int cached; /* blocks in free_blocks */
 	int max_cached;
@@ -134,7 +134,7 @@ struct conn {
 	struct conn_buffers *b; /* NULL while idle or lingering */
 	int fd;			/* -1 once closed */
 	enum conn_state state;
-	long long deadline_ms; /* CLOCK_MONOTONIC, see server_now_ms */
+	long long deadline_ms; /* CLOCK_MONOTONIC, see clock_now_ms */
 	size_t drained;	       /* bytes discarded while lingering */
 	unsigned int answered; /* requests answered in this call */
 	char peer[NET_ADDR_MAX];
@@ -200,7 +200,7 @@ enum conn_want conn_on_writable(struct conn *c);
  */
 enum conn_want conn_on_timeout(struct conn *c);
 
-/* When c times out (CLOCK_MONOTONIC ms); LLONG_MAX if never. */
+/* When c times out (clock_now_ms); CLOCK_NEVER if never. */
 long long conn_deadline_ms(const struct conn *c);
 
 /* Which duration the deadline was measured with. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "clock.h"
 #include "log.h"
 #include "server.h"
 #include "stats.h"
@@ -88,9 +89,7 @@ static bool request_is_head(const struct exchange *ex)
  */
 static void answer_error(struct exchange *ex, int status)
 {
-	const struct http_request *req = request_is_head(ex) ? &ex->req : NULL;
-
-	app_handle_error(ex->srv, req, status, &ex->resp);
+	app_handle_error(status, request_is_head(ex), &ex->resp);
 	ex->req_valid = false; /* the log shows "-" for the request */
 	start_sending(ex);
 }
@@ -121,6 +120,7 @@ static enum exchange_step parse_input(struct exchange *ex)
 	if (n > 0) {
 		ex->req_len = (size_t)n;
 		ex->req_valid = true;
+		app_find_route(req, &ex->route);
 		ex->phase = EXCHANGE_READY;
 		return EXCHANGE_HANDLE;
 	}
@@ -146,7 +146,7 @@ static void record_response(struct exchange *ex)
 	const struct server *srv = ex->srv;
 
 	stats_record(srv->stats, ex->resp.status,
-		     stats_now_us() - ex->started_us);
+		     clock_now_us() - ex->started_us);
 	log_access(srv->log_fd, ex->peer, ex->req_valid ? &ex->req : NULL,
 		   ex->resp.status, resp_body_bytes(&ex->resp));
 }
@@ -175,7 +175,7 @@ static void finish_response(struct exchange *ex)
 	http_parse_state_init(&ex->parse);
 	ex->phase = EXCHANGE_RECEIVING;
 	if (ex->used > 0)
-		ex->started_us = stats_now_us();
+		ex->started_us = clock_now_us();
 }
 
 enum exchange_step exchange_next(struct exchange *ex)
@@ -209,7 +209,7 @@ char *exchange_input(const struct exchange *ex, size_t *room)
 void exchange_received(struct exchange *ex, size_t n)
 {
 	if (ex->used == 0)
-		ex->started_us = stats_now_us();
+		ex->started_us = clock_now_us();
 	ex->used += n;
 }
 
@@ -226,18 +226,18 @@ uint64_t exchange_started_us(const struct exchange *ex)
 
 bool exchange_may_block(const struct exchange *ex)
 {
-	return app_may_block(ex->srv, &ex->req);
+	return app_may_block(&ex->route);
 }
 
 void exchange_handle(struct exchange *ex)
 {
-	app_handle(ex->srv, &ex->req, &ex->resp);
+	app_handle(&ex->srv->app, &ex->req, &ex->route, &ex->resp);
 	start_sending(ex);
 }
 
 void exchange_refuse(struct exchange *ex, int status)
 {
-	app_handle_error(ex->srv, &ex->req, status, &ex->resp);
+	app_handle_error(status, ex->req.method == HTTP_HEAD, &ex->resp);
 	start_sending(ex);
 }
 

@@ -39,9 +39,9 @@
  * EXCHANGE_LINGER_BYTES, then close.
  *
  * Memory: the exchange borrows the caller's buffer (cap bytes, see
- * http_request_buffer_size) and holds the parsed request and the response
- * (a few KiB).  It must not move while a request is in it: the request's
- * views point into buf.
+ * http_request_buffer_size) and holds the parsed request, its route and
+ * the response (about 11 KiB).  It must not move while a request is in it: the
+ * request's views point into buf.
  *
  * Thread safety: one thread at a time.  exchange_handle() may run on a
  * worker thread while the driver leaves the exchange alone.
@@ -55,6 +55,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "app.h"
 #include "http_parser.h"
 #include "response.h"
 
@@ -93,6 +94,7 @@ struct exchange {
 	enum exchange_phase phase;
 	struct http_parse_state parse;
 	struct http_request req; /* views into buf */
+	struct app_route route;	 /* where req goes, found once complete */
 	size_t req_len;		 /* bytes of the complete request, or 0 */
 	bool req_valid;		 /* req may be logged (it parsed) */
 	bool continue_queued;	 /* 100 Continue is or was on its way */
@@ -138,12 +140,17 @@ bool exchange_is_idle(const struct exchange *ex);
 /* When the request in progress began (CLOCK_MONOTONIC microseconds). */
 uint64_t exchange_started_us(const struct exchange *ex);
 
-/* On EXCHANGE_HANDLE: true when the request's handler may block. */
+/*
+ * On EXCHANGE_HANDLE: true when the request's handler may block.  The
+ * request was routed once, when it completed (app_find_route): this and
+ * exchange_handle() both read that route.
+ */
 bool exchange_may_block(const struct exchange *ex);
 
 /*
- * On EXCHANGE_HANDLE: runs the handler and queues its response.  Touches
- * only ex and the server's read-only state, so a worker may run it.
+ * On EXCHANGE_HANDLE: runs the request's route and queues its response.
+ * Touches only ex and the server's read-only state, so a worker may run
+ * it.
  */
 void exchange_handle(struct exchange *ex);
 

@@ -14,8 +14,9 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "http_date.h"
 
 int log_open(const char *path)
 {
@@ -69,29 +70,21 @@ static void format_request(char *out, size_t outsz,
 size_t log_format_clf(char *out, size_t outsz, const char *peer, time_t when,
 		      const struct http_request *req, int status, size_t bytes)
 {
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr",
-					    "May", "Jun", "Jul", "Aug",
-					    "Sep", "Oct", "Nov", "Dec" };
-	char request[2048], size[24];
-	struct tm tm;
+	char request[2048], size[24], date[HTTP_DATE_CLF_LEN];
 	int n;
 
 	if (outsz == 0)
 		return 0;
-	if (gmtime_r(&when, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
+	http_date_format_clf(when, date);
 	format_request(request, sizeof(request), req);
 	/* CLF writes "-" for a response without a body. */
 	if (bytes == 0)
 		snprintf(size, sizeof(size), "-");
 	else
 		snprintf(size, sizeof(size), "%zu", bytes);
-	n = snprintf(
-		out, outsz,
-		"%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"%s\" %d %s\n",
-		peer != NULL && peer[0] != '\0' ? peer : "-", tm.tm_mday,
-		months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-		tm.tm_sec, request, status, size);
+	n = snprintf(out, outsz, "%s - - [%s] \"%s\" %d %s\n",
+		     peer != NULL && peer[0] != '\0' ? peer : "-", date,
+		     request, status, size);
 	if (n < 0)
 		return 0;
 	if ((size_t)n >= outsz) {

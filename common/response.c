@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "http_date.h"
 
 /*
  * Sent on every response.  nosniff stops a browser from running an echoed
@@ -169,7 +170,7 @@ static int write_head(struct response *r)
 	/* An interim response is only its status line (100 Continue). */
 	if (r->status < 200)
 		return head_put(r, "\r\n");
-	if (head_put(r, "Date: %s\r\nServer: %s\r\n", resp_date(),
+	if (head_put(r, "Date: %s\r\nServer: %s\r\n", http_date_now(),
 		     SERVER_NAME) < 0)
 		return -1;
 	if (status_has_body(r->status)) {
@@ -248,52 +249,4 @@ const char *resp_reason(int status)
 		if (reasons[i].status == status)
 			return reasons[i].reason;
 	return "Unknown";
-}
-
-/*
- * LESSON: strftime's %a and %b follow the locale, and HTTP dates must be in
- * English whatever the locale, so the names are spelled out here.
- */
-static const char wday_names[7][4] = { "Sun", "Mon", "Tue", "Wed",
-				       "Thu", "Fri", "Sat" };
-static const char month_names[12][4] = { "Jan", "Feb", "Mar", "Apr",
-					 "May", "Jun", "Jul", "Aug",
-					 "Sep", "Oct", "Nov", "Dec" };
-
-void resp_format_date(time_t t, char out[RESP_DATE_LEN])
-{
-	struct tm tm;
-
-	/* LESSON: gmtime() returns a static buffer shared by all threads. */
-	if (gmtime_r(&t, &tm) == NULL) {
-		memset(&tm, 0, sizeof(tm));
-		tm.tm_mday = 1;
-		tm.tm_year = 70;
-		tm.tm_wday = 4;
-	}
-	/* The modulos only tell the compiler that every field fits. */
-	snprintf(out, RESP_DATE_LEN, "%.3s, %02u %.3s %04u %02u:%02u:%02u GMT",
-		 wday_names[tm.tm_wday % 7], (unsigned)tm.tm_mday % 100u,
-		 month_names[tm.tm_mon % 12],
-		 (unsigned)(tm.tm_year + 1900) % 10000u,
-		 (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
-		 (unsigned)tm.tm_sec % 100u);
-}
-
-const char *resp_date(void)
-{
-	/*
-	 * LESSON: one plain static cache would be a data race between
-	 * threads.  _Thread_local gives every thread its own copy, so the
-	 * cache needs no lock and is refreshed at most once a second.
-	 */
-	static _Thread_local char cached[RESP_DATE_LEN];
-	static _Thread_local time_t cached_at = -1;
-	time_t now = time(NULL);
-
-	if (now != cached_at) {
-		resp_format_date(now, cached);
-		cached_at = now;
-	}
-	return cached;
 }

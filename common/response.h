@@ -4,17 +4,16 @@
  * A handler fills a struct response: a status, a content type, extra header
  * lines, and a body that is either bytes in memory or a range of an open
  * file.  resp_finish() then writes the status line and every header into
- * resp->head.  The response never touches a socket: the blocking models
- * send head, body and file with write/sendfile in serve.c, the event-loop
- * models resume the same three parts across writable events in conn.c.
+ * resp->head.  The response never touches a socket: the exchange
+ * (exchange.h) hands head, body and file range to output.c, which sends
+ * them with writev and sendfile for both drivers, serve.c and conn.c.
  *
  * Ownership: body_buf is inside the struct; resp->body may instead borrow
  * from the request's buffer (echo) or from static storage, and must outlive
  * the sending.  file_fd, when >= 0, is owned by the response and closed by
  * resp_release().
  *
- * Thread safety: every function works only on the struct it is given;
- * resp_date() keeps a per-thread cache.
+ * Thread safety: every function works only on the struct it is given.
  */
 #ifndef RESPONSE_H
 #define RESPONSE_H
@@ -22,14 +21,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include "http_parser.h"
 
 #define RESP_HEAD_MAX 1024 /* status line and all headers */
 #define RESP_EXTRA_MAX 384 /* handler-added header lines */
 #define RESP_BODY_MAX 4096 /* generated bodies: JSON, error pages */
-#define RESP_DATE_LEN 30   /* "Sun, 06 Nov 1994 08:49:37 GMT" + NUL */
 
 #define SERVER_NAME "concurrency-servers"
 
@@ -109,11 +106,5 @@ size_t resp_body_bytes(const struct response *r);
 
 /* The reason phrase for a status ("Not Found"); "Unknown" if none. */
 const char *resp_reason(int status);
-
-/* Formats t as an IMF-fixdate (RFC 9110 section 5.6.7). */
-void resp_format_date(time_t t, char out[RESP_DATE_LEN]);
-
-/* The current IMF-fixdate, recomputed at most once a second per thread. */
-const char *resp_date(void);
 
 #endif /* RESPONSE_H */

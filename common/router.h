@@ -16,9 +16,9 @@
 #include "http_parser.h"
 #include "response.h"
 
-struct server;
+struct app;
 
-typedef void route_handler(const struct server *srv,
+typedef void route_handler(const struct app *app,
 			   const struct http_request *req,
 			   struct response *resp);
 

@@ -20,10 +20,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "accept.h"
+#include "clock.h"
 #include "exchange.h"
 #include "net.h"
 #include "output.h"
@@ -50,7 +50,7 @@ static enum wait_result wait_for_bytes(struct session *s)
 	const struct options *opt = &s->srv->opt;
 	bool between = exchange_is_idle(&s->ex);
 	long long deadline =
-		between ? server_now_ms() + opt->keepalive_timeout_ms
+		between ? clock_now_ms() + opt->keepalive_timeout_ms
 			: (long long)(exchange_started_us(&s->ex) / 1000) +
 				  opt->header_timeout_ms;
 	struct pollfd p[2] = {
@@ -59,12 +59,11 @@ static enum wait_result wait_for_bytes(struct session *s)
 	};
 
 	for (;;) {
-		long long left = deadline - server_now_ms();
-		int n;
+		int ms = clock_timeout_ms(deadline), n;
 
-		if (left <= 0)
+		if (ms == 0)
 			return WAIT_TIMEOUT;
-		n = poll(p, between ? 2 : 1, (int)left);
+		n = poll(p, between ? 2 : 1, ms);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -128,18 +127,18 @@ static int send_all(struct session *s)
  */
 static void lingering_close(int fd)
 {
-	long long deadline = server_now_ms() + EXCHANGE_LINGER_MS;
+	long long deadline = clock_now_ms() + EXCHANGE_LINGER_MS;
 	size_t drained = 0;
 	char sink[4096];
 
 	if (shutdown(fd, SHUT_WR) != 0)
 		goto out_close;
 	while (drained < EXCHANGE_LINGER_BYTES) {
-		long long left = deadline - server_now_ms();
+		int ms = clock_timeout_ms(deadline);
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+		if (ms == 0 || poll(&p, 1, ms) <= 0)
 			break;
 		n = read(fd, sink, sizeof(sink));
 		if (n <= 0)
@@ -194,13 +193,13 @@ static void set_send_timeout(int fd, int ms)
 int serve_connection(const struct server *srv, int fd)
 {
 	struct session s = { .srv = srv, .fd = fd, .peer = "-" };
-	size_t cap = server_request_buffer_size(srv);
+	size_t cap = http_request_buffer_size(&srv->limits);
 	char *buf = malloc(cap);
 	int served;
 
 	stats_conn_opened(srv->stats);
 	if (buf == NULL) {
-		serve_reject(srv, fd, 503);
+		accept_reject(srv, fd, 503);
 		stats_conn_closed(srv->stats);
 		return 0;
 	}
@@ -213,28 +212,4 @@ int serve_connection(const struct server *srv, int fd)
 	free(buf);
 	stats_conn_closed(srv->stats);
 	return served;
-}
-
-void serve_reject(const struct server *srv, int fd, int status)
-{
-	struct response resp;
-	struct iovec iov[2];
-	char sink[4096];
-
-	app_handle_error(srv, NULL, status, &resp);
-	iov[0] = (struct iovec){ .iov_base = resp.head,
-				 .iov_len = resp.head_len };
-	iov[1] = (struct iovec){ .iov_base = (void *)resp.body,
-				 .iov_len = resp.body_len };
-	/* A fresh socket's send buffer is empty: this write does not block. */
-	if (writev(fd, iov, 2) < 0) {
-		close(fd);
-		return;
-	}
-	stats_record(srv->stats, status, 0);
-	/* Discard a request already received, so close() sends FIN not RST. */
-	shutdown(fd, SHUT_WR);
-	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-		;
-	close(fd);
 }

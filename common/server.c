@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "static_files.h"
@@ -107,7 +107,6 @@ int server_setup(struct server *srv, const char *model,
 		 const struct options *opt, char *err, size_t errsz)
 {
 	memset(srv, 0, sizeof(*srv));
-	srv->model = model;
 	srv->opt = *opt;
 	srv->listen_fd = srv->stop_fd = srv->stop_write_fd = -1;
 	http_limits_init(&srv->limits);
@@ -125,6 +124,9 @@ int server_setup(struct server *srv, const char *model,
 		snprintf(err, errsz, "counters: %s", strerror(errno));
 		goto out_close_log;
 	}
+	srv->app = (struct app){ .root = srv->root,
+				 .model = model,
+				 .stats = srv->stats };
 	raise_fd_limit();
 	srv->listen_fd = net_listen(opt->host, opt->port, NET_BACKLOG);
 	if (srv->listen_fd < 0) {
@@ -134,7 +136,7 @@ int server_setup(struct server *srv, const char *model,
 	}
 	/*
 	 * Non-blocking, so that a client that gives up between poll() and
-	 * accept() costs an EAGAIN, not a thread asleep in accept().
+	 * accept4() costs an EAGAIN, not a thread asleep in accept4().
 	 */
 	if (net_set_nonblocking(srv->listen_fd, true) != 0 ||
 	    open_stop_pipe(srv) != 0 || install_signals() != 0) {
@@ -156,8 +158,7 @@ out_close_log:
 
 void server_teardown(struct server *srv)
 {
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
+	server_stop_listening(srv);
 	if (srv->log_fd > STDERR_FILENO)
 		close(srv->log_fd);
 	signal(SIGINT, SIG_DFL);
@@ -165,100 +166,6 @@ void server_teardown(struct server *srv)
 	close(srv->stop_fd);
 	close(srv->stop_write_fd);
 	stats_destroy(srv->stats);
-}
-
-bool server_stopping(const struct server *srv)
-{
-	struct pollfd p = { .fd = srv->stop_fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) > 0;
-}
-
-void server_request_stop(const struct server *srv)
-{
-	ssize_t rc = write(srv->stop_write_fd, "x", 1);
-
-	(void)rc;
-}
-
-/* True for accept errors that say "try again", not "something is broken". */
-static bool accept_error_is_transient(int err)
-{
-	return err == EINTR || err == ECONNABORTED || err == EAGAIN ||
-	       err == EPROTO || err == EPERM;
-}
-
-/*
- * Waits on the listener and the stop pipe at once.  Returns 1 when a client
- * is waiting, 0 on a stop, and sleeps at most timeout_ms (-1: forever).
- */
-static int wait_for_client(const struct server *srv, int timeout_ms)
-{
-	struct pollfd p[2] = {
-		{ .fd = srv->listen_fd, .events = POLLIN },
-		{ .fd = srv->stop_fd, .events = POLLIN },
-	};
-	int n;
-
-	/*
-	 * A signal - the stop itself, or 02's SIGCHLD - interrupts poll: look
-	 * again.  Falling through to accept4 on the blocking listener would
-	 * sleep there, stop pipe readable or not, until the next client.
-	 */
-	do
-		n = poll(p, 2, timeout_ms);
-	while (n < 0 && errno == EINTR);
-	if (n > 0 && p[1].revents != 0)
-		return 0;
-	return 1;
-}
-
-/*
- * Sleeps up to timeout_ms watching only the stop pipe; true on a stop.  The
- * listener stays out of this wait: it is still readable, and watching it
- * would end the back-off at once.
- */
-static bool wait_for_stop(const struct server *srv, int timeout_ms)
-{
-	struct pollfd p = { .fd = srv->stop_fd, .events = POLLIN };
-
-	return poll(&p, 1, timeout_ms) > 0;
-}
-
-int server_accept(const struct server *srv)
-{
-	for (;;) {
-		int fd;
-
-		if (wait_for_client(srv, -1) == 0)
-			return -1;
-		fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-		if (accept_error_is_transient(errno))
-			continue;
-		/*
-		 * LESSON: EMFILE, ENFILE, ENOBUFS, ENOMEM: the pending client
-		 * stays in the backlog and poll would report it again at
-		 * once.  Back off so the loop does not spin, and try again
-		 * when connections have closed.
-		 */
-		if (wait_for_stop(srv, 100))
-			return -1;
-	}
-}
-
-size_t server_request_buffer_size(const struct server *srv)
-{
-	return http_request_buffer_size(&srv->limits);
-}
-
-long long server_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int server_main(int argc, char **argv, const char *model,
@@ -293,6 +200,28 @@ int server_main(int argc, char **argv, const char *model,
 	printf("listening on http://%s\n", addr);
 	fflush(stdout);
 	rc = run(&srv);
+	if (rc != 0)
+		fprintf(stderr, "%s: %s\n", model, strerror(errno));
 	server_teardown(&srv);
-	return rc;
+	return rc == 0 ? 0 : 2;
+}
+
+void server_stop_listening(struct server *srv)
+{
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	srv->listen_fd = -1;
+}
+
+int server_wait_live(const atomic_int *live)
+{
+	long long deadline = clock_now_ms() + SERVER_GRACE_MS;
+
+	/*
+	 * A poll of the count, not a condition variable: 02's children are
+	 * counted out by a signal handler, which cannot signal one.
+	 */
+	while (atomic_load(live) > 0 && clock_now_ms() < deadline)
+		clock_sleep_ms(10);
+	return atomic_load(live);
 }

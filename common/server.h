@@ -1,6 +1,7 @@
 /*
- * server.h - what every model's main() shares: the server's state, start-up
- * (options, root, log, counters, listener, signals) and the stop request.
+ * server.h - the process: the server's state, start-up (options, root,
+ * log, counters, listener, signals), the stop, teardown, and the main()
+ * that every model shares.
  *
  * Stopping: SIGINT and SIGTERM write one byte into a pipe that is never
  * drained (the self-pipe trick), so srv->stop_fd becomes readable for good.
@@ -8,22 +9,26 @@
  * waits on stop_fd, in every thread and in forked children alike, and so
  * learns of the stop without polling a flag on a timer.
  *
- * Thread safety: server_setup/server_teardown are for main() only; the rest
- * may be called from any thread or child.
+ * Thread safety: struct server is filled by server_setup() and only read
+ * after, by every thread and child, except listen_fd, which only the main
+ * thread uses.  Every function here is for the main thread, but
+ * server_wait_live() may read a count other threads change.
  */
 #ifndef SERVER_H
 #define SERVER_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app.h"
 #include "http_parser.h"
 #include "options.h"
 #include "stats.h"
 
 struct server {
-	const char *model; /* "01_blocking", for /api/stats and pages */
+	struct app app; /* what the handlers read: root, model, stats */
 	struct options opt;
 	char root[PATH_MAX]; /* --root, resolved */
 	struct http_limits limits;
@@ -46,37 +51,33 @@ int server_setup(struct server *srv, const char *model,
 /* Closes what server_setup opened. */
 void server_teardown(struct server *srv);
 
-/* True once SIGINT/SIGTERM arrived (or server_request_stop ran). */
-bool server_stopping(const struct server *srv);
-
-/* Asks for a stop as a signal would. */
-void server_request_stop(const struct server *srv);
-
 /*
  * The main() every model shares: parses options, sets the server up, prints
  * "listening on http://HOST:PORT" (flushed), calls run(srv), tears down.
- * Returns the process exit status (0, or 2 for bad options or start-up).
+ * run returns 0 once the server has stopped, or -1 with errno if the model
+ * could not start (its threads, its pool, its epoll set): server_main then
+ * reports "MODEL: reason".  Returns the process exit status: 0, or 2 for
+ * bad options or a failed start-up.
  */
 int server_main(int argc, char **argv, const char *model,
 		int (*run)(struct server *srv));
 
 /*
- * The blocking models' accept: waits until a client connects or a stop is
- * requested.  Returns the connected socket (close-on-exec), or -1 when the
- * server is stopping.  Transient errors (a client that gave up, EINTR) are
- * retried; running out of descriptors or memory waits 100 ms and retries,
- * so the caller's loop neither spins nor dies.
+ * The first step of every stop: closes the listener (srv->listen_fd
+ * becomes -1).  Clients that connect from now on are refused at once
+ * instead of waiting in the backlog for a server that will not come.
  */
-int server_accept(const struct server *srv);
+void server_stop_listening(struct server *srv);
+
+/* How long 02 and 03 let the requests in hand finish after a stop. */
+#define SERVER_GRACE_MS 10000
 
 /*
- * The size of one connection's request buffer: http_request_buffer_size()
- * of srv->limits, room for any request they allow, chunk framing included.
- * The parser refuses a request (413, 414, 431) before it outgrows this.
+ * The stop of the models with a process or thread per connection (02, 03):
+ * waits until *live, their count of connections, falls to zero or
+ * SERVER_GRACE_MS have passed.  Returns the count still live (0 when all
+ * have finished).
  */
-size_t server_request_buffer_size(const struct server *srv);
-
-/* Milliseconds on CLOCK_MONOTONIC, for timeouts. */
-long long server_now_ms(void);
+int server_wait_live(const atomic_int *live);
 
 #endif /* SERVER_H */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "http_date.h"
 
 #define INDEX_FILE "index.html"
 
@@ -217,10 +218,10 @@ static void redirect_to_slash(const struct http_request *req,
 static void serve_fd(int fd, const struct stat *st, const char *name,
 		     const struct http_request *req, struct response *resp)
 {
-	char etag[64], date[RESP_DATE_LEN];
+	char etag[64], date[HTTP_DATE_LEN];
 
 	file_etag(st, etag, sizeof(etag));
-	resp_format_date(st->st_mtime, date);
+	http_date_format(st->st_mtime, date);
 	resp_add_header(resp, "ETag", "%s", etag);
 	resp_add_header(resp, "Last-Modified", "%s", date);
 	/* Cache, but ask us every time: the 304 makes that cheap. */
@@ -398,59 +399,6 @@ static bool etag_list_matches(const struct http_str *list, const char *etag)
 	return false;
 }
 
-/* Parses the n-digit decimal at s; -1 if any is not a digit. */
-static int parse_digits(const char *s, int n)
-{
-	int v = 0;
-
-	while (n-- > 0) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s++ - '0');
-	}
-	return v;
-}
-
-static int parse_month(const char *s)
-{
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	int m;
-
-	for (m = 0; m < 12; m++)
-		if (memcmp(s, months + 3 * m, 3) == 0)
-			return m;
-	return -1;
-}
-
-/*
- * Parses an IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT".  The two obsolete
- * forms RFC 9110 also allows fail here, and a failed parse means "send the
- * whole file": always correct, merely not the cheapest.
- */
-static int parse_http_date(const struct http_str *s, time_t *out)
-{
-	const char *p = s->p;
-	struct tm tm;
-
-	if (s->len != 29 || p[3] != ',' || p[4] != ' ' || p[7] != ' ' ||
-	    p[11] != ' ' || p[16] != ' ' || p[19] != ':' || p[22] != ':' ||
-	    memcmp(p + 25, " GMT", 4) != 0)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_mday = parse_digits(p + 5, 2);
-	tm.tm_mon = parse_month(p + 8);
-	tm.tm_year = parse_digits(p + 12, 4) - 1900;
-	tm.tm_hour = parse_digits(p + 17, 2);
-	tm.tm_min = parse_digits(p + 20, 2);
-	tm.tm_sec = parse_digits(p + 23, 2);
-	if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_mon < 0 ||
-	    tm.tm_year < 70 || tm.tm_hour < 0 || tm.tm_hour > 23 ||
-	    tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
-		return -1;
-	*out = timegm(&tm);
-	return *out == (time_t)-1 ? -1 : 0;
-}
-
 bool file_not_modified(const struct http_request *req, const char *etag,
 		       time_t mtime)
 {
@@ -464,7 +412,7 @@ bool file_not_modified(const struct http_request *req, const char *etag,
 	if (h != NULL)
 		return etag_list_matches(h, etag);
 	h = http_find_header(req, "If-Modified-Since");
-	if (h == NULL || parse_http_date(h, &since) < 0)
+	if (h == NULL || http_date_parse(h->p, h->len, &since) < 0)
 		return false;
 	return mtime <= since;
 }

@@ -16,6 +16,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #define RELAXED memory_order_relaxed
 
 struct stats *stats_create(void)
@@ -36,7 +38,7 @@ struct stats *stats_create(void)
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (st == MAP_FAILED)
 		return NULL;
-	clock_gettime(CLOCK_MONOTONIC, &st->started);
+	st->started_ms = clock_now_ms();
 	atomic_init(&st->requests, 0);
 	for (i = 0; i < 6; i++)
 		atomic_init(&st->by_class[i], 0);
@@ -161,10 +163,8 @@ static uint64_t load(const atomic_uint_fast64_t *v)
 int stats_format_json(const struct stats *st, const char *model, char *out,
 		      size_t outsz)
 {
-	struct timespec now;
 	int n;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	n = snprintf(
 		out, outsz,
 		"{\"model\":\"%s\",\"uptime_s\":%lld,\"requests\":%llu,"
@@ -173,7 +173,7 @@ int stats_format_json(const struct stats *st, const char *model, char *out,
 		"\"active_connections\":%lld,\"total_connections\":%llu,"
 		"\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu},"
 		"\"threads\":%ld,\"processes\":%lld}\n",
-		model, (long long)(now.tv_sec - st->started.tv_sec),
+		model, (clock_now_ms() - st->started_ms) / 1000,
 		(unsigned long long)load(&st->requests),
 		(unsigned long long)load(&st->by_class[1]),
 		(unsigned long long)load(&st->by_class[2]),
@@ -190,12 +190,4 @@ int stats_format_json(const struct stats *st, const char *model, char *out,
 	if (n < 0 || (size_t)n >= outsz)
 		return -1;
 	return n;
-}
-
-uint64_t stats_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

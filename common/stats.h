@@ -18,12 +18,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #define STATS_BUCKETS 40
 
 struct stats {
-	struct timespec started; /* CLOCK_MONOTONIC */
+	long long started_ms; /* clock_now_ms() */
 	atomic_uint_fast64_t requests;
 	atomic_uint_fast64_t by_class[6]; /* [1] = 1xx ... [5] = 5xx */
 	atomic_int_fast64_t active_conns;
@@ -61,8 +60,5 @@ uint64_t stats_percentile_us(const struct stats *st, double pct);
  */
 int stats_format_json(const struct stats *st, const char *model, char *out,
 		      size_t outsz);
-
-/* Microseconds on CLOCK_MONOTONIC, for latency measurement. */
-uint64_t stats_now_us(void);
 
 #endif /* STATS_H */

@@ -2,7 +2,7 @@
  * test_app.c - the dispatch and the demo API: JSON escaping, UTF-8 names
  * (well-formed ones pass, every malformed kind is 400), echo, 405 with
  * Allow, static files behind the API, parameter errors as 400, the clamps,
- * keep-alive, and which routes may block.
+ * keep-alive, where a request is routed, and which routes may block.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,11 +16,12 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "server.h"
+#include "router.h"
 #include "static_files.h"
 #include "stats.h"
 
-static struct server srv;
+static struct app app;
+static char root[PATH_MAX];
 static char base[] = "/tmp/test_app.XXXXXX";
 static char index_path[PATH_MAX];
 
@@ -37,18 +38,18 @@ static int group_setup(void **state)
 		return -1;
 	fputs("<p>index</p>\n", f);
 	fclose(f);
-	srv.model = "test_model";
-	srv.log_fd = -1;
-	srv.stats = stats_create();
-	if (srv.stats == NULL)
+	app.model = "test_model";
+	app.root = root;
+	app.stats = stats_create();
+	if (app.stats == NULL)
 		return -1;
-	return file_resolve_root(base, srv.root, sizeof(srv.root));
+	return file_resolve_root(base, root, sizeof(root));
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	stats_destroy(srv.stats);
+	stats_destroy(app.stats);
 	unlink(index_path);
 	return rmdir(base);
 }
@@ -57,6 +58,7 @@ static int group_teardown(void **state)
 struct exchange {
 	char buf[2048];
 	struct http_request req;
+	struct app_route route;
 	struct response resp;
 	char head[RESP_HEAD_MAX + 1];
 	char body[RESP_BODY_MAX + 1];
@@ -75,7 +77,8 @@ static int handle(const char *raw)
 	http_limits_init(&lim);
 	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req, NULL),
 			 (ssize_t)len);
-	app_handle(&srv, &ex.req, &ex.resp);
+	app_find_route(&ex.req, &ex.route);
+	app_handle(&app, &ex.req, &ex.route, &ex.resp);
 	memcpy(ex.head, ex.resp.head, ex.resp.head_len);
 	ex.head[ex.resp.head_len] = '\0';
 	ex.body[0] = '\0';
@@ -340,7 +343,7 @@ static void test_handle_error(void **state)
 	struct response resp;
 
 	(void)state;
-	app_handle_error(&srv, NULL, 503, &resp);
+	app_handle_error(503, false, &resp);
 	memcpy(ex.head, resp.head, resp.head_len);
 	ex.head[resp.head_len] = '\0';
 	assert_int_equal(resp.status, 503);
@@ -350,9 +353,57 @@ static void test_handle_error(void **state)
 	assert_non_null(strstr(ex.head, "\r\nRetry-After: 1\r\n"));
 	assert_true(resp_body_bytes(&resp) > 0);
 	resp_release(&resp);
+
+	/* A HEAD gets the error's headers, Content-Length too, no body. */
+	app_handle_error(400, true, &resp);
+	memcpy(ex.head, resp.head, resp.head_len);
+	ex.head[resp.head_len] = '\0';
+	assert_int_equal(resp.status, 400);
+	assert_null(strstr(ex.head, "Retry-After"));
+	assert_non_null(strstr(ex.head, "\r\nContent-Length: "));
+	assert_int_equal(resp_body_bytes(&resp), 0);
+	resp_release(&resp);
 }
 
-/* Parses raw into ex.req and asks app_may_block. */
+/* Parses raw into ex.req and routes it into ex.route. */
+static void route(const char *raw)
+{
+	struct http_limits lim;
+	size_t len = strlen(raw);
+
+	memcpy(ex.buf, raw, len);
+	http_limits_init(&lim);
+	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req, NULL),
+			 (ssize_t)len);
+	app_find_route(&ex.req, &ex.route);
+}
+
+static void test_find_route(void **state)
+{
+	(void)state;
+	route("GET /api/hello?name=x HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(ex.route.status, 0);
+	assert_non_null(ex.route.route);
+	assert_string_equal(ex.route.route->path, "/api/hello");
+	/* A file: no handler, and the path decoded once, here. */
+	route("GET /a%20b/c.html?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(ex.route.status, 0);
+	assert_null(ex.route.route);
+	assert_string_equal(ex.route.path, "/a b/c.html");
+	route("GET /a%2 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(ex.route.status, 400);
+	assert_null(ex.route.route);
+	route("POST /api/hello HTTP/1.1\r\nHost: x\r\n"
+	      "Content-Length: 0\r\n\r\n");
+	assert_int_equal(ex.route.status, 405);
+	assert_string_equal(ex.route.allow, "GET, HEAD");
+	route("DELETE /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(ex.route.status, 405);
+	assert_string_equal(ex.route.allow, "GET, HEAD");
+	assert_null(ex.route.route);
+}
+
+/* Parses raw into ex.req, routes it and asks app_may_block. */
 static bool may_block(const char *raw)
 {
 	struct http_limits lim;
@@ -362,7 +413,8 @@ static bool may_block(const char *raw)
 	http_limits_init(&lim);
 	assert_int_equal(http_parse_request(ex.buf, len, &lim, &ex.req, NULL),
 			 (ssize_t)len);
-	return app_may_block(&srv, &ex.req);
+	app_find_route(&ex.req, &ex.route);
+	return app_may_block(&ex.route);
 }
 
 static void test_may_block(void **state)
@@ -395,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_model_and_stats),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_handle_error),
+		cmocka_unit_test(test_find_route),
 		cmocka_unit_test(test_may_block),
 	};
 

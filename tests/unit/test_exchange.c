@@ -41,12 +41,14 @@ static int group_setup(void **state)
 	for (int i = 0; i < FILE_LEN; i++)
 		fputc('a' + i % 26, f);
 	fclose(f);
-	srv.model = "test_model";
 	srv.log_fd = -1;
 	http_limits_init(&srv.limits);
 	srv.stats = stats_create();
 	if (srv.stats == NULL)
 		return -1;
+	srv.app = (struct app){ .root = srv.root,
+				.model = "test_model",
+				.stats = srv.stats };
 	return file_resolve_root(base, srv.root, sizeof(srv.root));
 }
 
@@ -409,6 +411,46 @@ static void test_refused_request_is_503_then_close(void **state)
 	exchange_release(&w.ex);
 }
 
+static void test_refused_head_gets_no_body(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "HEAD /api/sleep HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_HANDLE);
+	exchange_refuse(&w.ex, 503);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_non_null(strstr(w.out, "HTTP/1.1 503 "));
+	assert_non_null(strstr(w.out, "Content-Length: "));
+	assert_int_equal(strlen(strstr(w.out, "\r\n\r\n")), 4);
+	exchange_release(&w.ex);
+}
+
+/*
+ * A request is routed once, when it completes: exchange_may_block() and
+ * exchange_handle() both read that route.  The test rewrites the path in
+ * the buffer afterwards (a server never does) to see which route runs.
+ */
+static void test_request_is_routed_once(void **state)
+{
+	struct wire w;
+	char *path;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/model HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_HANDLE);
+	path = strstr(w.buf, "/api/model");
+	assert_non_null(path);
+	memcpy(path, "/api/sleep", 10);
+	assert_false(exchange_may_block(&w.ex));
+	exchange_handle(&w.ex);
+	take_all(&w, SIZE_MAX);
+	assert_non_null(strstr(w.out, "{\"model\":\"test_model\"}"));
+	exchange_release(&w.ex);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +469,8 @@ int main(void)
 		cmocka_unit_test(test_full_buffer_without_head_is_431),
 		cmocka_unit_test(test_full_buffer_with_head_is_413),
 		cmocka_unit_test(test_refused_request_is_503_then_close),
+		cmocka_unit_test(test_refused_head_gets_no_body),
+		cmocka_unit_test(test_request_is_routed_once),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,7 +1,7 @@
 /*
  * test_response.c - the status line and headers resp_finish() writes, what
- * HEAD, 204 and 304 leave out, error pages, header injection, and the
- * per-thread Date cache.
+ * HEAD, 204 and 304 leave out, error pages, header injection.  The Date
+ * header's format and cache are test_http_date.c's.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -237,38 +236,6 @@ static void test_reasons(void **state)
 	assert_string_equal(resp_reason(999), "Unknown");
 }
 
-static void test_format_date(void **state)
-{
-	char out[RESP_DATE_LEN];
-
-	(void)state;
-	/* The example in RFC 9110 section 5.6.7. */
-	resp_format_date(784111777, out);
-	assert_string_equal(out, "Sun, 06 Nov 1994 08:49:37 GMT");
-	resp_format_date(0, out);
-	assert_string_equal(out, "Thu, 01 Jan 1970 00:00:00 GMT");
-}
-
-static void *date_in_thread(void *arg)
-{
-	(void)arg;
-	return (void *)resp_date();
-}
-
-static void test_date_cache_is_per_thread(void **state)
-{
-	const char *mine = resp_date();
-	pthread_t t;
-	void *theirs;
-
-	(void)state;
-	assert_int_equal(strlen(mine), RESP_DATE_LEN - 1);
-	assert_ptr_equal(resp_date(), mine);
-	assert_int_equal(pthread_create(&t, NULL, date_in_thread, NULL), 0);
-	assert_int_equal(pthread_join(t, &theirs), 0);
-	assert_ptr_not_equal(theirs, mine);
-}
-
 static void test_release_twice(void **state)
 {
 	struct response r;
@@ -297,8 +264,6 @@ int main(void)
 		cmocka_unit_test(test_printf_truncates),
 		cmocka_unit_test(test_head_overflow_becomes_500),
 		cmocka_unit_test(test_reasons),
-		cmocka_unit_test(test_format_date),
-		cmocka_unit_test(test_date_cache_is_per_thread),
 		cmocka_unit_test(test_release_twice),
 	};
 

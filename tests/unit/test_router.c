@@ -12,18 +12,18 @@
 
 #include "router.h"
 
-static void handler_a(const struct server *srv, const struct http_request *req,
+static void handler_a(const struct app *app, const struct http_request *req,
 		      struct response *resp)
 {
-	(void)srv;
+	(void)app;
 	(void)req;
 	(void)resp;
 }
 
-static void handler_b(const struct server *srv, const struct http_request *req,
+static void handler_b(const struct app *app, const struct http_request *req,
 		      struct response *resp)
 {
-	(void)srv;
+	(void)app;
 	(void)req;
 	(void)resp;
 }

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http_date.h"
 #include "http_parser.h"
 #include "response.h"
 #include "static_files.h"
@@ -475,13 +476,13 @@ static int conditional(const struct tree *t, const char *headers)
 static void test_not_modified(void **state)
 {
 	struct tree *t = *state;
-	char etag[64], date[RESP_DATE_LEN], h[256], p[PATH_MAX];
+	char etag[64], date[HTTP_DATE_LEN], h[256], p[PATH_MAX];
 	struct stat st;
 
 	at(t, "hello.txt", p);
 	assert_int_equal(stat(p, &st), 0);
 	file_etag(&st, etag, sizeof(etag));
-	resp_format_date(st.st_mtime, date);
+	http_date_format(st.st_mtime, date);
 
 	snprintf(h, sizeof(h), "If-None-Match: %s\r\n", etag);
 	assert_int_equal(conditional(t, h), 304);

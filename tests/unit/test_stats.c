@@ -9,12 +9,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "stats.h"
@@ -212,20 +210,6 @@ static void test_json(void **state)
 	stats_destroy(st);
 }
 
-static void test_now_us_is_monotonic(void **state)
-{
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = 2000000 };
-	uint64_t a, b;
-
-	(void)state;
-	a = stats_now_us();
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-	b = stats_now_us();
-	assert_true(b >= a + 2000);
-	assert_true(b < a + 2000000);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,7 +221,6 @@ int main(void)
 		cmocka_unit_test(test_counts_cross_fork),
 		cmocka_unit_test(test_counts_across_threads),
 		cmocka_unit_test(test_json),
-		cmocka_unit_test(test_now_us_is_monotonic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
