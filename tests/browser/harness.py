@@ -70,10 +70,12 @@ def stop_process(proc, timeout=10):
 class Server:
     """A model binary on 127.0.0.1 and an ephemeral port."""
 
-    def __init__(self, binary, root, extra=(), timeout=15):
+    def __init__(self, binary, root, extra=(), timeout=15, log_path=None):
+        # stderr to a file: a sanitizer build reports there.
+        self.log = open(log_path or os.devnull, "wb")
         self.proc = subprocess.Popen(
             [binary, "--port", "0", "--root", root, "--quiet"] + list(extra),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=self.log,
             start_new_session=True)
         try:
             self.port = self._read_port(timeout)
@@ -109,9 +111,11 @@ class Server:
             conn.close()
 
     def stop(self):
+        """Stops the server; its exit status is then self.proc.returncode."""
         stop_process(self.proc)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+        self.log.close()
 
     def __enter__(self):
         return self

@@ -7,8 +7,10 @@ Starts a server (default bin/04_threadpool: threads and a queue) on
 opens the page in headless Chromium through the DevTools protocol, waits
 for the page's own updates (never a fixed sleep) and checks that what it
 shows matches /api/stats and moves with the load.  Then it reloads the page
-with JavaScript off and checks the page still says what it is.  Screenshots
-go to build/browser/live.png and build/browser/live-nojs.png.
+with JavaScript off and checks the page still says what it is, and that
+the server stops with status 0 (a sanitizer build reports in
+build/browser/server.log).  Screenshots go to build/browser/live.png and
+build/browser/live-nojs.png.
 
     python3 tests/browser/live_page.py [SERVER]
 
@@ -153,8 +155,10 @@ def main():
         return 0
     os.makedirs(OUT, exist_ok=True)
     try:
+        server_log = os.path.join(OUT, "server.log")
         with Server(server, "www", ["--threads", str(THREADS),
-                                    "--queue", str(QUEUE)]) as srv, \
+                                    "--queue", str(QUEUE)],
+                    log_path=server_log) as srv, \
                 Load(srv.port, pause=0.002) as load, \
                 Browser(chromium,
                         log_path=os.path.join(OUT, "chromium.log")) as b:
@@ -166,6 +170,10 @@ def main():
             ok("screenshot in %s/live.png" % OUT)
             check(load.ok() > 0, "the load got no 200 at all")
             check_without_js(b, url)
+        # SIGTERM is a clean stop: 0, unless a sanitizer found something.
+        check(srv.proc.returncode == 0, "the server exited with status %s "
+              "(see %s)" % (srv.proc.returncode, server_log))
+        ok("the server stopped cleanly")
     except TestFailure as e:
         print("not ok - %s" % e, flush=True)
         print("%d passed, 1 failed" % len(passed))
