@@ -1,7 +1,8 @@
 # One non-recursive Makefile for the six servers, their tests and the bench.
 #
 #   make            build every server into bin/ (and www/big/1mib.bin)
-#   make test       unit tests + the contract suite against every server
+#   make test       unit tests + the contract suite against every server +
+#                   the live page in headless Chromium (skipped without it)
 #   make asan       the same tests, built with AddressSanitizer + UBSan
 #   make tsan       the same tests for the threaded models under ThreadSanitizer
 #   make bench      the benchmark matrix into build/bench/; PUBLISH=1 also
@@ -67,8 +68,8 @@ ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all test unit contract asan tsan bench run diffs check-diffs \
-	format check-format lint fuzz clean deps deps-bench
+.PHONY: all test unit contract browser asan tsan bench run diffs \
+	check-diffs format check-format lint fuzz clean deps deps-bench
 .DEFAULT_GOAL := all
 
 all: $(SERVERS)
@@ -117,7 +118,7 @@ $(ADVERSARIAL): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/adversarial/*.c)) \
 MODELS ?= $(BUILT)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory unit contract
+	$(Q)$(MAKE) --no-print-directory unit contract browser
 
 unit: $(UNIT_BIN)
 	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -129,6 +130,19 @@ contract: $(CONTRACT) $(ADVERSARIAL) $(SERVERS)
 		echo "== adversarial suite: $$m ($(MODE))"; \
 		$(ADVERSARIAL) $(BIN)/$$m; \
 	done
+
+# The live page (www/index.html) in headless Chromium, served by 04 under
+# load: its figures must match /api/stats (tests/browser/live_page.py).
+BROWSER_MODEL := $(BIN)/04_threadpool
+browser: $(BROWSER_MODEL)
+	$(Q)if command -v python3 >/dev/null && { [ -n "$${CHROMIUM:-}" ] || \
+		command -v chromium >/dev/null || \
+		command -v chromium-browser >/dev/null; }; then \
+		echo "== browser: live page on $(BROWSER_MODEL)"; \
+		python3 tests/browser/live_page.py $(BROWSER_MODEL); \
+	else \
+		echo "chromium not found: live page test skipped"; \
+	fi
 
 asan:
 	$(Q)$(MAKE) --no-print-directory MODE=asan test

@@ -38,7 +38,11 @@ static int prepare(struct server *srv)
 	the_server = srv;
 	/* LESSON: every thread is made here, once: none per connection. */
 	pool = pool_create(srv->opt.threads, srv->opt.queue);
-	return pool == NULL ? -1 : 0;
+	if (pool == NULL)
+		return -1;
+	pool_set_depth_gauge(pool,
+			     stats_queue_gauge(srv->stats, srv->opt.queue));
+	return 0;
 }
 
 /* The job: serve the one connection, then take the next job. */

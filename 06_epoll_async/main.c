@@ -354,6 +354,8 @@ static int loop_init(struct loop *l, struct server *srv)
 	l->pool = pool_create(srv->opt.threads, srv->opt.queue);
 	if (l->pool == NULL)
 		goto out_close_epoll;
+	pool_set_depth_gauge(l->pool,
+			     stats_queue_gauge(srv->stats, srv->opt.queue));
 	return 0;
 
 out_close_epoll:

@@ -8,6 +8,9 @@
  * submitter never sleeps: a full ring is EAGAIN, and the caller sheds the
  * work (a 503) instead of building an unbounded queue or stalling its loop.
  *
+ * The depth gauge is a copy of count for readers outside the lock (the
+ * /api/stats handler): written only under the lock, read with no lock.
+ *
  * pool_destroy() needs no second condition variable: it sets stopping,
  * wakes every worker, and pthread_join() is the wait for "every queued job
  * has run and every worker has left".
@@ -34,8 +37,22 @@ struct pool {
 	int count;     /* jobs in the ring */
 	bool stopping; /* pool_destroy has begun */
 	pthread_t *threads;
-	int started; /* workers created (to join) */
+	int started;		    /* workers created (to join) */
+	atomic_int_fast64_t *gauge; /* kept equal to count, or NULL */
 };
+
+/* Copies count to the gauge.  The caller holds the lock. */
+static void publish_depth(struct pool *p)
+{
+	/*
+	 * LESSON: every write happens under the lock, which already orders
+	 * them; the gauge is atomic only for its reader, who takes no lock
+	 * and needs a value the depth really had, nothing more.  A relaxed
+	 * store is enough.
+	 */
+	if (p->gauge != NULL)
+		atomic_store_explicit(p->gauge, p->count, memory_order_relaxed);
+}
 
 /* Takes the oldest job off the ring.  The caller holds the lock. */
 static struct pool_job take_job(struct pool *p)
@@ -44,6 +61,7 @@ static struct pool_job take_job(struct pool *p)
 
 	p->head = (p->head + 1) % p->capacity;
 	p->count--;
+	publish_depth(p);
 	return job;
 }
 
@@ -170,10 +188,19 @@ int pool_submit(struct pool *p, pool_job_fn *fn, void *arg)
 	slot = (p->head + p->count) % p->capacity;
 	p->jobs[slot] = (struct pool_job){ .fn = fn, .arg = arg };
 	p->count++;
+	publish_depth(p);
 	/* One job wakes one worker; broadcast would wake them all to race. */
 	pthread_cond_signal(&p->not_empty);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
+}
+
+void pool_set_depth_gauge(struct pool *p, atomic_int_fast64_t *gauge)
+{
+	pthread_mutex_lock(&p->lock);
+	p->gauge = gauge;
+	publish_depth(p);
+	pthread_mutex_unlock(&p->lock);
 }
 
 void pool_destroy(struct pool *p)

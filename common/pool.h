@@ -11,6 +11,7 @@
 #ifndef POOL_H
 #define POOL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 typedef void pool_job_fn(void *arg);
@@ -26,6 +27,15 @@ struct pool *pool_create(int threads, int capacity);
 
 /* Queues fn(arg).  Returns 0, or -1 with errno EAGAIN when full. */
 int pool_submit(struct pool *p, pool_job_fn *fn, void *arg);
+
+/*
+ * From now on keeps *gauge equal to the number of jobs waiting in the queue
+ * (queued, not yet taken by a worker), so another thread can read the depth
+ * without the pool's lock: 04 and 06 pass stats_queue_gauge() for
+ * /api/stats.  gauge must outlive the pool; NULL stops the updates.  May be
+ * called from any thread.
+ */
+void pool_set_depth_gauge(struct pool *p, atomic_int_fast64_t *gauge);
 
 /*
  * Stops taking jobs, lets the workers finish every queued job, joins them

@@ -47,6 +47,8 @@ struct stats *stats_create(void)
 	atomic_init(&st->processes, 1);
 	for (i = 0; i < STATS_BUCKETS; i++)
 		atomic_init(&st->latency_us[i], 0);
+	atomic_init(&st->queue_depth, 0);
+	atomic_init(&st->queue_capacity, 0);
 	return st;
 }
 
@@ -75,6 +77,12 @@ void stats_process_started(struct stats *st)
 void stats_process_exited(struct stats *st)
 {
 	atomic_fetch_sub_explicit(&st->processes, 1, RELAXED);
+}
+
+atomic_int_fast64_t *stats_queue_gauge(struct stats *st, int capacity)
+{
+	atomic_store_explicit(&st->queue_capacity, capacity, RELAXED);
+	return &st->queue_depth;
 }
 
 /*
@@ -172,7 +180,8 @@ int stats_format_json(const struct stats *st, const char *model, char *out,
 		"\"4xx\":%llu,\"5xx\":%llu},"
 		"\"active_connections\":%lld,\"total_connections\":%llu,"
 		"\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu},"
-		"\"threads\":%ld,\"processes\":%lld}\n",
+		"\"threads\":%ld,\"processes\":%lld,"
+		"\"queue_depth\":%lld,\"queue_capacity\":%lld}\n",
 		model, (clock_now_ms() - st->started_ms) / 1000,
 		(unsigned long long)load(&st->requests),
 		(unsigned long long)load(&st->by_class[1]),
@@ -186,7 +195,9 @@ int stats_format_json(const struct stats *st, const char *model, char *out,
 		(unsigned long long)stats_percentile_us(st, 90),
 		(unsigned long long)stats_percentile_us(st, 99),
 		count_threads(),
-		(long long)atomic_load_explicit(&st->processes, RELAXED));
+		(long long)atomic_load_explicit(&st->processes, RELAXED),
+		(long long)atomic_load_explicit(&st->queue_depth, RELAXED),
+		(long long)atomic_load_explicit(&st->queue_capacity, RELAXED));
 	if (n < 0 || (size_t)n >= outsz)
 		return -1;
 	return n;

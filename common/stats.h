@@ -29,6 +29,8 @@ struct stats {
 	atomic_uint_fast64_t total_conns;
 	atomic_int_fast64_t processes; /* 1 + live children (02) */
 	atomic_uint_fast64_t latency_us[STATS_BUCKETS];
+	atomic_int_fast64_t queue_depth;    /* jobs waiting (04, 06) */
+	atomic_int_fast64_t queue_capacity; /* 0: this model has no queue */
 };
 
 /* Maps a zeroed struct stats shared across fork.  NULL on error (errno). */
@@ -45,6 +47,15 @@ void stats_conn_closed(struct stats *st);
 void stats_process_started(struct stats *st);
 void stats_process_exited(struct stats *st);
 
+/*
+ * 04 and 06 put a bounded queue in front of their workers.  Records its
+ * capacity and returns the gauge of jobs waiting in it, for the pool to
+ * keep up to date (pool_set_depth_gauge) without stats knowing the pool.
+ * The models without a queue never call it, and /api/stats then shows
+ * queue_depth 0 and queue_capacity 0.
+ */
+atomic_int_fast64_t *stats_queue_gauge(struct stats *st, int capacity);
+
 /* Counts one response with its status and its latency in microseconds. */
 void stats_record(struct stats *st, int status, uint64_t latency_us);
 
@@ -55,8 +66,9 @@ uint64_t stats_percentile_us(const struct stats *st, double pct);
  * Writes the JSON document for /api/stats into out: model, uptime_s,
  * requests, responses {1xx..5xx}, active_connections, total_connections,
  * latency_us {p50, p90, p99}, threads (of this process, from /proc),
- * processes.  model is written as is (a plain name, not JSON-escaped).
- * Returns the length, or -1 if it did not fit.
+ * processes, queue_depth, queue_capacity (both 0 without a queue).  model is
+ * written as is (a plain name, not JSON-escaped). Returns the length, or -1 if
+ * it did not fit.
  */
 int stats_format_json(const struct stats *st, const char *model, char *out,
 		      size_t outsz);

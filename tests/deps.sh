@@ -1,7 +1,9 @@
 #!/bin/sh
 # tests/deps.sh - check what the tests or the bench need, install it on Debian.
 #
-#   sh tests/deps.sh test    C compiler, make, cmocka, curl
+#   sh tests/deps.sh test    C compiler, make, cmocka, curl; chromium and
+#                            python3 are optional (without them make test
+#                            skips the live page test, tests/browser/)
 #   sh tests/deps.sh bench   the above, plus wrk, slowhttptest, gnuplot;
 #                            nginx and perf are optional (the bench then
 #                            leaves out the nginx row / the syscall counts)
@@ -27,12 +29,14 @@ esac
 
 # name:Debian package:how to check.  A check is a command name, or a path.
 required="cc:gcc make:make /usr/include/cmocka.h:libcmocka-dev curl:curl"
-optional=""
+optional="chromium:chromium python3:python3"
+without="make test skips the live page test"
 if [ "$what" = bench ]; then
 	required="$required wrk:wrk slowhttptest:slowhttptest gnuplot:gnuplot-nox"
 	required="$required taskset:util-linux setsid:util-linux timeout:coreutils"
 	required="$required ss:iproute2"
 	optional="/usr/sbin/nginx:nginx-light perf:linux-perf"
+	without="the bench runs without them"
 fi
 
 # Is the thing called $1 (a command or an absolute path) present?
@@ -90,7 +94,7 @@ if [ -n "$need$want" ] && [ "$(id -u)" = 0 ] &&
 fi
 
 if [ -n "$want" ]; then
-	echo "deps: optional, not installed: $want(the bench runs without them)"
+	echo "deps: optional, not installed: $want($without)"
 fi
 if [ -n "$need" ]; then
 	echo "deps: missing for 'make $what': $need" >&2

@@ -1,6 +1,7 @@
 /*
  * test_pool.c - the worker pool: every job runs exactly once, a full queue
- * says EAGAIN without blocking, pool_destroy runs what is still queued, and
+ * says EAGAIN without blocking, the depth gauge counts the jobs that wait,
+ * pool_destroy runs what is still queued, and
  * many threads may submit at once.  Run it under ThreadSanitizer too
  * (make tsan), which checks the locking, not only the counts.
  */
@@ -97,6 +98,52 @@ static void test_full_queue_is_eagain(void **state)
 		sem_post(&g.open);
 	pool_destroy(p);
 	assert_int_equal(atomic_load(&g.runs), 3);
+	sem_destroy(&g.started);
+	sem_destroy(&g.open);
+}
+
+/* ---- the depth gauge follows the queue ---------------------------------- */
+
+static long long depth(atomic_int_fast64_t *gauge)
+{
+	return (long long)atomic_load(gauge);
+}
+
+static void test_depth_gauge(void **state)
+{
+	struct pool *p = pool_create(1, 3);
+	struct gate g = { .runs = 0 };
+	atomic_int_fast64_t gauge = 99;
+
+	(void)state;
+	assert_non_null(p);
+	sem_init(&g.started, 0, 0);
+	sem_init(&g.open, 0, 0);
+	/* Attaching the gauge writes the depth at once: nothing queued. */
+	pool_set_depth_gauge(p, &gauge);
+	assert_int_equal(depth(&gauge), 0);
+	/* A job a worker has taken is running, no longer waiting. */
+	assert_int_equal(pool_submit(p, gate_job, &g), 0);
+	sem_wait(&g.started);
+	assert_int_equal(depth(&gauge), 0);
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(pool_submit(p, gate_job, &g), 0);
+		assert_int_equal(depth(&gauge), i);
+	}
+	/* A refused job never was in the queue. */
+	assert_int_equal(pool_submit(p, gate_job, &g), -1);
+	assert_int_equal(depth(&gauge), 3);
+	/* The first job ends, the worker takes the second: two wait. */
+	sem_post(&g.open);
+	sem_wait(&g.started);
+	assert_int_equal(depth(&gauge), 2);
+	/* Detached, the gauge keeps its last value. */
+	pool_set_depth_gauge(p, NULL);
+	for (int i = 0; i < 3; i++)
+		sem_post(&g.open);
+	pool_destroy(p);
+	assert_int_equal(atomic_load(&g.runs), 4);
+	assert_int_equal(depth(&gauge), 2);
 	sem_destroy(&g.started);
 	sem_destroy(&g.open);
 }
@@ -242,6 +289,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_job_runs_once),
 		cmocka_unit_test(test_full_queue_is_eagain),
+		cmocka_unit_test(test_depth_gauge),
 		cmocka_unit_test(test_destroy_runs_queued_jobs),
 		cmocka_unit_test(test_many_submitters),
 		cmocka_unit_test(test_workers_block_signals),

@@ -1,7 +1,7 @@
 /*
  * test_stats.c - the counters: status classes, latency percentiles, the
- * JSON document, and above all that counts made in a forked child or in
- * another thread reach the parent.
+ * JSON document with the queue gauge, and above all that counts made in a
+ * forked child or in another thread reach the parent.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -202,11 +202,32 @@ static void test_json(void **state)
 	assert_non_null(strstr(out, "\"total_connections\":1,"));
 	assert_non_null(strstr(out, "\"latency_us\":{\"p50\":128,\"p90\":128,"
 				    "\"p99\":128}"));
-	assert_non_null(strstr(out, "\"processes\":1}"));
+	assert_non_null(strstr(out, "\"processes\":1,"));
+	/* No queue: both figures are there, and 0. */
+	assert_non_null(
+		strstr(out, "\"queue_depth\":0,\"queue_capacity\":0}\n"));
 	p = strstr(out, "\"threads\":");
 	assert_non_null(p);
 	assert_true(atoi(p + 10) >= 1);
 	assert_int_equal(stats_format_json(st, "x", out, 20), -1);
+	stats_destroy(st);
+}
+
+static void test_queue_gauge(void **state)
+{
+	struct stats *st = stats_create();
+	atomic_int_fast64_t *gauge;
+	char out[1024];
+
+	(void)state;
+	gauge = stats_queue_gauge(st, 256);
+	assert_non_null(gauge);
+	/* The pool writes the depth; stats only reports it. */
+	atomic_store(gauge, 17);
+	assert_true(stats_format_json(st, "04_threadpool", out, sizeof(out)) >
+		    0);
+	assert_non_null(
+		strstr(out, "\"queue_depth\":17,\"queue_capacity\":256}"));
 	stats_destroy(st);
 }
 
@@ -221,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_counts_cross_fork),
 		cmocka_unit_test(test_counts_across_threads),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_queue_gauge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
