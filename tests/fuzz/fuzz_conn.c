@@ -17,6 +17,8 @@
  *            bit 2: the client goes quiet at the end, so the deadline
  *                   passes (conn_on_timeout), instead of a half-close
  *            bit 3: the pool refuses every handoff (503)
+ *            bit 4: the client closes at the end instead, without
+ *                   reading the rest (EOF, EPIPE, a result discarded)
  *   data[1]  the largest piece: 1 << (data[1] % 15) bytes
  *   data[2]  and data[3]: the seed of the piece sizes
  *
@@ -24,7 +26,8 @@
  *   - the output is a sequence of well-framed responses: status line,
  *     header lines, a Content-Length body (none for HEAD, 1xx, 204, 304),
  *     and nothing after the one that closes the connection;
- *   - every complete request gets exactly one final response, in order.
+ *   - every complete request gets exactly one final response, in order
+ *     (unless the client vanished: then what it read must be a prefix).
  *     The requests are counted with the parser from scratch.  A malformed
  *     one gets one error response with the parser's status and ends the
  *     connection; Connection: close comes exactly for HTTP/1.0 without
@@ -66,6 +69,7 @@ int __wrap_nanosleep(const struct timespec *req, struct timespec *rem);
 #define MODE_TINY_LIMITS 0x2
 #define MODE_TIMEOUT 0x4
 #define MODE_REFUSE 0x8
+#define MODE_VANISH 0x10
 
 /* A connection that takes more turns than this is stuck in a loop. */
 #define MAX_TURNS 1000000UL
@@ -384,7 +388,7 @@ struct run {
 	size_t len, pos; /* bytes of in the client has written */
 	uint32_t rng;
 	uint32_t max_piece;
-	bool shut; /* the client has half-closed */
+	bool shut; /* the client has half-closed, or closed (peer -1) */
 	struct checker k;
 };
 
@@ -402,6 +406,10 @@ static bool drain(struct run *r, bool *eof)
 	char buf[64 * 1024];
 	bool got = false;
 
+	if (r->peer < 0) {
+		*eof = true;
+		return false;
+	}
 	for (;;) {
 		ssize_t n = recv(r->peer, buf, sizeof(buf), MSG_DONTWAIT);
 
@@ -440,16 +448,20 @@ static bool feed(struct run *r)
 			fail("writing a request failed");
 		return false; /* the socket is full: the server reads next */
 	}
-	if ((r->mode & MODE_TIMEOUT) || r->shut)
+	if (r->shut || ((r->mode & MODE_TIMEOUT) && !(r->mode & MODE_VANISH)))
 		return false;
-	if (shutdown(r->peer, SHUT_WR) != 0)
-		fail("shutdown");
 	r->shut = true;
+	if (r->mode & MODE_VANISH) {
+		close(r->peer);
+		r->peer = -1;
+	} else if (shutdown(r->peer, SHUT_WR) != 0) {
+		fail("shutdown");
+	}
 	return true;
 }
 
-/* True when the server's socket is ready for what the connection wants. */
-static bool ready(int fd, enum conn_want want)
+/* What poll says of the server's socket, watched as the connection wants. */
+static short events(int fd, enum conn_want want)
 {
 	struct pollfd p = { .fd = fd };
 	int n;
@@ -460,7 +472,7 @@ static bool ready(int fd, enum conn_want want)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		fail("poll");
-	return n > 0;
+	return n > 0 ? p.revents : 0;
 }
 
 /* What the connection says of itself must agree with what it wants. */
@@ -501,8 +513,8 @@ static enum conn_want hand_off(struct run *r, struct conn *c)
  * The loop's turn: the client moves, then the connection gets the event
  * it waits for if the socket has it.  When neither can move, only time is
  * left to pass: the deadline, in timeout mode; a stall otherwise (after
- * the half-close the socket is always readable, and the client always
- * reads, so the socket is writable).
+ * the client's half-close or close the socket is always readable, and
+ * the client always reads, so the socket is writable).
  */
 static void run_connection(struct run *r, struct conn *c)
 {
@@ -511,16 +523,19 @@ static void run_connection(struct run *r, struct conn *c)
 
 	for (unsigned long turn = 0; want != CONN_WANT_CLOSE; turn++) {
 		bool moved = drain(r, &eof);
+		short ev;
 
 		if (turn == MAX_TURNS)
 			fail("the connection never ends");
 		moved |= feed(r);
+		ev = want == CONN_WANT_WORKER ? 0 : events(r->fd, want);
+		/* Dispatched as 05 and 06 do: a hang-up is "readable". */
 		if (want == CONN_WANT_WORKER)
 			want = hand_off(r, c);
-		else if (want == CONN_WANT_READ && ready(r->fd, want))
-			want = conn_on_readable(c);
-		else if (want == CONN_WANT_WRITE && ready(r->fd, want))
+		else if (ev & POLLOUT)
 			want = conn_on_writable(c);
+		else if (ev != 0)
+			want = conn_on_readable(c);
 		else if (moved)
 			continue;
 		else if (r->mode & MODE_TIMEOUT)
@@ -604,9 +619,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conn_open(&c, &sh, r.fd);
 	run_connection(&r, &c);
 	conn_close(&c);
-	drain_to_end(&r);
-	check_end(&r.k);
-	close(r.peer);
+	if (r.peer >= 0) {
+		drain_to_end(&r);
+		check_end(&r.k);
+		close(r.peer);
+	}
 	conn_shared_destroy(&sh);
 
 	if (atomic_load(&srv.stats->active_conns) != 0)
