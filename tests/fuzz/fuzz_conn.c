@@ -147,9 +147,13 @@ static void plan_requests(struct plan *p, char *in, size_t len, bool timeout)
 		ssize_t rc = http_parse_request(in + off, len - off,
 						&srv.limits, &req, NULL);
 
-		/* The exchange asks named_head() of errors, resp_finish()
-		   the method of the rest: the same thing when rc > 0. */
-		it->head = named_head(&req);
+		/*
+		 * The exchange hands an error's request to resp_finish() if
+		 * named_head(), which drops the body if the method is
+		 * HEAD: both hold only once "HEAD " is whole, not for a
+		 * request cut short after "HEAD".
+		 */
+		it->head = named_head(&req) && req.method == HTTP_HEAD;
 		it->keep_alive = req.keep_alive;
 		it->may_continue = req.expect_continue && req.header_len > 0;
 		it->status = 0;
