@@ -237,18 +237,25 @@ lint:
 FUZZ_SECONDS ?= 30
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+# Each target's seed corpus.  What a run finds goes to build/fuzz/TARGET.corpus
+# (the first folder, the one libFuzzer writes to), never into the seeds.
+FUZZ_CORPUS_fuzz_http_parser := tests/fuzz/corpus
+FUZZ_CORPUS_fuzz_conn := tests/fuzz/corpus_conn
+# fuzz_conn makes app.c's nanosleep (/api/sleep) return at once.
+FUZZ_LDFLAGS_fuzz_conn := -Wl,--wrap=nanosleep
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC)
 	@mkdir -p $(@D)
 	@echo "  FUZZ-CC $@"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
-		-fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) -pthread
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) \
+		$(FUZZ_LDFLAGS_$*) -pthread
 
 fuzz: $(FUZZ_BIN)
-	$(Q)set -e; for f in $(FUZZ_BIN); do \
-		echo "== $$f for $(FUZZ_SECONDS) s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
-			tests/fuzz/corpus; \
-	done
+	$(Q)set -e; $(foreach f,$(FUZZ_BIN), \
+		echo "== $(f) for $(FUZZ_SECONDS) s"; \
+		mkdir -p $(f).corpus; \
+		$(f) -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+			$(f).corpus $(FUZZ_CORPUS_$(notdir $(f)));)
 
 clean:
 	rm -rf build bin $(BIG_FILE)

@@ -159,7 +159,9 @@ enum opt_result opt_parse(struct options *o, int argc, char **argv, char *err,
 {
 	int c;
 
-	optind = 1;
+	/* glibc starts afresh only at 0: at 1 it may go on with the rest of
+	 * a previous argv's "-hh", which may be gone by now. */
+	optind = 0;
 	opterr = 0; /* we word the errors ourselves */
 	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
 		switch (c) {
@@ -185,8 +187,13 @@ enum opt_result opt_parse(struct options *o, int argc, char **argv, char *err,
 				 argv[optind - 1]);
 			return OPT_EXIT_ERROR;
 		case '?':
-			snprintf(err, errsz, "unknown option '%s'",
-				 argv[optind - 1]);
+			/* In "-xh", optind has not moved past the 'x' yet. */
+			if (optopt > 0 && optopt < 256)
+				snprintf(err, errsz, "unknown option '-%c'",
+					 optopt);
+			else
+				snprintf(err, errsz, "unknown option '%s'",
+					 argv[optind - 1]);
 			return OPT_EXIT_ERROR;
 		default:
 			if (take_number(o, c, optarg, err, errsz) != 0)
