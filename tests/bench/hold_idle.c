@@ -331,5 +331,10 @@ int main(int argc, char **argv)
 	while (!stop_requested)
 		turn(&h, -1);
 	report(&h, "final", now_ms() - start);
+	for (i = 0; i < h.n; i++)
+		if (h.conns[i].fd >= 0)
+			close(h.conns[i].fd);
+	free(h.conns);
+	close(h.ep);
 	return 0;
 }
