@@ -449,7 +449,7 @@ run_cell() {
 
 	# Measure: /proc before and after, samples during.  Nothing traces
 	# the server now: perf comes after, in a pass of its own.
-	cpu0=$(tree_stat "$SERVER_PID" | cut -d " " -f 1)
+	cpu0=$(settled_cpu "$SERVER_PID")
 	sample_tree "$SERVER_PID" "$cell/samples" "$cell/stop" \
 		$(((DURATION + 60) * 5)) &
 	SAMPLER_PID=$!
@@ -470,7 +470,7 @@ run_cell() {
 	run_wrk "$W_CONNS" "$W_THREADS" "$DURATION" "$url" "$W_HEADER" "$cell"
 	wait "$SNAP_PID"
 	SNAP_PID=""
-	cpu1=$(tree_stat "$SERVER_PID" | cut -d " " -f 1)
+	cpu1=$(settled_cpu "$SERVER_PID")
 	touch "$cell/stop"
 	wait "$SAMPLER_PID" 2>/dev/null
 	SAMPLER_PID=""

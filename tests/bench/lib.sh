@@ -73,6 +73,29 @@ tree_stat() {
 	END { printf "%d %d %d %d\n", cpu, rss, threads, procs }'
 }
 
+# The CPU ticks of session $1 (tree_stat's first figure), read once its
+# processes have stopped coming and going: two reads 50 ms apart that find
+# the same number of them, or after 1 s.
+#
+# LESSON: /proc is not read in one instant.  A child reaped between the
+# read of its parent's stat and the read of its own is in neither (its
+# time moves to the parent's cutime too late, and its file is gone), so
+# right after wrk closes 50 connections, 02's 50 children would take their
+# CPU time with them.  Once they are all reaped, it is all in the parent's.
+settled_cpu() {
+	last=""
+	n=0
+	while [ $n -lt 20 ]; do
+		now=$(tree_stat "$1")
+		procs=${now##* }
+		[ "$procs" = "$last" ] && break
+		last=$procs
+		sleep 0.05
+		n=$((n + 1))
+	done
+	echo "${now%% *}"
+}
+
 # True when process $1 ignores SIGCHLD (its children are reaped by the
 # kernel, and their CPU time is then lost to /proc accounting).
 sigchld_ignored() {
