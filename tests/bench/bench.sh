@@ -449,7 +449,7 @@ run_cell() {
 
 	# Measure: /proc before and after, samples during.  Nothing traces
 	# the server now: perf comes after, in a pass of its own.
-	cpu0=$(settled_cpu "$SERVER_PID")
+	cpu0=$(tree_stat "$SERVER_PID" | cut -d " " -f 1)
 	sample_tree "$SERVER_PID" "$cell/samples" "$cell/stop" \
 		$(((DURATION + 60) * 5)) &
 	SAMPLER_PID=$!
