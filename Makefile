@@ -165,7 +165,9 @@ PORT ?= 8080
 run: $(BIN)/$(MODEL)
 	$(BIN)/$(MODEL) --port $(PORT) --root www
 
-# PUBLISH=1 reaches bench.sh through the environment, like QUICK=1.
+# PUBLISH=1, FORCE=1, QUICK=1, REPEAT=N ... reach bench.sh through the
+# environment (make exports command-line variables).  bench.sh builds its
+# own helper, tests/bench/hold_idle.c, into build/bench/bin/.
 bench: deps-bench all
 	$(Q)sh tests/bench/bench.sh
 

@@ -2,20 +2,27 @@
 # tests/bench/bench.sh - every model under every workload; `make bench`.
 #
 # For each cell (model x workload) it starts a fresh server pinned to CPU 0,
-# warms it up, runs wrk on CPU 1 for DURATION seconds while watching the
-# server's process tree in /proc (and counting its system calls with perf),
-# stops the server, and writes one CSV row.  It measures and records; it
-# never decides pass or fail, and it exits 0 whatever a server did.
+# runs wrk on CPU 1 for DURATION seconds while watching the server's process
+# tree in /proc, stops the server, and writes one CSV row.  It does so
+# REPEAT times, in rounds: each round runs every workload, and each
+# workload every model in turn, so that a change in the machine's load
+# falls on all models alike.  The system calls are counted in a separate,
+# short pass (perf, in round 1) so that tracing never slows a measured
+# run.  It measures and records; it never decides pass or fail, and it
+# exits 0 whatever a server did.
 #
 # Environment (see README.md):
 #   MODELS="01_blocking nginx"   which rows (default: all six and nginx)
-#   WORKLOADS="static-ka sleep"  which columns (default: all eight)
-#   DURATION=5                   seconds measured per cell
-#   QUICK=1                      1-second cells, no warm-up, 2,000 instead
-#                                of 10,000 connections: a smoke test for CI
-#   PERF=0                       do not count system calls
+#   WORKLOADS="static-ka sleep"  which columns (default: all nine)
+#   REPEAT=3                     rounds; the report shows the median
+#   DURATION=3                   seconds measured per cell
+#   QUICK=1                      one round of 1-second cells, 2,000 instead
+#                                of 10,000 connections, no syscall pass:
+#                                a smoke test for CI
+#   PERF=0                       no syscall pass
 #   PUBLISH=1                    also put the report into docs/ (the whole
-#                                matrix at full length only)
+#                                matrix at full length, on a quiet machine
+#                                unless FORCE=1)
 #
 # Every run goes to build/bench/<time>/ (not in git), and build/bench/latest
 # points at the newest finished one.
@@ -28,55 +35,92 @@ ROOT_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 
 ALL_MODELS="01_blocking 02_fork 03_threads 04_threadpool \
 05_nonblocking_poll 06_epoll_async nginx"
-ALL_WORKLOADS="static-ka static-close conns-1k conns-10k sleep cpu \
+ALL_WORKLOADS="static-ka static-close conns-1k conns-10k idle-10k sleep cpu \
 slowloris large"
 
 # ---- settings ----------------------------------------------------------------
 
+# The full run: 3 rounds of 3-second cells without a warm-up.  Three rounds
+# of 3 s tell more than one of 9 s on a shared machine: the median drops a
+# round that other work disturbed, and min-max shows how much it moved.
+# 3 s is the shortest run in which a client waiting since the start can be
+# seen stalled (2 s without an answer, counted 0.5 s before the end).  No
+# warm-up: a fresh server faults in its few pages within the first
+# milliseconds, and 63 one-second warm-ups would cost 3 minutes a run.
 QUICK=${QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=""
 if [ -n "$QUICK" ]; then
+	REPEAT=${REPEAT:-1}
 	DURATION=${DURATION:-1}
 	WARMUP=${WARMUP:-0}
 	CONNS_10K=${CONNS_10K:-2000}
-	SLOWLORIS_RAMP=${SLOWLORIS_RAMP:-2}
+	IDLE_CONNS=${IDLE_CONNS:-2000}
+	SLOWLORIS_CONNS=${SLOWLORIS_CONNS:-250}
+	SLOWLORIS_RAMP=${SLOWLORIS_RAMP:-1}
 	STALL_MS=${STALL_MS:-500}
+	HOLD_WAIT_MS=${HOLD_WAIT_MS:-2000}
+	HOLD_QUIET_MS=${HOLD_QUIET_MS:-500}
+	PERF=${PERF:-0}
 else
-	DURATION=${DURATION:-5}
-	WARMUP=${WARMUP:-1}
+	REPEAT=${REPEAT:-3}
+	DURATION=${DURATION:-3}
+	WARMUP=${WARMUP:-0}
 	CONNS_10K=${CONNS_10K:-10000}
+	IDLE_CONNS=${IDLE_CONNS:-10000}
 	SLOWLORIS_RAMP=${SLOWLORIS_RAMP:-3}
 	STALL_MS=${STALL_MS:-2000}
+	HOLD_WAIT_MS=${HOLD_WAIT_MS:-5000}
+	HOLD_QUIET_MS=${HOLD_QUIET_MS:-1000}
+	PERF=${PERF:-auto}
 fi
 SLOWLORIS_CONNS=${SLOWLORIS_CONNS:-500}
 CPU_N=${CPU_N:-250}
 SLEEP_MS=${SLEEP_MS:-10}
-PERF=${PERF:-auto}
+# The static probe of the sleep workload: requests a second, and the
+# seconds it runs alone before the load.
+PROBE_RATE=${PROBE_RATE:-20}
+PROBE_ALONE_S=1
+# The syscall pass: seconds of wrk with perf attached.
+SYSCALL_S=1
 SAMPLE_INTERVAL=0.2
+FORCE=${FORCE:-0}
 
-for n in "$DURATION" "$WARMUP" "$CPU_N" "$SLEEP_MS" "$CONNS_10K"; do
+for n in "$REPEAT" "$DURATION" "$WARMUP" "$CPU_N" "$SLEEP_MS" \
+	"$CONNS_10K" "$IDLE_CONNS" "$PROBE_RATE" "$HOLD_WAIT_MS" \
+	"$HOLD_QUIET_MS"; do
 	case $n in
 	'' | *[!0-9]*)
-		echo "bench: DURATION, WARMUP, CPU_N, SLEEP_MS and CONNS_10K are" \
+		echo "bench: REPEAT, DURATION, WARMUP, CPU_N, SLEEP_MS," \
+			"CONNS_10K, IDLE_CONNS, PROBE_RATE and HOLD_*_MS are" \
 			"whole numbers (got '$n')" >&2
 		exit 2
 		;;
 	esac
 done
 [ "$DURATION" -ge 1 ] || DURATION=1
+[ "$REPEAT" -ge 1 ] || REPEAT=1
+[ "$PROBE_RATE" -ge 1 ] || PROBE_RATE=1
 # When to count stalled clients: 0.5 s before the end (0.3 s in short runs).
 SNAPSHOT_AT=$(awk -v d="$DURATION" 'BEGIN { print d - (d < 3 ? 0.3 : 0.5) }')
+# The probe beside the load starts once wrk's connections are up and is
+# stopped before wrk stops: what it measures is all beside the load.
+PROBE_DELAY=$(awk -v d="$DURATION" 'BEGIN { print d < 3 ? 0.1 : 0.5 }')
+PROBE_S=$(awk -v d="$DURATION" 'BEGIN { print d < 3 ? d - 0.2 : d - 0.7 }')
 
 # The same server settings for every model (nginx gets the same timeouts).
 # --max-conns is far above any workload, so a model's own limits show, not
-# the cap's.  --threads and --queue matter to 04 and 06 only.
+# the cap's.  --threads and --queue matter to 04 and 06 only.  idle-10k
+# alone gets a longer keep-alive timeout: its idle connections must stay
+# open for the whole cell, and 5 s is shorter than the cell.
 THREADS=${THREADS:-8}
 QUEUE=${QUEUE:-256}
 MAX_CONNS=${MAX_CONNS:-20000}
 KEEPALIVE_TIMEOUT=5
+IDLE_KEEPALIVE_TIMEOUT=60
 HEADER_TIMEOUT=10
 SERVER_ARGS="--threads $THREADS --queue $QUEUE --max-conns $MAX_CONNS \
---keepalive-timeout $KEEPALIVE_TIMEOUT --header-timeout $HEADER_TIMEOUT"
+--header-timeout $HEADER_TIMEOUT"
+CELL_KEEPALIVE=$KEEPALIVE_TIMEOUT
 
 # Publishing rewrites docs/bench.md and docs/bench/, so it is asked for,
 # never implied, and only the whole matrix at full length may be published:
@@ -115,7 +159,7 @@ NGINX=$(command -v nginx 2>/dev/null || true)
 }
 
 # The server alone on CPU 0; this script and everything it starts (wrk,
-# slowhttptest, perf, the /proc sampler) on CPU 1.
+# slowhttptest, perf, the holder, the probe, the /proc sampler) on CPU 1.
 NCPU=$(getconf _NPROCESSORS_ONLN)
 if [ "$NCPU" -ge 2 ]; then
 	PIN_SERVER="taskset -c 0"
@@ -126,20 +170,41 @@ else
 	PINNING="none (one CPU): server and wrk share it"
 fi
 
+# A machine is busy when its load average, before the bench adds its own,
+# is above half a runnable task per core: other work then takes CPU time
+# from the server or from wrk, and the figures move from run to run.
+LOAD_START=$(cut -d " " -f 1-3 /proc/loadavg)
+BUSY=$(awk -v l="${LOAD_START%% *}" -v n="$NCPU" \
+	'BEGIN { print (l > 0.5 * n) ? 1 : 0 }')
+if [ -n "$PUBLISH" ] && [ "$BUSY" = 1 ] && [ "$FORCE" != 1 ]; then
+	echo "bench: the machine is busy (load average ${LOAD_START%% *}" \
+		"on $NCPU cores): its figures are not worth publishing;" \
+		"wait for a quiet machine, or FORCE=1" >&2
+	exit 2
+fi
+
 if [ "$PERF" != 0 ] && command -v perf >/dev/null 2>&1 &&
 	perf stat -x, -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
 	PERF=1
-	PERF_NOTE="perf stat -e raw_syscalls:sys_enter"
+	PERF_NOTE="perf stat -e raw_syscalls:sys_enter, in a pass of its own \
+(${SYSCALL_S} s, round 1, after the measured run): the measured runs are \
+not traced"
 else
-	[ "$PERF" = 0 ] && PERF_NOTE="n/a (PERF=0)" ||
+	if [ "$PERF" = 0 ] && [ -n "$QUICK" ]; then
+		PERF_NOTE="n/a (QUICK=1 skips the syscall pass; PERF=1 runs it)"
+	elif [ "$PERF" = 0 ]; then
+		PERF_NOTE="n/a (PERF=0)"
+	else
 		PERF_NOTE="n/a (perf unavailable)"
+	fi
 	PERF=0
 fi
 
 # ---- where things go ---------------------------------------------------------
 
 # Runs are working files, outside the tracked tree: only a published run's
-# report, charts, results.csv and meta.env are kept in git (in docs/).
+# report, charts, results.csv, runs.csv and meta.env are kept in git (in
+# docs/).
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$ROOT_DIR/build/bench
 OUT=$RESULTS/$STAMP
@@ -147,6 +212,7 @@ OUT=$RESULTS/$STAMP
 WORK=$OUT/work
 DOCROOT=$WORK/root
 mkdir -p "$OUT" "$WORK" "$DOCROOT" || exit 1
+RUNS=$OUT/runs.csv
 CSV=$OUT/results.csv
 META=$OUT/meta.env
 
@@ -155,6 +221,17 @@ META=$OUT/meta.env
 ls -1d "$RESULTS"/2* 2>/dev/null | sort -r | tail -n +6 |
 	while read -r old; do rm -rf "$old"; done
 
+# The idle-10k holder, built from hold_idle.c when it is missing or older.
+HOLDER=$RESULTS/bin/hold_idle
+build_holder() {
+	[ -x "$HOLDER" ] &&
+		[ -z "$(find "$BENCH_DIR/hold_idle.c" -newer "$HOLDER")" ] &&
+		return 0
+	mkdir -p "$(dirname "$HOLDER")"
+	${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
+		-o "$HOLDER" "$BENCH_DIR/hold_idle.c"
+}
+
 # ---- cleanup: whatever happens, no server outlives the bench -----------------
 
 SERVER_PID=""
@@ -162,8 +239,11 @@ SLOW_PID=""
 SAMPLER_PID=""
 PERF_PID=""
 SNAP_PID=""
+HOLD_PID=""
+PROBE_PID=""
 cleanup() {
-	for p in $PERF_PID $SLOW_PID $SAMPLER_PID $SNAP_PID; do
+	for p in $PERF_PID $SLOW_PID $SAMPLER_PID $SNAP_PID $HOLD_PID \
+		$PROBE_PID; do
 		kill -s TERM "$p" 2>/dev/null
 	done
 	if [ -n "$SERVER_PID" ]; then
@@ -218,6 +298,7 @@ workload() {
 	static-close) W_HEADER="Connection: close" ;;
 	conns-1k) W_CONNS=1000 W_THREADS=2 ;;
 	conns-10k) W_CONNS=$CONNS_10K W_THREADS=2 ;;
+	idle-10k) ;; # beside IDLE_CONNS idle ones that hold_idle keeps open
 	sleep) W_PATH="/api/sleep?ms=$SLEEP_MS" ;;
 	cpu) W_PATH="/api/cpu?n=$CPU_N" ;;
 	slowloris) W_CONNS=10 ;;
@@ -236,58 +317,102 @@ not_applicable() {
 	fi
 }
 
-# Estimated seconds for one cell, for the progress line.
+# Estimated seconds for model $1, workload $2, round $3, for the progress
+# line: what the cell waits for, plus about a second of starting, checking
+# and stopping.
 estimate() {
 	[ -n "$(not_applicable "$1" "$2")" ] && echo 0 && return
 	s=$((DURATION + 1))
-	[ "$WARMUP" -gt 0 ] && s=$((s + WARMUP + 1))
+	[ "$WARMUP" -gt 0 ] && s=$((s + WARMUP))
+	[ "$PERF" = 1 ] && [ "$3" = 1 ] && s=$((s + SYSCALL_S + 1))
 	case $2 in
 	slowloris) s=$((s + SLOWLORIS_RAMP)) ;;
-	conns-10k) s=$((s + 2)) ;;
+	conns-10k) s=$((s + 1)) ;;
+	idle-10k) s=$((s + 2)) ;;
+	sleep) s=$((s + PROBE_ALONE_S)) ;;
 	esac
 	echo $s
 }
 
 # ---- one cell ----------------------------------------------------------------
 
-CSV_HEADER="model,workload,status,connections,duration_s,requests,req_per_s,\
-mib_per_s,lat_p50_ms,lat_p99_ms,lat_max_ms,err_connect,err_read,err_write,\
-err_timeout,non2xx,stalled,cpu_us_per_req,server_cpu_pct,syscalls_per_req,\
-peak_rss_mib,peak_threads,peak_procs,wrk_cpu_pct,notes"
+# runs.csv: a row per cell and round.  results.csv (aggregate.awk): a row
+# per cell, the medians of its rounds.  The figures that only one workload
+# has (idle_* in idle-10k, probe_* in sleep) are empty in the others.
+CSV_HEADER="model,workload,status,round,connections,duration_s,requests,\
+req_per_s,mib_per_s,lat_p50_ms,lat_p99_ms,lat_max_ms,err_connect,err_read,\
+err_write,err_timeout,non2xx,stalled,cpu_us_per_req,server_cpu_pct,\
+syscalls_per_req,base_rss_mib,peak_rss_mib,peak_threads,peak_procs,\
+wrk_cpu_pct,idle_conns,idle_held,idle_server_open,idle_closed,\
+probe_alone_p50_ms,probe_p50_ms,probe_lost,notes"
 
 # A row for a cell that did not get as far as a measurement: $1 model,
-# $2 workload, $3 status, $4 notes; the figures are empty.
+# $2 workload, $3 round, $4 status, $5 notes; the figures are empty.
 row_without_figures() {
-	echo "$CSV_HEADER" | awk -F, -v m="$1" -v w="$2" -v s="$3" \
-		-v c="$W_CONNS" -v n="${4:-}" '{
+	echo "$CSV_HEADER" | awk -F, -v m="$1" -v w="$2" -v r="$3" -v s="$4" \
+		-v c="$W_CONNS" -v n="${5:-}" '{
 		gsub(/,/, ";", s)
 		gsub(/,/, ";", n)
-		printf "%s,%s,%s,%s", m, w, s, c
-		for (i = 5; i < NF; i++)
+		printf "%s,%s,%s,%s,%s", m, w, s, r, c
+		for (i = 6; i < NF; i++)
 			printf ","
 		printf ",%s\n", n
-	}' >>"$CSV"
+	}' >>"$RUNS"
 }
 
-# Runs model $1 under workload $2 and appends its row to the CSV.
+# The idle connections of idle-10k, before the measurement: starts the
+# holder against port $1, waits until it is ready, and writes what it holds
+# and what the server at URL $2 says it has open into directory $3.
+hold_idle_conns() {
+	start_holder "$1" "$IDLE_CONNS" "$HOLD_WAIT_MS" "$HOLD_QUIET_MS" \
+		$((HOLD_WAIT_MS / 1000 + 30 + 2 * DURATION)) "$3/holder.out"
+	ready=$(wait_holder $((HOLD_WAIT_MS / 100 + 50)) "$3/holder.out")
+	{
+		echo "idle_conns=$IDLE_CONNS"
+		echo "$ready" | tr ' ' '\n' | sed -n 's/^held=/idle_held=/p'
+		echo "idle_server_open=$(server_open_conns "$2")"
+	} >"$3/idle.env"
+}
+
+# The syscall pass, after the measured run and on the same server: wrk
+# again for SYSCALL_S seconds, the same workload, with perf attached.
+# Writes perf.txt and wrk's files into directory $2 ($1: the URL).
+count_syscalls() {
+	mkdir -p "$2"
+	# -p follows threads and children created after it attached.
+	perf stat -x, -e raw_syscalls:sys_enter -o "$2/perf.txt" \
+		-p "$SERVER_PID" >/dev/null 2>&1 &
+	PERF_PID=$!
+	sleep 0.3
+	run_wrk "$W_CONNS" "$W_THREADS" "$SYSCALL_S" "$1" "$W_HEADER" "$2"
+	stop_pid "$PERF_PID" INT 30
+	wait "$PERF_PID" 2>/dev/null
+	PERF_PID=""
+}
+
+# Runs model $1 under workload $2 in round $3 and appends its row to
+# runs.csv.
 run_cell() {
 	model=$1
 	wl=$2
-	cell=$WORK/$model-$wl
+	round=$3
+	cell=$WORK/$model-$wl/r$round
 	mkdir -p "$cell"
 	workload "$wl"
 	why=$(not_applicable "$model" "$wl")
 	if [ -n "$why" ]; then
-		row_without_figures "$model" "$wl" "n/a" "$why"
+		row_without_figures "$model" "$wl" "$round" "n/a" "$why"
 		return
 	fi
 	if [ "$model" != nginx ] && [ ! -x "$BIN_DIR/$model" ]; then
-		row_without_figures "$model" "$wl" "failed: not built" \
-			"bin/$model missing"
+		row_without_figures "$model" "$wl" "$round" \
+			"failed: not built" "bin/$model missing"
 		return
 	fi
+	CELL_KEEPALIVE=$KEEPALIVE_TIMEOUT
+	[ "$wl" = idle-10k ] && CELL_KEEPALIVE=$IDLE_KEEPALIVE_TIMEOUT
 	if ! start_server "$model" "$DOCROOT" "$cell"; then
-		row_without_figures "$model" "$wl" "failed: $START_ERR"
+		row_without_figures "$model" "$wl" "$round" "failed: $START_ERR"
 		return
 	fi
 	url=$SERVER_URL$W_PATH
@@ -295,7 +420,7 @@ run_cell() {
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$url")
 	if [ "$code" != 200 ]; then
 		stop_server
-		row_without_figures "$model" "$wl" \
+		row_without_figures "$model" "$wl" "$round" \
 			"failed: GET $W_PATH answered $code" "stopped: $STOPPED"
 		return
 	fi
@@ -305,49 +430,68 @@ run_cell() {
 		run_wrk 10 1 "$WARMUP" "$url" "$W_HEADER" "$cell/warmup"
 	fi
 	notes=""
-	if [ "$wl" = slowloris ]; then
+	rss0=$(tree_stat "$SERVER_PID" | cut -d " " -f 2)
+	case $wl in
+	slowloris)
 		start_slowloris "$SLOWLORIS_CONNS" 250 "$SERVER_URL" \
-			$((SLOWLORIS_RAMP + DURATION + 10)) "$cell"
+			$((SLOWLORIS_RAMP + DURATION + SYSCALL_S + 10)) "$cell"
 		sleep "$SLOWLORIS_RAMP"
 		held=$(established_to "$port")
-	fi
+		;;
+	idle-10k)
+		hold_idle_conns "$port" "$SERVER_URL" "$cell"
+		;;
+	sleep)
+		probe "$SERVER_URL/small.html" "$PROBE_RATE" "$PROBE_ALONE_S" \
+			"$cell/probe-alone" $((PROBE_ALONE_S + 2))
+		;;
+	esac
 
-	# Measure: /proc before and after, samples and perf during.
+	# Measure: /proc before and after, samples during.  Nothing traces
+	# the server now: perf comes after, in a pass of its own.
 	cpu0=$(tree_stat "$SERVER_PID" | cut -d " " -f 1)
 	sample_tree "$SERVER_PID" "$cell/samples" "$cell/stop" \
 		$(((DURATION + 60) * 5)) &
 	SAMPLER_PID=$!
-	if [ "$PERF" = 1 ]; then
-		# -p follows threads and children created after it attached.
-		perf stat -x, -e raw_syscalls:sys_enter -o "$cell/perf.txt" \
-			-p "$SERVER_PID" >/dev/null 2>&1 &
-		PERF_PID=$!
-		sleep 0.3
-	fi
 	# Just before the end, count the clients left waiting.
 	(
 		sleep "$SNAPSHOT_AT"
 		stalled_clients "$port" wrk "$STALL_MS" >"$cell/stalled"
 	) &
 	SNAP_PID=$!
+	if [ "$wl" = sleep ]; then
+		(
+			sleep "$PROBE_DELAY"
+			probe "$SERVER_URL/small.html" "$PROBE_RATE" \
+				"$PROBE_S" "$cell/probe" "$PROBE_S"
+		) &
+		PROBE_PID=$!
+	fi
 	run_wrk "$W_CONNS" "$W_THREADS" "$DURATION" "$url" "$W_HEADER" "$cell"
 	wait "$SNAP_PID"
 	SNAP_PID=""
-	if [ "$PERF" = 1 ]; then
-		stop_pid "$PERF_PID" INT 30
-		wait "$PERF_PID" 2>/dev/null
-		PERF_PID=""
-	fi
-	cpu1=$(tree_stat "$SERVER_PID" | cut -d " " -f 1)
+	cpu1=$(settled_cpu "$SERVER_PID")
 	touch "$cell/stop"
 	wait "$SAMPLER_PID" 2>/dev/null
 	SAMPLER_PID=""
+	if [ -n "$PROBE_PID" ]; then
+		wait "$PROBE_PID" 2>/dev/null
+		PROBE_PID=""
+	fi
 	running=1
 	alive "$SERVER_PID" || running=""
 	if sigchld_ignored "$SERVER_PID"; then
 		notes="$notes CPU misses auto-reaped children;"
 	fi
+	if [ "$PERF" = 1 ] && [ "$round" = 1 ] && [ -n "$running" ]; then
+		count_syscalls "$url" "$cell/syscalls"
+	fi
 
+	if [ -n "$HOLD_PID" ]; then
+		stop_holder
+		tr ' ' '\n' <"$cell/holder.out" | sed -n 's/^closed=//p' |
+			tail -n 1 | sed 's/^/idle_closed=/' >>"$cell/idle.env"
+	fi
 	if [ -n "$SLOW_PID" ]; then
 		held="$held before wrk and $(established_to "$port") after"
 		notes="$notes slowloris connections open: $held;"
@@ -364,30 +508,45 @@ run_cell() {
 		notes="$notes on SIGTERM: $how;"
 	fi
 
-	write_row "$model" "$wl" "$cell" "$((cpu1 - cpu0))" "$died" "$notes"
+	write_row "$model" "$wl" "$round" "$cell" "$((cpu1 - cpu0))" "$rss0" \
+		"$died" "$notes"
 }
 
-# Turns a cell's files into its CSV row: $1 model, $2 workload, $3 cell
-# directory, $4 server CPU ticks, $5 how the server died mid-run (empty
-# if it did not), $6 notes.  Every raw figure first goes to figures.env
-# in the cell's directory, one key=value a line, and row.awk reads that.
+# Turns a cell's files into its CSV row: $1 model, $2 workload, $3 round,
+# $4 cell directory, $5 server CPU ticks, $6 server RSS before the load
+# (KiB), $7 how the server died mid-run (empty if it did not), $8 notes.
+# Every raw figure first goes to figures.env in the cell's directory, one
+# key=value a line, and row.awk reads that.
 write_row() {
 	{
-		sed -n '/^--- bench results ---$/,$p' "$3/wrk.out" | tail -n +2
-		cat "$3/wrk.cpu"
-		echo "ticks=$4"
-		echo "died=$5"
-		echo "notes=$6"
-		awk '{ print "stalled=" $1; print "clients=" $2 }' "$3/stalled" \
+		sed -n '/^--- bench results ---$/,$p' "$4/wrk.out" | tail -n +2
+		cat "$4/wrk.cpu"
+		echo "ticks=$5"
+		echo "base_rss_kib=$6"
+		echo "died=$7"
+		echo "notes=$8"
+		awk '{ print "stalled=" $1; print "clients=" $2 }' "$4/stalled" \
 			2>/dev/null
 		awk -F, '/raw_syscalls/ { print "syscalls=" $1 }' \
-			"$3/perf.txt" 2>/dev/null
-		sample_peaks "$3/samples" |
+			"$4/syscalls/perf.txt" 2>/dev/null
+		sed -n 's/^requests=/syscall_requests=/p' \
+			"$4/syscalls/wrk.out" 2>/dev/null
+		sample_peaks "$4/samples" |
 			awk '{ print "rss_kib=" $1; print "threads=" $2
 				print "procs=" $3 }'
-	} >"$3/figures.env"
-	awk -v model="$1" -v wl="$2" -v conns="$W_CONNS" -v tck="$CLK_TCK" \
-		-f "$BENCH_DIR/row.awk" "$3/figures.env" >>"$CSV"
+		cat "$4/idle.env" 2>/dev/null
+		for p in probe-alone probe; do
+			[ -f "$4/$p" ] || continue
+			probe_summary "$4/$p" | awk -v p="$p" '{
+				sub(/-/, "_", p)
+				print p "_answered=" $1
+				print p "_lost=" $2
+				print p "_p50_ms=" $3 }'
+		done
+	} >"$4/figures.env"
+	awk -v model="$1" -v wl="$2" -v round="$3" -v conns="$W_CONNS" \
+		-v tck="$CLK_TCK" -f "$BENCH_DIR/row.awk" "$4/figures.env" \
+		>>"$RUNS"
 }
 
 # ---- the run -----------------------------------------------------------------
@@ -415,6 +574,7 @@ os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
 wrk=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')
 nginx=$(nginx_version)
 slowhttptest=$(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p')
+curl=$(curl --version 2>/dev/null | awk 'NR == 1 { print $2 }')
 compiler=$(cc --version 2>/dev/null | head -n 1)
 gnuplot=$(gnuplot --version 2>/dev/null)
 perf=$PERF_NOTE
@@ -422,31 +582,54 @@ quick=${QUICK:-0}
 published=${PUBLISH:-0}
 models=$(echo $MODELS)
 workloads=$(echo $WORKLOADS)
+repeat=$REPEAT
 duration_s=$DURATION
 warmup_s=$WARMUP
 pinning=$PINNING
-server_args=$SERVER_ARGS
+server_args=$SERVER_ARGS --keepalive-timeout $KEEPALIVE_TIMEOUT
+idle_keepalive_timeout=$IDLE_KEEPALIVE_TIMEOUT
 ulimit_n=$NOFILE
 conns_10k=$CONNS_10K
+idle_conns=$IDLE_CONNS
+idle_wait_ms=$HOLD_WAIT_MS
 slowloris=$SLOWLORIS_CONNS connections (slowhttptest -H), ramp ${SLOWLORIS_RAMP}s
 sleep_path=/api/sleep?ms=$SLEEP_MS
+sleep_ms=$SLEEP_MS
 cpu_path=/api/cpu?n=$CPU_N
+probe=GET /small.html at $PROBE_RATE/s over one connection (curl): ${PROBE_ALONE_S} s alone, then ${PROBE_S} s beside the load
 small_file=$SMALL_FROM ($(wc -c <"$DOCROOT/small.html") bytes)
 large_file=large.bin ($(wc -c <"$DOCROOT/large.bin") bytes)
 sample_interval_s=$SAMPLE_INTERVAL
 stall_ms=$STALL_MS
 clk_tck=$CLK_TCK
-load_average_at_start=$(cut -d " " -f 1-3 /proc/loadavg)
+load_average_at_start=$LOAD_START
+busy=$BUSY
 EOF
 }
 
-main() {
-	make_docroot
-	write_meta >"$META"
-	echo "$CSV_HEADER" >"$CSV"
+# The status, req/s, p99 and CPU per request of the row just written (and
+# what only idle-10k and sleep have).
+PROGRESS='
+NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+function col(name) { return $(c[name]) }
+{
+	printf "        %s", $3
+	if (col("req_per_s") != "")
+		printf ": %d req/s, p99 %s ms", col("req_per_s"), col("lat_p99_ms")
+	if (col("cpu_us_per_req") != "")
+		printf ", %s us/req", col("cpu_us_per_req")
+	if (col("idle_held") != "")
+		printf ", %s of %s idle held", col("idle_held"), col("idle_conns")
+	if (col("probe_lost") != "")
+		printf ", probe p50 %s ms (alone %s), %d lost", \
+		    col("probe_p50_ms") == "" ? "-" : col("probe_p50_ms"), \
+		    col("probe_alone_p50_ms"), col("probe_lost")
+	print ""
+}'
 
-	total=0
-	budget=0
+# Checks the names, then counts the cells and their estimated seconds:
+# sets TOTAL and BUDGET.
+plan() {
 	for m in $MODELS; do
 		case " $ALL_MODELS " in
 		*" $m "*) ;;
@@ -456,54 +639,94 @@ main() {
 			exit 2
 			;;
 		esac
-		for wl in $WORKLOADS; do
-			if ! workload "$wl"; then
-				echo "bench: unknown workload '$wl'" >&2
-				echo "bench: workloads: $(echo $ALL_WORKLOADS)" >&2
-				exit 2
-			fi
-			total=$((total + 1))
-			budget=$((budget + $(estimate "$m" "$wl")))
-		done
 	done
+	for wl in $WORKLOADS; do
+		if ! workload "$wl"; then
+			echo "bench: unknown workload '$wl'" >&2
+			echo "bench: workloads: $(echo $ALL_WORKLOADS)" >&2
+			exit 2
+		fi
+	done
+	TOTAL=0
+	BUDGET=0
+	r=1
+	while [ $r -le "$REPEAT" ]; do
+		for wl in $WORKLOADS; do
+			for m in $MODELS; do
+				TOTAL=$((TOTAL + 1))
+				BUDGET=$((BUDGET + $(estimate "$m" "$wl" $r)))
+			done
+		done
+		r=$((r + 1))
+	done
+}
+
+# LESSON: rounds, not repeats in a row.  Each round runs every workload,
+# and each workload every model, one after the other; so when other work
+# on the machine speeds up or slows down, it touches every model alike,
+# and the median of the rounds leaves out the round it disturbed most.
+main() {
+	plan
+	case " $(echo $WORKLOADS) " in
+	*" idle-10k "*)
+		if ! build_holder; then
+			echo "bench: cannot build $HOLDER for idle-10k" >&2
+			exit 2
+		fi
+		;;
+	esac
+	make_docroot
+	write_meta >"$META"
+	echo "$CSV_HEADER" >"$RUNS"
+
 	echo "bench: $(echo $MODELS | wc -w) models x $(echo $WORKLOADS |
-		wc -w) workloads = $total cells, ${DURATION} s each" \
-		"(estimated $(fmt_secs $budget))"
-	echo "bench: $PINNING; syscalls: $PERF_NOTE; ulimit -n $NOFILE"
-	load=$(cut -d " " -f 1 /proc/loadavg)
-	if awk -v l="$load" 'BEGIN { exit !(l >= 0.5) }'; then
-		echo "bench: note: the machine is busy (load average $load):" \
-			"other work shares the CPUs and the figures will be noisy"
+		wc -w) workloads x $REPEAT rounds = $TOTAL cells of" \
+		"${DURATION} s (estimated $(fmt_secs $BUDGET))"
+	echo "bench: $PINNING; syscalls: ${PERF_NOTE%%,*}; ulimit -n $NOFILE"
+	if [ "$BUSY" = 1 ]; then
+		echo "bench: WARNING: the machine is busy (load average" \
+			"${LOAD_START%% *} on $NCPU cores): other work shares" \
+			"the CPUs, so the figures will be noisy"
 	fi
 	echo "bench: results in ${OUT#"$ROOT_DIR"/}"
 
 	start=$(date +%s)
 	i=0
-	left=$budget
-	for m in $MODELS; do
+	spent=0
+	r=1
+	while [ $r -le "$REPEAT" ]; do
 		for wl in $WORKLOADS; do
-			i=$((i + 1))
-			est=$(estimate "$m" "$wl")
-			printf '[%d/%d] %s %s (%s s, ~%s left)\n' $i $total "$m" \
-				"$wl" "$DURATION" "$(fmt_secs $left)"
-			run_cell "$m" "$wl"
-			left=$((left - est))
-			# The status, req/s, p99 and CPU per request (columns 3, 7,
-			# 10, 18) of the row just written.
-			tail -n 1 "$CSV" | awk -F, '{ printf "        %s", $3 }
-				$7 != "" { printf ": %d req/s, p99 %s ms", $7, $10 }
-				$18 != "" { printf ", %s us/req", $18 }
-				{ print "" }'
+			for m in $MODELS; do
+				i=$((i + 1))
+				est=$(estimate "$m" "$wl" $r)
+				# Time left: the estimate of the cells to come,
+				# scaled by how the estimate fared so far.
+				left=$((BUDGET - spent))
+				now=$(($(date +%s) - start))
+				[ $spent -ge 30 ] && left=$((left * now / spent))
+				printf '[%d/%d] round %d: %s %s (~%s left)\n' \
+					$i "$TOTAL" $r "$m" "$wl" \
+					"$(fmt_secs $left)"
+				run_cell "$m" "$wl" $r
+				spent=$((spent + est))
+				{
+					echo "$CSV_HEADER"
+					tail -n 1 "$RUNS"
+				} | awk -F, "$PROGRESS"
+			done
 		done
+		r=$((r + 1))
 	done
 	elapsed=$(($(date +%s) - start))
+	awk -f "$BENCH_DIR/aggregate.awk" "$RUNS" >"$CSV"
 	echo "elapsed=$(fmt_secs $elapsed)" >>"$META"
 	echo "load_average_at_end=$(cut -d " " -f 1-3 /proc/loadavg)" >>"$META"
-	echo "bench: done in $(fmt_secs $elapsed) (estimated $(fmt_secs $budget))"
+	echo "bench: done in $(fmt_secs $elapsed) (estimated" \
+		"$(fmt_secs $BUDGET))"
 
 	if [ -n "$PUBLISH" ]; then
-		sh "$BENCH_DIR/report.sh" "$OUT" "$ROOT_DIR/docs/bench.md" \
-			"$ROOT_DIR/docs/bench"
+		FORCE=$FORCE sh "$BENCH_DIR/report.sh" "$OUT" \
+			"$ROOT_DIR/docs/bench.md" "$ROOT_DIR/docs/bench"
 	else
 		sh "$BENCH_DIR/report.sh" "$OUT"
 	fi

@@ -1,8 +1,9 @@
 # tests/bench/lib.sh - functions for bench.sh (sourced, POSIX sh).
 #
-# Four groups: starting and stopping servers, measuring a process tree from
-# /proc, running the load generators, and small helpers.  Every wait here is
-# a loop with a fixed number of turns, so nothing can hang the bench.
+# Five groups: starting and stopping servers, measuring a process tree from
+# /proc, running the load generators, the idle connections and the static
+# probe, and small helpers.  Every wait here is a loop with a fixed number
+# of turns, or runs under timeout, so nothing can hang the bench.
 
 # ---- small helpers -----------------------------------------------------------
 
@@ -72,6 +73,29 @@ tree_stat() {
 	END { printf "%d %d %d %d\n", cpu, rss, threads, procs }'
 }
 
+# The CPU ticks of session $1 (tree_stat's first figure), read once its
+# processes have stopped coming and going: two reads 50 ms apart that find
+# the same number of them, or after 1 s.
+#
+# LESSON: /proc is not read in one instant.  A child reaped between the
+# read of its parent's stat and the read of its own is in neither (its
+# time moves to the parent's cutime too late, and its file is gone), so
+# right after wrk closes 50 connections, 02's 50 children would take their
+# CPU time with them.  Once they are all reaped, it is all in the parent's.
+settled_cpu() {
+	last=""
+	n=0
+	while [ $n -lt 20 ]; do
+		now=$(tree_stat "$1")
+		procs=${now##* }
+		[ "$procs" = "$last" ] && break
+		last=$procs
+		sleep 0.05
+		n=$((n + 1))
+	done
+	echo "${now%% *}"
+}
+
 # True when process $1 ignores SIGCHLD (its children are reaped by the
 # kernel, and their CPU time is then lost to /proc accounting).
 sigchld_ignored() {
@@ -102,10 +126,11 @@ sample_peaks() {
 
 # ---- servers -----------------------------------------------------------------
 
-# Starts model $1 with document root $2, logs under directory $3.  On
-# success sets SERVER_PID and SERVER_URL (http://127.0.0.1:PORT) and
-# returns 0; otherwise sets START_ERR to the reason and returns 1.  (Not to
-# be called as $(start_server ...): a subshell would own the server.)
+# Starts model $1 with document root $2, logs under directory $3, and
+# --keepalive-timeout $CELL_KEEPALIVE.  On success sets SERVER_PID and
+# SERVER_URL (http://127.0.0.1:PORT) and returns 0; otherwise sets
+# START_ERR to the reason and returns 1.  (Not to be called as
+# $(start_server ...): a subshell would own the server.)
 #
 # setsid puts the server in a session of its own (so one kill reaches its
 # children too, and Ctrl-C at the terminal does not); taskset pins it.
@@ -121,6 +146,7 @@ start_server() {
 	# shellcheck disable=SC2086 # SERVER_ARGS and PIN_SERVER are word lists
 	setsid $PIN_SERVER "$BIN_DIR/$1" --port 0 --host 127.0.0.1 \
 		--root "$2" --quiet $SERVER_ARGS \
+		--keepalive-timeout "$CELL_KEEPALIVE" \
 		>"$3/server.out" 2>"$3/server.err" </dev/null &
 	SERVER_PID=$!
 	n=0
@@ -172,7 +198,7 @@ http {
 	access_log off;
 	sendfile on;
 	tcp_nopush on;
-	keepalive_timeout ${KEEPALIVE_TIMEOUT}s;
+	keepalive_timeout ${CELL_KEEPALIVE}s;
 	keepalive_requests 1000000000;
 	client_header_timeout ${HEADER_TIMEOUT}s;
 	client_body_temp_path $2/nginx/body;
@@ -311,4 +337,81 @@ stalled_clients() {
 			stalled++
 	}
 	END { print stalled + 0, total + 0 }'
+}
+
+# ---- idle connections and the static probe ----------------------------------
+
+# Starts hold_idle (hold_idle.c) against port $1: $2 idle connections,
+# ready when all are answered, after $3 ms, or $4 ms after the last answer
+# with no other; it is stopped after $5 seconds in all.  Its lines go to file $6.  Sets
+# HOLD_PID (timeout's pid: timeout passes SIGTERM on to hold_idle).
+start_holder() {
+	timeout -k 2 "$5" "$HOLDER" 127.0.0.1 "$1" /small.html "$2" "$3" "$4" \
+		>"$6" 2>"$6.err" </dev/null &
+	HOLD_PID=$!
+}
+
+# Waits up to $1 tenths of a second for the holder's "ready" line in file
+# $2; prints that line (empty if it never came).
+wait_holder() {
+	n=0
+	while ! grep -q '^ready' "$2" 2>/dev/null && [ $n -lt "$1" ] &&
+		alive "$HOLD_PID"; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	grep '^ready' "$2" 2>/dev/null
+}
+
+# Stops the holder: on SIGTERM it prints its "final" line into its file.
+stop_holder() {
+	[ -n "$HOLD_PID" ] || return 0
+	stop_pid "$HOLD_PID" TERM 30
+	wait "$HOLD_PID" 2>/dev/null
+	HOLD_PID=""
+}
+
+# The connections the server at URL $1 counts as open, from /api/stats,
+# less the one that asks (empty when it does not answer within a second:
+# 01 and 04 are busy with other clients, nginx has no /api/).
+server_open_conns() {
+	curl -s --max-time 1 "$1/api/stats" 2>/dev/null |
+		sed -n 's/.*"active_connections":\([0-9]*\).*/\1/p' |
+		awk '{ print $1 - 1 }'
+}
+
+# The static probe: GET URL $1 at $2 requests a second for $3 seconds over
+# one keep-alive connection (curl), a line "status seconds" per request
+# into file $4; it is stopped after $5 seconds.  A request that takes
+# longer than 1/$2 s delays the next (curl sends one at a time): the probe
+# asks what one more client would see, it does not add load.  Each request
+# gives up after 2 s, as wrk's do.  The lines go to stderr, which curl does
+# not buffer, so a stopped probe keeps them (the request it was waiting
+# for when stopped leaves no line).
+probe() {
+	n=$(awk -v r="$2" -v s="$3" 'BEGIN { n = int(r * s + 0.999)
+		print (n > 0 ? n : 1) }')
+	timeout -k 1 "$5" curl -s --rate "$2/s" --max-time 2 \
+		-o /dev/null -w '%{stderr}%{http_code} %{time_total}\n' \
+		"$1?[1-$n]" >/dev/null 2>"$4"
+}
+
+# A probe file's summary: "answered lost p50_ms" (p50 of the answered).
+probe_summary() {
+	awk '$1 == 200 { t[++n] = $2 * 1000; next } { lost++ }
+	END {
+		# Insertion sort: a few hundred values at most.
+		for (i = 2; i <= n; i++) {
+			x = t[i]
+			for (j = i - 1; j >= 1 && t[j] > x; j--)
+				t[j + 1] = t[j]
+			t[j + 1] = x
+		}
+		p50 = ""
+		if (n % 2)
+			p50 = sprintf("%.3f", t[(n + 1) / 2])
+		else if (n > 0)
+			p50 = sprintf("%.3f", (t[n / 2] + t[n / 2 + 1]) / 2)
+		print n + 0, lost + 0, p50
+	}' "$1" 2>/dev/null
 }
