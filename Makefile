@@ -222,7 +222,7 @@ check-diffs:
 	echo "check-diffs: docs/diffs/ is up to date"
 
 FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c tests/adversarial/*.[ch] \
-	tests/contract/*.[ch] tests/lib/*.[ch] tests/fuzz/*.c)
+	tests/contract/*.[ch] tests/lib/*.[ch] tests/fuzz/*.c tests/bench/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 
