@@ -1,7 +1,8 @@
 # One non-recursive Makefile for the six servers, their tests and the bench.
 #
 #   make            build every server into bin/ (and www/big/1mib.bin)
-#   make test       unit tests + the contract suite against every server
+#   make test       unit tests, the contract and adversarial suites against
+#                   every server, then the soak check (make soak)
 #   make asan       the same tests, built with AddressSanitizer + UBSan
 #   make tsan       the same tests for the threaded models under ThreadSanitizer
 #   make bench      the benchmark matrix into build/bench/; PUBLISH=1 also
@@ -56,18 +57,20 @@ SERVERS := $(BUILT:%=$(BIN)/%)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
-# tests/lib: the client, server process and /proc helpers both suites use.
+# tests/lib: the client, server process and /proc helpers the suites and the
+# soak check use.
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(OUT)/%.o)
 TESTLIB := $(OUT)/libtests.a
 CONTRACT := $(OUT)/tests/contract-suite
 ADVERSARIAL := $(OUT)/tests/adversarial-suite
+SOAK := $(OUT)/tests/soak-check
 
 ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all test unit contract asan tsan bench run diffs check-diffs \
+.PHONY: all test unit contract soak asan tsan bench run diffs check-diffs \
 	format check-format lint fuzz clean deps deps-bench
 .DEFAULT_GOAL := all
 
@@ -92,8 +95,8 @@ $(OUT)/tests/test_%: $(OUT)/tests/unit/test_%.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-$(OUT)/tests/lib/%.o $(OUT)/tests/contract/%.o $(OUT)/tests/adversarial/%.o: \
-	CFLAGS += -Itests/lib
+$(OUT)/tests/lib/%.o $(OUT)/tests/contract/%.o $(OUT)/tests/adversarial/%.o \
+	$(OUT)/tests/soak/%.o: CFLAGS += -Itests/lib
 
 $(TESTLIB): $(TESTLIB_OBJ)
 	@echo "  AR      $@"
@@ -111,13 +114,18 @@ $(ADVERSARIAL): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/adversarial/*.c)) \
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+$(SOAK): $(OUT)/tests/soak/soak.o $(TESTLIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # ---- tests -----------------------------------------------------------------
 
 # Which servers the contract suite runs against (default: every one built).
 MODELS ?= $(BUILT)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory unit contract
+	$(Q)$(MAKE) --no-print-directory unit contract soak
 
 unit: $(UNIT_BIN)
 	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -128,6 +136,14 @@ contract: $(CONTRACT) $(ADVERSARIAL) $(SERVERS)
 		$(CONTRACT) $(BIN)/$$m; \
 		echo "== adversarial suite: $$m ($(MODE))"; \
 		$(ADVERSARIAL) $(BIN)/$$m; \
+	done
+
+# Each server under a mixed load for SOAK_SECONDS (default 5), then /proc:
+# descriptors, threads, children and memory back where they started.  A
+# sanitizer keeps freed memory in quarantine: its RSS is shown, not judged.
+soak: $(SOAK) $(SERVERS)
+	$(Q)set -e; for m in $(MODELS); do \
+		$(SOAK) $(if $(SAN),--no-rss-check) $(BIN)/$$m; \
 	done
 
 asan:
@@ -206,7 +222,7 @@ check-diffs:
 	echo "check-diffs: docs/diffs/ is up to date"
 
 FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c tests/adversarial/*.[ch] \
-	tests/contract/*.[ch] tests/lib/*.[ch] tests/fuzz/*.c)
+	tests/contract/*.[ch] tests/lib/*.[ch] tests/soak/*.c tests/fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 
