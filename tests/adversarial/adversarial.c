@@ -626,7 +626,8 @@ static void expect_clean_exit(const char *what)
  *
  * Before the fix, 06 handed the second request to a pool it had already
  * destroyed: under ASan a heap-use-after-free in pool_submit (the server
- * dies, exit status 1); in release the connection was never closed.
+ * dies, exit status 1).  A release build read the freed pool unnoticed
+ * and passed: run this under make MODE=asan.
  */
 static void sigterm_with_pipelined_slow_request(void **state)
 {
@@ -668,9 +669,10 @@ static void sigterm_with_pipelined_slow_request(void **state)
 
 /*
  * Sends req, and 100 ms later LATE_REQUEST, which the server never reads
- * because it closes after req's answer; then waits a little more, so
- * that a 2 MiB answer is still in the server's send buffer when it
- * closes.
+ * because it closes after req's answer; then waits a little more before
+ * the caller reads, so that when the server closes, the late request is
+ * in its receive queue and much of a 2 MiB answer still in its send
+ * buffer.
  */
 static struct client *send_with_late_request(const char *req)
 {
