@@ -19,9 +19,9 @@
  * says how many descriptors the server holds, its resident memory, its
  * threads and its children.  The check passes when no response was
  * wrong, the descriptors and threads are back to the baseline, no child
- * is left (02: no zombie either), the resident memory is under the
- * baseline plus RSS_SLACK_KIB or RSS_SLACK_PCT percent (whichever is
- * larger), and the server exits 0 on SIGTERM.  Sanitizer builds keep
+ * is left (02: no zombie either), the resident memory is at most the
+ * baseline plus 2 MiB or plus 20 %, whichever is more (RSS_SLACK_KIB,
+ * RSS_SLACK_PCT), and the server exits 0 on SIGTERM.  Sanitizer builds keep
  * freed memory in quarantine, so --no-rss-check reports their RSS
  * without judging it; their leak checker judges at exit instead.
  *
@@ -600,9 +600,7 @@ static void run_load(int n, int ms, struct soak_counts *sum)
 			add_counts(sum, &k);
 		} else {
 			snprintf(why, sizeof(why),
-				 "client process %d "
-				 "reported nothing",
-				 i);
+				 "client process %d reported nothing", i);
 			memset(&k, 0, sizeof(k));
 			note_failure(&k);
 			add_counts(sum, &k);
