@@ -124,8 +124,10 @@ $(SOAK): $(OUT)/tests/soak/soak.o $(TESTLIB)
 # Which servers the contract suite runs against (default: every one built).
 MODELS ?= $(BUILT)
 
+# The soak comes last, on its own: not beside the suites under make -j.
 test: deps
-	$(Q)$(MAKE) --no-print-directory unit contract soak
+	$(Q)$(MAKE) --no-print-directory unit contract
+	$(Q)$(MAKE) --no-print-directory soak
 
 unit: $(UNIT_BIN)
 	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
