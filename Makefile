@@ -1,8 +1,9 @@
 # One non-recursive Makefile for the six servers, their tests and the bench.
 #
 #   make            build every server into bin/ (and www/big/1mib.bin)
-#   make test       unit tests + the contract suite against every server +
-#                   the live page in headless Chromium (skipped without it)
+#   make test       unit tests, the contract and adversarial suites against
+#                   every server, the soak check (make soak), and the live
+#                   page in headless Chromium (skipped without it)
 #   make asan       the same tests, built with AddressSanitizer + UBSan
 #   make tsan       the same tests for the threaded models under ThreadSanitizer
 #   make bench      the benchmark matrix into build/bench/; PUBLISH=1 also
@@ -57,18 +58,20 @@ SERVERS := $(BUILT:%=$(BIN)/%)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
-# tests/lib: the client, server process and /proc helpers both suites use.
+# tests/lib: the client, server process and /proc helpers the suites and the
+# soak check use.
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(OUT)/%.o)
 TESTLIB := $(OUT)/libtests.a
 CONTRACT := $(OUT)/tests/contract-suite
 ADVERSARIAL := $(OUT)/tests/adversarial-suite
+SOAK := $(OUT)/tests/soak-check
 
 ifneq ($(V),1)
 Q := @
 endif
 
-.PHONY: all test unit contract browser asan tsan bench run diffs \
+.PHONY: all test unit contract soak browser asan tsan bench run diffs \
 	check-diffs format check-format lint fuzz clean deps deps-bench
 .DEFAULT_GOAL := all
 
@@ -93,8 +96,8 @@ $(OUT)/tests/test_%: $(OUT)/tests/unit/test_%.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-$(OUT)/tests/lib/%.o $(OUT)/tests/contract/%.o $(OUT)/tests/adversarial/%.o: \
-	CFLAGS += -Itests/lib
+$(OUT)/tests/lib/%.o $(OUT)/tests/contract/%.o $(OUT)/tests/adversarial/%.o \
+	$(OUT)/tests/soak/%.o: CFLAGS += -Itests/lib
 
 $(TESTLIB): $(TESTLIB_OBJ)
 	@echo "  AR      $@"
@@ -112,13 +115,20 @@ $(ADVERSARIAL): $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/adversarial/*.c)) \
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+$(SOAK): $(OUT)/tests/soak/soak.o $(TESTLIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # ---- tests -----------------------------------------------------------------
 
 # Which servers the contract suite runs against (default: every one built).
 MODELS ?= $(BUILT)
 
+# The soak comes last, on its own: not beside the suites under make -j.
 test: deps
-	$(Q)$(MAKE) --no-print-directory unit contract browser
+	$(Q)$(MAKE) --no-print-directory unit contract
+	$(Q)$(MAKE) --no-print-directory soak browser
 
 unit: $(UNIT_BIN)
 	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -143,6 +153,14 @@ browser: $(BROWSER_MODEL)
 	else \
 		echo "chromium not found: live page test skipped"; \
 	fi
+
+# Each server under a mixed load for SOAK_SECONDS (default 5), then /proc:
+# descriptors, threads, children and memory back where they started.  A
+# sanitizer keeps freed memory in quarantine: its RSS is shown, not judged.
+soak: $(SOAK) $(SERVERS)
+	$(Q)set -e; for m in $(MODELS); do \
+		$(SOAK) $(if $(SAN),--no-rss-check) $(BIN)/$$m; \
+	done
 
 asan:
 	$(Q)$(MAKE) --no-print-directory MODE=asan test
@@ -222,7 +240,8 @@ check-diffs:
 	echo "check-diffs: docs/diffs/ is up to date"
 
 FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c tests/adversarial/*.[ch] \
-	tests/contract/*.[ch] tests/lib/*.[ch] tests/fuzz/*.c tests/bench/*.c)
+	tests/contract/*.[ch] tests/lib/*.[ch] tests/soak/*.c tests/fuzz/*.c \
+	tests/bench/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 

@@ -11,7 +11,8 @@
  *
  *   http         request semantics, static files, the demo API (RFC 9110)
  *   errors       malformed and over-limit requests (RFC 9112)
- *   hardening    UTF-8 in JSON, the slash redirect, dotfiles
+ *   hardening    UTF-8 in JSON, the slash redirect, dotfiles, HEAD errors,
+ *                the query rule
  *   connections  keep-alive, pipelining, many clients, leaks, SIGTERM
  *   timeouts     a second server with one-second timeouts
  *   model        /proc checks of the concurrency model, by binary name

@@ -8,7 +8,12 @@
  *     Location of "//x/" is a network-path reference (RFC 3986 section
  *     4.2);
  *   - dotfiles under the root are 404, as if missing, but for the
- *     RFC 8615 directory /.well-known/.
+ *     RFC 8615 directory /.well-known/;
+ *   - a HEAD that fails to parse is still a HEAD: its 400 or 431 has a
+ *     Content-Length and no body, or the body would be read as the next
+ *     response (RFC 9110 section 9.3.2);
+ *   - a query with a malformed %xx escape is malformed as a whole, whichever
+ *     parameter the escape is in (http_parser.h: one query rule).
  */
 #include "contract.h"
 
@@ -229,6 +234,73 @@ static void dotfiles_are_404(void **state)
 	reply_free(&r);
 }
 
+/*
+ * Sends a HEAD of len bytes that cannot be parsed and expects status with
+ * a Content-Length, then nothing but EOF: no body bytes.  The send may
+ * stop half-way, as the server may answer before the end (431).
+ */
+static void expect_head_error(const char *req, size_t len, int status,
+			      const char *what)
+{
+	struct client *c = open_or_fail(port());
+	struct reply r;
+
+	client_send(c, req, len);
+	read_reply_or_fail(c, &r, true, what);
+	assert_status(&r, status, what);
+	header_or_fail(&r, "Content-Length");
+	reply_free(&r);
+	if (client_wait_close(c, CLIENT_TIMEOUT_MS) != 1)
+		fail_msg("%s: the %d to a HEAD must end with its head: %s",
+			 what, status,
+			 c->len ? client_error() : "no close in time");
+	client_close(c);
+}
+
+/* RFC 9110 section 9.3.2: no body in a response to HEAD, errors too. */
+static void head_error_has_no_body(void **state)
+{
+	static const char bad[] =
+		"HEAD / HTTP/1.1\r\n" HOST "Bad header\r\n\r\n";
+	const size_t fill = 9 * 1024; /* over the 8 KiB header section */
+	char *req = malloc(fill + 128);
+	size_t n;
+
+	(void)state;
+	assert_non_null(req);
+	expect_head_error(bad, sizeof(bad) - 1, 400,
+			  "HEAD with a field line without a colon");
+	n = (size_t)sprintf(req, "HEAD / HTTP/1.1\r\n" HOST "X-Long: ");
+	memset(req + n, 'b', fill);
+	n += fill;
+	n += (size_t)sprintf(req + n, "\r\n\r\n");
+	expect_head_error(req, n, 431, "HEAD with a 9 KiB header section");
+	free(req);
+}
+
+/*
+ * http_parser.h: a %xx escape that is malformed anywhere in the query
+ * makes every lookup in it malformed, so /api/hello is a 400 whether the
+ * bad escape is in name or in another parameter, before or after it.
+ */
+static void hello_malformed_query_400(void **state)
+{
+	static const char *const targets[] = {
+		"/api/hello?x=%zz&name=a",
+		"/api/hello?name=a&x=%zz",
+		"/api/hello?name=a&%zz=1",
+	};
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(targets); i++) {
+		request("GET", targets[i], &r);
+		assert_status(&r, 400, targets[i]);
+		reply_free(&r);
+	}
+}
+
 int run_hardening_tests(void)
 {
 	/* One test a line, in the order they run. */
@@ -238,6 +310,8 @@ int run_hardening_tests(void)
 		T(hello_body_is_utf8_json),
 		T(redirect_stays_on_host),
 		T(dotfiles_are_404),
+		T(head_error_has_no_body),
+		T(hello_malformed_query_400),
 #undef T
 	};
 	/* clang-format on */

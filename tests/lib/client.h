@@ -1,5 +1,5 @@
 /*
- * client.h - a tiny HTTP/1.1 client for the contract and adversarial suites.
+ * client.h - a tiny HTTP/1.1 client for the suites and the soak check.
  *
  * It sends raw bytes (the tests write requests by hand, so they can send
  * malformed ones) and reads responses with a deadline on every wait: a

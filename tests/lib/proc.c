@@ -104,7 +104,8 @@ void proc_fd_describe(pid_t pid, char *out, size_t outsz)
 	closedir(d);
 }
 
-int proc_threads(pid_t pid)
+/* The number after "\nName:" in /proc/PID/status, or -1. */
+static long status_field(pid_t pid, const char *name)
 {
 	char path[64], buf[4096];
 	const char *p;
@@ -112,8 +113,18 @@ int proc_threads(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if (read_small(path, buf, sizeof(buf)) == -1)
 		return -1;
-	p = strstr(buf, "\nThreads:");
-	return p ? atoi(p + 9) : -1;
+	p = strstr(buf, name);
+	return p ? atol(p + strlen(name)) : -1;
+}
+
+int proc_threads(pid_t pid)
+{
+	return (int)status_field(pid, "\nThreads:");
+}
+
+long proc_rss_kib(pid_t pid)
+{
+	return status_field(pid, "\nVmRSS:");
 }
 
 /*

@@ -29,6 +29,9 @@ void proc_fd_describe(pid_t pid, char *out, size_t outsz);
 /* The Threads: line of /proc/PID/status. */
 int proc_threads(pid_t pid);
 
+/* The VmRSS: line of /proc/PID/status: resident memory, in KiB. */
+long proc_rss_kib(pid_t pid);
+
 /* The state letter of /proc/PID/stat ('S', 'R', 'Z', ...), 0 if gone. */
 char proc_state(pid_t pid);
 

@@ -284,12 +284,19 @@ bool server_alive(struct server_proc *s, int *status)
 
 int server_terminate(struct server_proc *s, int timeout_ms)
 {
+	if (s->pid <= 0)
+		return -1;
+	kill(s->pid, SIGTERM);
+	return server_wait_exit(s, timeout_ms);
+}
+
+int server_wait_exit(struct server_proc *s, int timeout_ms)
+{
 	int64_t deadline = now_ms() + timeout_ms;
 	int status = 0;
 
 	if (s->pid <= 0)
 		return -1;
-	kill(s->pid, SIGTERM);
 	while (now_ms() < deadline) {
 		if (!server_alive(s, &status))
 			return status;

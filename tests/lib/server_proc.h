@@ -68,6 +68,15 @@ bool server_alive(struct server_proc *s, int *status);
  */
 int server_terminate(struct server_proc *s, int timeout_ms);
 
+/*
+ * Waits up to timeout_ms for a server already asked to stop (by a signal
+ * the caller sent) to exit, without signalling it again: a second SIGTERM
+ * would find the default action restored once the server has begun to
+ * tear down.  Returns the wait status, or -1 if it did not exit in time
+ * (it is then killed) or was not running.
+ */
+int server_wait_exit(struct server_proc *s, int timeout_ms);
+
 /* SIGKILLs the server's process group and reaps it.  Idempotent. */
 void server_kill(struct server_proc *s);
 
