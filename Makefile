@@ -128,7 +128,8 @@ MODELS ?= $(BUILT)
 # The soak comes last, on its own: not beside the suites under make -j.
 test: deps
 	$(Q)$(MAKE) --no-print-directory unit contract
-	$(Q)$(MAKE) --no-print-directory soak browser
+	$(Q)$(MAKE) --no-print-directory soak
+	$(Q)$(MAKE) --no-print-directory browser
 
 unit: $(UNIT_BIN)
 	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
