@@ -33,7 +33,10 @@ struct file_cache {
 	struct file_entry *lru_head, *lru_tail;
 };
 
-/* FNV-1a: short keys, no adversary can make the chains long for long. */
+/*
+ * FNV-1a.  Only files that exist get an entry, so a client cannot fill a
+ * chain with keys of its choosing.
+ */
 static unsigned int hash_key(const char *key)
 {
 	uint32_t h = 2166136261u;
