@@ -25,6 +25,9 @@ static int run(struct server *srv)
 {
 	int fd;
 
+	/* One thread serves files: its cache needs no lock. */
+	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0)
+		return -1;
 	while ((fd = accept_wait(srv)) >= 0) {
 		/*
 		 * LESSON: serve_connection returns only when this client is
@@ -32,6 +35,7 @@ static int run(struct server *srv)
 		 */
 		serve_connection(srv, fd);
 	}
+	app_close_files(&srv->app);
 	return 0;
 }
 

@@ -167,7 +167,14 @@ static int run(struct server *srv)
 {
 	int fd;
 
-	if (prepare(srv) != 0)
+	/*
+	 * LESSON: each child gets a copy of this cache as it is at the
+	 * fork - empty, since the parent serves nothing - and fills its
+	 * own, which dies with it: it helps only the requests of one
+	 * keep-alive connection.
+	 */
+	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0 ||
+	    prepare(srv) != 0)
 		return -1;
 	while ((fd = accept_wait(srv)) >= 0) {
 		/*
@@ -179,6 +186,7 @@ static int run(struct server *srv)
 	}
 	server_stop_listening(srv);
 	wait_for_connections();
+	app_close_files(&srv->app);
 	return 0;
 }
 

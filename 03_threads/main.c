@@ -125,7 +125,9 @@ static int run(struct server *srv)
 {
 	int fd;
 
-	if (prepare(srv) != 0)
+	/* LESSON: every thread serves files: one cache, under its lock. */
+	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_SHARED) != 0 ||
+	    prepare(srv) != 0)
 		return -1;
 	while ((fd = accept_wait(srv)) >= 0) {
 		/*
@@ -137,6 +139,7 @@ static int run(struct server *srv)
 	}
 	server_stop_listening(srv);
 	wait_for_connections();
+	app_close_files(&srv->app);
 	return 0;
 }
 

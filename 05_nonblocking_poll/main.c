@@ -280,7 +280,9 @@ static int run(struct server *srv)
 {
 	struct loop l;
 
-	if (loop_init(&l, srv) != 0)
+	/* One thread serves files: its cache needs no lock. */
+	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0 ||
+	    loop_init(&l, srv) != 0)
 		return -1;
 	while (!l.stopping || (l.live > 0 && clock_now_ms() < l.grace_end_ms)) {
 		wait_and_dispatch(&l);
@@ -289,6 +291,7 @@ static int run(struct server *srv)
 	}
 	close_all(&l);
 	loop_destroy(&l);
+	app_close_files(&srv->app);
 	return 0;
 }
 

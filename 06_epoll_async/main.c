@@ -376,7 +376,13 @@ static int run(struct server *srv)
 {
 	struct loop l;
 
-	if (loop_init(&l, srv) != 0)
+	/*
+	 * LESSON: files are never may_block, so only the loop's thread
+	 * serves them, never a worker: the cache is the loop's alone, and
+	 * needs no lock, as in 05.
+	 */
+	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0 ||
+	    loop_init(&l, srv) != 0)
 		return -1;
 	while (!l.stopping || (l.live > 0 && clock_now_ms() < l.grace_end_ms)) {
 		wait_and_dispatch(&l);
@@ -385,6 +391,7 @@ static int run(struct server *srv)
 	}
 	close_all(&l);
 	loop_destroy(&l);
+	app_close_files(&srv->app);
 	return 0;
 }
 

@@ -18,10 +18,12 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "compat.h"
+#include "options.h"
 #include "router.h"
 #include "static_files.h"
 #include "stats.h"
@@ -357,6 +359,17 @@ bool app_may_block(const struct app_route *route)
 	return route->route != NULL && route->route->may_block;
 }
 
+/* The static files: through app->files, or by realpath without it. */
+static void serve_file(const struct app *app, const char *path,
+		       const struct http_request *req, struct response *resp)
+{
+	struct file_root plain = { .path = app->root,
+				   .fd = -1,
+				   .resolve = FILE_RESOLVE_REALPATH };
+
+	file_serve(app->files != NULL ? app->files : &plain, path, req, resp);
+}
+
 void app_handle(const struct app *app, const struct http_request *req,
 		const struct app_route *route, struct response *resp)
 {
@@ -368,9 +381,48 @@ void app_handle(const struct app *app, const struct http_request *req,
 	else if (route->route != NULL)
 		route->route->handler(app, req, resp);
 	else
-		file_serve(app->root, route->path, req, resp);
+		serve_file(app, route->path, req, resp);
 	resp->keep_alive = req->keep_alive && resp->status < 500;
 	resp_finish(resp, req);
+}
+
+int app_open_files(struct app *app, const struct options *opt,
+		   enum file_cache_sharing sharing)
+{
+	struct file_root *files = malloc(sizeof(*files));
+	struct file_cache_config cfg = {
+		.max_entries = opt->file_cache_entries,
+		.valid_s = opt->file_cache_valid_s,
+		.sharing = sharing,
+	};
+
+	if (files == NULL)
+		return -1;
+	if (file_root_open(files, app->root) != 0)
+		goto out_free;
+	cfg.root_fd = files->fd;
+	if (cfg.max_entries > 0 && cfg.valid_s > 0) {
+		files->cache = file_cache_create(&cfg);
+		if (files->cache == NULL)
+			goto out_close;
+	}
+	app->files = files;
+	return 0;
+
+out_close:
+	file_root_close(files);
+out_free:
+	free(files);
+	return -1;
+}
+
+void app_close_files(struct app *app)
+{
+	if (app->files == NULL)
+		return;
+	file_root_close(app->files);
+	free(app->files);
+	app->files = NULL;
 }
 
 void app_handle_error(int status, bool head, struct response *resp)

@@ -33,9 +33,12 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "file_cache.h"
 #include "http_parser.h"
 #include "response.h"
 
+struct file_root;
+struct options;
 struct route;
 struct stats;
 
@@ -46,11 +49,17 @@ struct stats;
 
 #define APP_ALLOW_MAX 64 /* "GET, HEAD, POST" and the like */
 
-/* What the handlers read of the server: set at start-up, read-only after. */
+/*
+ * What the handlers read of the server: set at start-up, read-only after
+ * (but for the file cache inside files, which is as thread-safe as the
+ * model asked for: app_open_files).
+ */
 struct app {
 	const char *root;    /* --root, resolved (file_resolve_root) */
 	const char *model;   /* "01_blocking", for /api/model and /api/stats */
 	struct stats *stats; /* for /api/stats; NULL makes it a 500 */
+	/* The root opened, and its cache; NULL: realpath, no cache. */
+	struct file_root *files;
 };
 
 /*
@@ -87,6 +96,19 @@ bool app_may_block(const struct app_route *route);
  */
 void app_handle(const struct app *app, const struct http_request *req,
 		const struct app_route *route, struct response *resp);
+
+/*
+ * Opens app->root for the static files (file_root_open) with a file cache
+ * of opt's --file-cache-entries and --file-cache-valid, if both are above
+ * 0, shared as the model says: FILE_CACHE_SHARED when several threads
+ * serve files.  Called by each model's run() before it serves anything.
+ * Returns 0, or -1 with errno set.
+ */
+int app_open_files(struct app *app, const struct options *opt,
+		   enum file_cache_sharing sharing);
+
+/* Closes what app_open_files opened.  Every response must be released. */
+void app_close_files(struct app *app);
 
 /*
  * Fills resp with a finished error response (Connection: close; 503 adds

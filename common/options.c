@@ -30,6 +30,8 @@ enum {
 	OPT_KEY_ACCESS_LOG,
 	OPT_KEY_HELP,
 	OPT_KEY_VERSION,
+	OPT_KEY_FILE_CACHE_VALID,
+	OPT_KEY_FILE_CACHE_ENTRIES,
 };
 
 static const struct option long_options[] = {
@@ -46,6 +48,10 @@ static const struct option long_options[] = {
 	{ "access-log", required_argument, NULL, OPT_KEY_ACCESS_LOG },
 	{ "help", no_argument, NULL, OPT_KEY_HELP },
 	{ "version", no_argument, NULL, OPT_KEY_VERSION },
+	{ "file-cache-valid", required_argument, NULL,
+	  OPT_KEY_FILE_CACHE_VALID },
+	{ "file-cache-entries", required_argument, NULL,
+	  OPT_KEY_FILE_CACHE_ENTRIES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -69,6 +75,8 @@ void opt_defaults(struct options *o)
 	o->keepalive_timeout_ms = 5000;
 	o->header_timeout_ms = 10000;
 	o->max_body = HTTP_DEFAULT_MAX_BODY;
+	o->file_cache_valid_s = OPT_DEFAULT_FILE_CACHE_VALID;
+	o->file_cache_entries = OPT_DEFAULT_FILE_CACHE_ENTRIES;
 }
 
 /* Parses a whole decimal number in [min, max]; 0 on success. */
@@ -102,6 +110,8 @@ static const struct numeric_option numeric_options[] = {
 	{ OPT_KEY_KEEPALIVE, "--keepalive-timeout", 1, 3600 },
 	{ OPT_KEY_HEADER_TIMEOUT, "--header-timeout", 1, 3600 },
 	{ OPT_KEY_MAX_BODY, "--max-body", 0, 64LL * 1024 * 1024 },
+	{ OPT_KEY_FILE_CACHE_VALID, "--file-cache-valid", 0, 3600 },
+	{ OPT_KEY_FILE_CACHE_ENTRIES, "--file-cache-entries", 0, 1000000 },
 };
 
 static void store_number(struct options *o, int key, long long v)
@@ -127,6 +137,12 @@ static void store_number(struct options *o, int key, long long v)
 		break;
 	case OPT_KEY_MAX_BODY:
 		o->max_body = (size_t)v;
+		break;
+	case OPT_KEY_FILE_CACHE_VALID:
+		o->file_cache_valid_s = (int)v;
+		break;
+	case OPT_KEY_FILE_CACHE_ENTRIES:
+		o->file_cache_entries = (int)v;
 		break;
 	}
 }
@@ -240,6 +256,14 @@ void opt_print_usage(FILE *out, const char *prog)
 		"  --quiet                  no access log on stderr\n"
 		"  --access-log FILE        access log in Common Log Format to "
 		"FILE\n"
+		"  --file-cache-valid S     check a cached file against the "
+		"disk at most\n"
+		"                           every S seconds, 0 = no file cache "
+		"(default %d)\n"
+		"  --file-cache-entries N   files kept in the cache, least "
+		"recently used\n"
+		"                           go first, 0 = no file cache "
+		"(default %d)\n"
 		"  --help                   this text\n"
 		"  --version                the version\n"
 		"\n"
@@ -248,5 +272,5 @@ void opt_print_usage(FILE *out, const char *prog)
 		"stop, 2 on a bad option or a failed start-up.\n",
 		prog, d.host, d.port, d.root, d.threads, d.queue, d.max_conns,
 		d.keepalive_timeout_ms / 1000, d.header_timeout_ms / 1000,
-		d.max_body);
+		d.max_body, d.file_cache_valid_s, d.file_cache_entries);
 }

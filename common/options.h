@@ -17,6 +17,8 @@
 #define OPT_DEFAULT_PORT 8080
 #define OPT_DEFAULT_HOST "127.0.0.1"
 #define OPT_DEFAULT_ROOT "www"
+#define OPT_DEFAULT_FILE_CACHE_VALID 1
+#define OPT_DEFAULT_FILE_CACHE_ENTRIES 1024
 
 struct options {
 	const char *host;	  /* --host, default 127.0.0.1 */
@@ -30,6 +32,8 @@ struct options {
 	size_t max_body;	  /* --max-body BYTES */
 	bool quiet;		  /* --quiet: no access log on stderr */
 	const char *access_log;	  /* --access-log FILE */
+	int file_cache_valid_s;	  /* --file-cache-valid SECONDS, 0 = off */
+	int file_cache_entries;	  /* --file-cache-entries N, 0 = off */
 };
 
 enum opt_result {

@@ -36,6 +36,8 @@ void resp_init(struct response *r)
 	r->body = NULL;
 	r->body_len = 0;
 	r->body_buf[0] = '\0';
+	r->body_unref = NULL;
+	r->body_ref = NULL;
 	r->file_fd = -1;
 	r->file_offset = 0;
 	r->file_len = 0;
@@ -50,6 +52,13 @@ void resp_release(struct response *r)
 	r->file_fd = -1;
 	r->file_offset = 0;
 	r->file_len = 0;
+	if (r->body_unref != NULL) {
+		r->body_unref(r->body_ref);
+		r->body_unref = NULL;
+		r->body_ref = NULL;
+		r->body = NULL;
+		r->body_len = 0;
+	}
 }
 
 int resp_add_header(struct response *r, const char *name, const char *value_fmt,
@@ -109,6 +118,27 @@ void resp_set_body(struct response *r, const char *body, size_t len)
 {
 	r->body = body;
 	r->body_len = len;
+}
+
+void resp_set_body_ref(struct response *r, const char *body, size_t len,
+		       void (*unref)(void *ref), void *ref)
+{
+	if (r->body_unref != NULL)
+		r->body_unref(r->body_ref);
+	r->body = body;
+	r->body_len = len;
+	r->body_unref = unref;
+	r->body_ref = ref;
+}
+
+int resp_add_lines(struct response *r, const char *lines, size_t len)
+{
+	if (len >= sizeof(r->extra) - r->extra_len)
+		return -1;
+	memcpy(r->extra + r->extra_len, lines, len);
+	r->extra_len += len;
+	r->extra[r->extra_len] = '\0';
+	return 0;
 }
 
 void resp_set_file(struct response *r, int fd, off_t offset, size_t len)

@@ -10,8 +10,9 @@
  *
  * Ownership: body_buf is inside the struct; resp->body may instead borrow
  * from the request's buffer (echo) or from static storage, and must outlive
- * the sending.  file_fd, when >= 0, is owned by the response and closed by
- * resp_release().
+ * the sending, or hold a reference to what it borrows (resp_set_body_ref:
+ * a file cache entry), which resp_release() drops.  file_fd, when >= 0, is
+ * owned by the response and closed by resp_release().
  *
  * Thread safety: every function works only on the struct it is given.
  */
@@ -42,6 +43,8 @@ struct response {
 	const char *body; /* in-memory body (may point into body_buf) */
 	size_t body_len;
 	char body_buf[RESP_BODY_MAX];
+	void (*body_unref)(void *ref); /* NULL, or body is held by ref */
+	void *body_ref;
 
 	int file_fd; /* -1, or a file range sent after body */
 	off_t file_offset;
@@ -54,7 +57,10 @@ struct response {
 /* Resets r to an empty 200 response with no body and file_fd -1. */
 void resp_init(struct response *r);
 
-/* Closes the file, if any.  Safe to call twice. */
+/*
+ * Closes the file and drops the body's reference, if any.  Safe to call
+ * twice.
+ */
 void resp_release(struct response *r);
 
 /*
@@ -74,6 +80,23 @@ int resp_printf(struct response *r, const char *fmt, ...)
 
 /* Borrows len bytes at body as the body (not copied). */
 void resp_set_body(struct response *r, const char *body, size_t len);
+
+/*
+ * Borrows len bytes at body, which stay valid until unref(ref) is called:
+ * r takes the caller's reference and resp_release() drops it, once, when
+ * the body has been sent (or will not be).  For bodies shared between
+ * responses on other threads, such as a file cache entry's.
+ */
+void resp_set_body_ref(struct response *r, const char *body, size_t len,
+		       void (*unref)(void *ref), void *ref);
+
+/*
+ * Appends header lines the server built itself ("Name: value
+" each),
+ * as they are: no client bytes, so no CR/LF check.  Returns 0, or -1 if
+ * they do not fit (nothing is added then).
+ */
+int resp_add_lines(struct response *r, const char *lines, size_t len);
 
 /* Makes the body the range [offset, offset + len) of fd; r takes fd. */
 void resp_set_file(struct response *r, int fd, off_t offset, size_t len);

@@ -5,9 +5,12 @@
  * caught by the next:
  *   1. the decoded path is refused if it has a ".." segment or a backslash
  *      (403 Forbidden: the request is plainly trying to climb out);
- *   2. root + path is resolved with realpath(), which follows every
- *      symlink, and the result must be the root or lie under root + "/"
- *      (404 Not Found: we do not confirm that anything is out there);
+ *   2. the path is opened under the root's descriptor with openat2() and
+ *      RESOLVE_BENEATH, which fails if any step would leave the root, or,
+ *      on kernels without openat2, resolved with realpath(), which follows
+ *      every symlink, and the result must be the root or lie under
+ *      root + "/" (either way 404 Not Found: we do not confirm that
+ *      anything is out there);
  *   3. only regular files are opened and served (403 for a FIFO, a socket,
  *      a device).
  *
@@ -19,16 +22,22 @@
  * Inside the root, dotfiles are not published: a path with a segment that
  * starts with '.' is 404 before anything is looked up, except the
  * ".well-known" directory of RFC 8615 at the top.
+ *
+ * The file cache sits behind check 1: a path is checked on every request,
+ * then looked up in the cache, and only a miss opens anything.
  */
 #include "static_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +45,15 @@
 #include "http_date.h"
 
 #define INDEX_FILE "index.html"
+
+/*
+ * O_NONBLOCK keeps open() of a FIFO from blocking this thread for ever;
+ * it changes nothing for regular files.
+ */
+#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+
+/* openat2 says EAGAIN if a rename raced with its ".." checks: retry. */
+#define OPENAT2_TRIES 4
 
 int file_resolve_root(const char *root, char *out, size_t outsz)
 {
@@ -56,6 +74,62 @@ int file_resolve_root(const char *root, char *out, size_t outsz)
 	}
 	strcpy(out, real);
 	return 0;
+}
+
+/*
+ * openat2(2) has no glibc wrapper.  RESOLVE_BENEATH: every step, ".." and
+ * symlinks included, must stay under dirfd, else EXDEV; an absolute
+ * symlink is refused outright.  RESOLVE_NO_MAGICLINKS: no /proc/.../fd
+ * style links.
+ */
+static int openat2_beneath(int dirfd, const char *rel, uint64_t resolve)
+{
+	struct open_how how = {
+		.flags = OPEN_FLAGS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve,
+	};
+	int fd, tries = 0;
+
+	do {
+		fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	} while (fd < 0 && errno == EAGAIN && ++tries < OPENAT2_TRIES);
+	return fd;
+}
+
+/* True when openat2 works here: no ENOSYS (old kernel), no EPERM (seccomp). */
+static bool openat2_works(int dirfd)
+{
+	int fd = openat2_beneath(dirfd, ".", 0);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+int file_root_open(struct file_root *root, const char *path)
+{
+	const char *force = getenv(FILE_RESOLVE_ENV);
+
+	root->path = path;
+	root->cache = NULL;
+	root->resolve = FILE_RESOLVE_OPENAT2;
+	root->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root->fd < 0)
+		return -1;
+	if ((force != NULL && strcmp(force, "realpath") == 0) ||
+	    !openat2_works(root->fd))
+		root->resolve = FILE_RESOLVE_REALPATH;
+	return 0;
+}
+
+void file_root_close(struct file_root *root)
+{
+	file_cache_destroy(root->cache);
+	root->cache = NULL;
+	if (root->fd >= 0)
+		close(root->fd);
+	root->fd = -1;
 }
 
 /*
@@ -134,27 +208,82 @@ static bool is_beneath(const char *root, const char *real)
 }
 
 /*
- * Opens path if it resolves beneath root.  Returns 0 with *fd and *st
- * filled (a regular file or a directory), else the status to answer.
+ * Resolves rel under the root with realpath() into real, which must lie
+ * beneath it.  Returns 0, or -1 with errno set (EXDEV: it leads out).
  */
-static int open_beneath(const char *root, const char *path, int *fd,
-			struct stat *st)
+static int resolve_real(const struct file_root *root, const char *rel,
+			char real[PATH_MAX])
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", root->path, rel) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (realpath(path, real) == NULL)
+		return -1;
+	if (!is_beneath(root->path, real)) {
+		errno = EXDEV;
+		return -1;
+	}
+	return 0;
+}
+
+/* real (beneath the root) as a path relative to it: "." for the root. */
+static const char *below_root(const struct file_root *root, const char *real)
+{
+	const char *rel = real + strlen(root->path);
+
+	rel += strspn(rel, "/");
+	return *rel != '\0' ? rel : ".";
+}
+
+/*
+ * Opens rel (a path relative to the root) if it resolves beneath the
+ * root.  Returns the descriptor, or -1 with errno set.
+ */
+static int open_rel(const struct file_root *root, const char *rel)
 {
 	char real[PATH_MAX];
+	int fd;
 
-	if (realpath(path, real) == NULL)
-		return errno == EACCES ? 403 : 404;
-	if (!is_beneath(root, real))
-		return 404;
+	if (root->resolve == FILE_RESOLVE_OPENAT2) {
+		fd = openat2_beneath(root->fd, rel, 0);
+		if (fd >= 0 || errno != EXDEV)
+			return fd;
+		/*
+		 * LESSON: RESOLVE_BENEATH refuses every absolute symlink,
+		 * even one that points back inside the root, which sites
+		 * use.  So on EXDEV we ask realpath() where the path leads,
+		 * and open that symlink-free answer with RESOLVE_NO_SYMLINKS:
+		 * if someone swapped a directory for a symlink in between,
+		 * the open fails instead of following it out.
+		 */
+		if (resolve_real(root, rel, real) != 0)
+			return -1;
+		return openat2_beneath(root->fd, below_root(root, real),
+				       RESOLVE_NO_SYMLINKS);
+	}
+	if (resolve_real(root, rel, real) != 0)
+		return -1;
 	/*
 	 * LESSON: realpath() then open() leaves a window in which someone
 	 * who can write inside the root could swap a directory for a
 	 * symlink.  O_NOFOLLOW closes it for the last component only; the
-	 * full fix is openat2() with RESOLVE_BENEATH (Linux 5.6).  O_NONBLOCK
-	 * keeps open() of a FIFO from blocking this thread for ever; it
-	 * changes nothing for regular files.
+	 * full fix is openat2() above, which this fallback is for lack of.
 	 */
-	*fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	return open(real, OPEN_FLAGS | O_NOFOLLOW);
+}
+
+/*
+ * Opens rel if it resolves beneath the root.  Returns 0 with *fd and *st
+ * filled (a regular file or a directory), else the status to answer.
+ */
+static int open_beneath(const struct file_root *root, const char *rel, int *fd,
+			struct stat *st)
+{
+	*fd = open_rel(root, *rel != '\0' ? rel : ".");
 	if (*fd < 0)
 		return errno == EACCES ? 403 : 404;
 	/* LESSON: fstat the descriptor, not stat the name: no race. */
@@ -215,17 +344,33 @@ static void redirect_to_slash(const struct http_request *req,
 		resp_error(resp, 404);
 }
 
+/*
+ * The ETag of st into etag, and the header lines every 200 and 304 of the
+ * file carries into lines.  Returns the length of lines.
+ */
+static size_t validator_lines(const struct stat *st, char etag[FILE_ETAG_MAX],
+			      char lines[FILE_LINES_MAX])
+{
+	char date[HTTP_DATE_LEN];
+	int n;
+
+	file_etag(st, etag, FILE_ETAG_MAX);
+	http_date_format(st->st_mtime, date);
+	/* Cache, but ask us every time: the 304 makes that cheap. */
+	n = snprintf(lines, FILE_LINES_MAX,
+		     "ETag: %s\r\nLast-Modified: %s\r\n"
+		     "Cache-Control: no-cache\r\n",
+		     etag, date);
+	return n > 0 && n < FILE_LINES_MAX ? (size_t)n : 0;
+}
+
+/* A 200 with the file range, or a 304: resp takes fd. */
 static void serve_fd(int fd, const struct stat *st, const char *name,
 		     const struct http_request *req, struct response *resp)
 {
-	char etag[64], date[HTTP_DATE_LEN];
+	char etag[FILE_ETAG_MAX], lines[FILE_LINES_MAX];
 
-	file_etag(st, etag, sizeof(etag));
-	http_date_format(st->st_mtime, date);
-	resp_add_header(resp, "ETag", "%s", etag);
-	resp_add_header(resp, "Last-Modified", "%s", date);
-	/* Cache, but ask us every time: the 304 makes that cheap. */
-	resp_add_header(resp, "Cache-Control", "no-cache");
+	resp_add_lines(resp, lines, validator_lines(st, etag, lines));
 	if (file_not_modified(req, etag, st->st_mtime)) {
 		close(fd);
 		resp->status = 304;
@@ -236,20 +381,102 @@ static void serve_fd(int fd, const struct stat *st, const char *name,
 	resp_set_file(resp, fd, 0, (size_t)st->st_size);
 }
 
-/* Serves the index.html of directory dir (root + decoded path + "/"). */
-static void serve_index(const char *root, const char *dir,
-			const struct http_request *req, struct response *resp)
+/* A 200 from memory, or a 304: resp takes the caller's reference to e. */
+static void serve_entry(struct file_entry *e, const struct http_request *req,
+			struct response *resp)
 {
-	char path[PATH_MAX];
+	resp_add_lines(resp, e->lines, e->lines_len);
+	if (file_not_modified(req, e->etag, e->id.mtime.tv_sec)) {
+		file_entry_unref(e);
+		resp->status = 304;
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = e->content_type;
+	resp_set_body_ref(resp, e->body, (size_t)e->id.size, file_entry_unref,
+			  e);
+}
+
+/* Reads all of fd (size bytes) into buf.  Returns 0, or -1 if it is not. */
+static int read_whole(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1; /* an error, or it shrank under us */
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * A new cache entry for key from the open file fd (rel under the root,
+ * named name for its type), with a reference for the caller; NULL if the
+ * file cannot be read whole.
+ */
+static struct file_entry *load_entry(const char *key, const char *rel,
+				     const char *name, int fd,
+				     const struct stat *st)
+{
+	struct file_identity id;
+	struct file_entry *e;
+
+	file_identity_from_stat(&id, st);
+	e = file_entry_new(key, rel, &id);
+	if (e == NULL)
+		return NULL;
+	e->content_type = file_mime_type(name);
+	e->lines_len = validator_lines(st, e->etag, e->lines);
+	if (read_whole(fd, e->body, (size_t)st->st_size) != 0) {
+		file_entry_unref(e);
+		return NULL;
+	}
+	return e;
+}
+
+/*
+ * Serves the regular file fd, opened as rel for the request path key:
+ * from a new cache entry if it is small and the root has a cache, else as
+ * a file range.  Takes fd.
+ */
+static void serve_opened(const struct file_root *root, const char *key,
+			 const char *rel, const char *name, int fd,
+			 const struct stat *st, const struct http_request *req,
+			 struct response *resp)
+{
+	struct file_entry *e = NULL;
+
+	if (root->cache != NULL && st->st_size <= FILE_CACHE_BODY_MAX)
+		e = load_entry(key, rel, name, fd, st);
+	if (e == NULL) {
+		serve_fd(fd, st, name, req, resp);
+		return;
+	}
+	close(fd);
+	file_cache_insert(root->cache, e);
+	serve_entry(e, req, resp);
+}
+
+/* Serves the index.html of directory rel_dir ("" or ending in '/'). */
+static void serve_index(const struct file_root *root, const char *key,
+			const char *rel_dir, const struct http_request *req,
+			struct response *resp)
+{
+	char rel[PATH_MAX];
 	struct stat st;
 	int fd, status;
 
-	if (snprintf(path, sizeof(path), "%s%s", dir, INDEX_FILE) >=
-	    (int)sizeof(path)) {
+	if (snprintf(rel, sizeof(rel), "%s%s", rel_dir, INDEX_FILE) >=
+	    (int)sizeof(rel)) {
 		resp_error(resp, 404);
 		return;
 	}
-	status = open_beneath(root, path, &fd, &st);
+	status = open_beneath(root, rel, &fd, &st);
 	if (status == 0 && S_ISDIR(st.st_mode)) {
 		close(fd);
 		status = 404;
@@ -258,37 +485,41 @@ static void serve_index(const char *root, const char *dir,
 		resp_error(resp, status);
 		return;
 	}
-	serve_fd(fd, &st, INDEX_FILE, req, resp);
+	serve_opened(root, key, rel, INDEX_FILE, fd, &st, req, resp);
 }
 
-void file_serve(const char *root, const char *decoded_path,
+void file_serve(const struct file_root *root, const char *decoded_path,
 		const struct http_request *req, struct response *resp)
 {
-	char path[PATH_MAX];
+	struct file_entry *e;
 	struct stat st;
-	size_t len;
+	const char *rel;
 	int fd, status;
 
 	status = check_path(decoded_path);
 	if (status != 0)
 		goto out_error;
-	status = 404;
-	if (snprintf(path, sizeof(path), "%s%s", root, decoded_path) >=
-	    (int)sizeof(path))
-		goto out_error;
-	status = open_beneath(root, path, &fd, &st);
+	/* LESSON: a hit costs no system call at all: see file_cache.h. */
+	if (root->cache != NULL &&
+	    (e = file_cache_get(root->cache, decoded_path)) != NULL) {
+		serve_entry(e, req, resp);
+		return;
+	}
+	/* The path relative to the root: openat2 refuses an absolute one. */
+	rel = decoded_path + strspn(decoded_path, "/");
+	status = open_beneath(root, rel, &fd, &st);
 	if (status != 0)
 		goto out_error;
 	if (S_ISREG(st.st_mode)) {
-		serve_fd(fd, &st, decoded_path, req, resp);
+		serve_opened(root, decoded_path, rel, decoded_path, fd, &st,
+			     req, resp);
 		return;
 	}
 	close(fd);
-	len = strlen(path);
-	if (path[len - 1] != '/')
+	if (decoded_path[strlen(decoded_path) - 1] != '/')
 		redirect_to_slash(req, resp);
 	else
-		serve_index(root, path, req, resp);
+		serve_index(root, decoded_path, rel, req, resp);
 	return;
 
 out_error:

@@ -1,14 +1,27 @@
 /*
  * static_files.h - serving files under the document root.
  *
- * The root is resolved once at start-up (realpath).  A request path is
- * percent-decoded by the caller, then file_serve() refuses anything that
- * could leave the root: ".." segments, backslashes, NUL, and symlinks whose
- * target resolves outside it (403, or 404, never the file).  Dotfiles
- * inside it are not served either; that check is on the request path, so
- * a symlink with a plain name that the site put there is the site's
- * choice.  A directory serves its index.html, or 404 without one.  Bodies
- * are file ranges sent with sendfile, never read into memory.
+ * The root is resolved once at start-up (realpath) and opened as an O_PATH
+ * directory descriptor (file_root_open).  A request path is percent-decoded
+ * by the caller, then file_serve() refuses anything that could leave the
+ * root: ".." segments, backslashes, NUL, and symlinks whose target
+ * resolves outside it (403, or 404, never the file).  Dotfiles inside it
+ * are not served either; that check is on the request path, so a symlink
+ * with a plain name that the site put there is the site's choice.  A
+ * directory serves its index.html, or 404 without one.
+ *
+ * How a path is looked up (enum file_resolve): openat2() with
+ * RESOLVE_BENEATH under the root's descriptor, one system call that the
+ * kernel refuses (EXDEV, so 404) if any step, symlinks included, would
+ * leave the root; or, where the kernel has no openat2 (before Linux 5.6,
+ * or a seccomp filter that says EPERM), realpath() and a prefix check, as
+ * before.  file_root_open() picks openat2 when it works, unless the
+ * environment variable CONCURRENCY_SERVERS_RESOLVE is "realpath", read
+ * there, once, at start-up: so both ways can be tested on any kernel.
+ *
+ * Bodies: a file up to FILE_CACHE_BODY_MAX bytes is kept in the root's
+ * file cache, if it has one (file_cache.h), and sent from memory; a larger
+ * one is a file range sent with sendfile, never read into memory.
  *
  * Statuses: ".." segment or backslash 403; a path not starting with '/'
  * 400; a segment starting with '.' (".git", ".env", "."; a first segment
@@ -20,7 +33,8 @@
  * runs of '/' collapsed, so it never starts with "//", which a browser
  * would read as another host.
  *
- * Thread safety: re-entrant.
+ * Thread safety: re-entrant; a struct file_root is read-only once open,
+ * but for its cache, which is as safe as its sharing says (file_cache.h).
  */
 #ifndef STATIC_FILES_H
 #define STATIC_FILES_H
@@ -29,8 +43,26 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "file_cache.h"
 #include "http_parser.h"
 #include "response.h"
+
+/* How file_serve() finds a path under the root: see the top of the file. */
+enum file_resolve {
+	FILE_RESOLVE_OPENAT2,  /* openat2(RESOLVE_BENEATH): one call */
+	FILE_RESOLVE_REALPATH, /* realpath(), a prefix check, then open() */
+};
+
+/* The environment variable that can force FILE_RESOLVE_REALPATH. */
+#define FILE_RESOLVE_ENV "CONCURRENCY_SERVERS_RESOLVE"
+
+/* A document root, open.  Tests may set resolve and cache after opening. */
+struct file_root {
+	const char *path; /* from file_resolve_root; outlives the root */
+	int fd; /* O_PATH | O_DIRECTORY of path; -1: realpath, no cache */
+	enum file_resolve resolve;
+	struct file_cache *cache; /* NULL: none */
+};
 
 /*
  * Resolves root to an absolute path without symlinks into out.  Returns 0,
@@ -39,12 +71,25 @@
 int file_resolve_root(const char *root, char *out, size_t outsz);
 
 /*
- * Fills resp for a GET or HEAD of decoded_path under root (as resolved by
- * file_resolve_root): 200 with the file, 304 when the validators match,
- * 301, 400, 403 or 404.  Adds ETag, Last-Modified and Cache-Control to 200
- * and 304.  req must not be NULL.  Does not call resp_finish.
+ * Opens the root at path (resolved by file_resolve_root, and kept by
+ * pointer) and picks how to resolve under it.  root->cache is NULL: the
+ * caller creates one with root->fd if it wants one.  Returns 0, or -1 with
+ * errno set.
  */
-void file_serve(const char *root, const char *decoded_path,
+int file_root_open(struct file_root *root, const char *path);
+
+/* Closes the root's descriptor and destroys its cache, if any. */
+void file_root_close(struct file_root *root);
+
+/*
+ * Fills resp for a GET or HEAD of decoded_path under root: 200 with the
+ * file, 304 when the validators match, 301, 400, 403 or 404.  Adds ETag,
+ * Last-Modified and Cache-Control to 200 and 304.  A 200 from the cache
+ * holds a reference to its entry (resp_set_body_ref); one of a larger
+ * file holds its descriptor.  req must not be NULL.  Does not call
+ * resp_finish.
+ */
+void file_serve(const struct file_root *root, const char *decoded_path,
 		const struct http_request *req, struct response *resp);
 
 /* The MIME type for a file name, by extension; a default for unknown. */

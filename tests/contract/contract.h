@@ -15,6 +15,8 @@
  *                the query rule
  *   connections  keep-alive, pipelining, many clients, leaks, SIGTERM
  *   timeouts     a second server with one-second timeouts
+ *   cache        the file cache and both path resolvers, on servers of
+ *                its own over a root it changes (test_cache.c)
  *   model        /proc checks of the concurrency model, by binary name
  *
  * The first four share one server, so the descriptor check at the end of
@@ -134,6 +136,7 @@ int run_error_tests(void);
 int run_hardening_tests(void);
 int run_connection_tests(void);
 int run_timeout_tests(void);
+int run_cache_tests(void);
 int run_model_tests(void);
 
 #endif /* CONTRACT_H */

@@ -13,6 +13,10 @@
  *     .hidden, .git/config, sub/.env, .well-known/.private,
  *     sub/.well-known/security.txt   dotfiles: 404 as if missing
  *     .well-known/security.txt       RFC 8615: served
+ *
+ * The tests run twice, once per way of resolving a path (static_files.h):
+ * openat2 with RESOLVE_BENEATH, and the realpath fallback; the group says
+ * which.  The file cache's tests are at the end.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +34,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compat.h"
+#include "file_cache.h"
 #include "http_date.h"
 #include "http_parser.h"
 #include "response.h"
@@ -38,7 +44,11 @@
 struct tree {
 	char base[64];
 	char root[PATH_MAX];
+	struct file_root fr; /* root, opened in the group's resolve mode */
 };
+
+/* How the group being run resolves paths: set by its group setup. */
+static enum file_resolve group_resolve;
 
 static void put_file(const char *dir, const char *name, const char *text)
 {
@@ -98,8 +108,15 @@ static int setup(void **state)
 	mkdir(p, 0755);
 	put_file(p, "security.txt", "Contact: mailto:x@example.org\n");
 	put_file(p, ".private", "private\n");
-	if (file_resolve_root(www, t->root, sizeof(t->root)) != 0)
+	if (file_resolve_root(www, t->root, sizeof(t->root)) != 0 ||
+	    file_root_open(&t->fr, t->root) != 0)
 		return -1;
+	/* A kernel without openat2 picked the fallback: say so. */
+	if (group_resolve == FILE_RESOLVE_OPENAT2 &&
+	    t->fr.resolve != FILE_RESOLVE_OPENAT2)
+		fprintf(stderr, "no openat2 on this kernel: realpath only\n");
+	if (group_resolve == FILE_RESOLVE_REALPATH)
+		t->fr.resolve = FILE_RESOLVE_REALPATH;
 	*state = t;
 	return 0;
 }
@@ -119,6 +136,7 @@ static int teardown(void **state)
 	/* Depth first, and never following the symlinks out of the tree. */
 	int rc = nftw(t->base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 
+	file_root_close(&t->fr);
 	free(t);
 	return rc;
 }
@@ -150,7 +168,7 @@ static int serve(const struct tree *t, const char *path, struct response *resp)
 
 	make_req(&q, "GET", "/", "");
 	resp_init(resp);
-	file_serve(t->root, path, &q.r, resp);
+	file_serve(&t->fr, path, &q.r, resp);
 	return resp->status;
 }
 
@@ -212,7 +230,7 @@ static void test_head_sends_no_file(void **state)
 
 	make_req(&q, "HEAD", "/hello.txt", "");
 	resp_init(&resp);
-	file_serve(t->root, "/hello.txt", &q.r, &resp);
+	file_serve(&t->fr, "/hello.txt", &q.r, &resp);
 	resp_finish(&resp, &q.r);
 	assert_int_equal(resp.status, 200);
 	assert_non_null(strstr(resp.head, "Content-Length: 6\r\n"));
@@ -304,7 +322,7 @@ static void test_directory_index_and_redirect(void **state)
 
 	make_req(&q, "GET", "/sub?x=1", "");
 	resp_init(&resp);
-	file_serve(t->root, "/sub", &q.r, &resp);
+	file_serve(&t->fr, "/sub", &q.r, &resp);
 	assert_int_equal(resp.status, 301);
 	assert_string_equal(extra_header(&resp, "Location"), "/sub/?x=1");
 	assert_int_equal(resp.file_fd, -1);
@@ -320,7 +338,7 @@ static int serve_target(const struct tree *t, const char *target,
 	make_req(&q, "GET", target, "");
 	assert_true(http_decode_path(&q.r.path, decoded, sizeof(decoded)) > 0);
 	resp_init(resp);
-	file_serve(t->root, decoded, &q.r, resp);
+	file_serve(&t->fr, decoded, &q.r, resp);
 	return resp->status;
 }
 
@@ -466,7 +484,7 @@ static int conditional(const struct tree *t, const char *headers)
 
 	make_req(&q, "GET", "/hello.txt", headers);
 	resp_init(&resp);
-	file_serve(t->root, "/hello.txt", &q.r, &resp);
+	file_serve(&t->fr, "/hello.txt", &q.r, &resp);
 	if (resp.status == 304)
 		assert_int_equal(resp.file_fd, -1);
 	resp_release(&resp);
@@ -514,34 +532,439 @@ static void test_not_modified(void **state)
 	assert_int_equal(conditional(t, ""), 200);
 }
 
+/*
+ * RESOLVE_BENEATH refuses absolute symlinks outright; an absolute link
+ * that stays inside the root must still work (static_files.c resolves
+ * it with realpath and opens the answer with RESOLVE_NO_SYMLINKS), and
+ * one that leads out must not.
+ */
+static void test_absolute_symlinks(void **state)
+{
+	struct tree *t = *state;
+	struct response resp;
+	char p[PATH_MAX], target[PATH_MAX + 16];
+
+	snprintf(target, sizeof(target), "%s/hello.txt", t->root);
+	at(t, "abs_in", p);
+	assert_int_equal(symlink(target, p), 0);
+	snprintf(target, sizeof(target), "%s/sub", t->root);
+	at(t, "abs_dir", p);
+	assert_int_equal(symlink(target, p), 0);
+	snprintf(target, sizeof(target), "%s/secret.txt", t->base);
+	at(t, "abs_out", p);
+	assert_int_equal(symlink(target, p), 0);
+
+	assert_int_equal(serve(t, "/abs_in", &resp), 200);
+	assert_int_equal(resp.file_len, 6);
+	resp_release(&resp);
+	assert_int_equal(serve(t, "/abs_dir/", &resp), 200);
+	assert_int_equal(resp.file_len, 11);
+	resp_release(&resp);
+	assert_int_equal(serve(t, "/abs_dir/index.html", &resp), 200);
+	resp_release(&resp);
+	assert_refused(t, "/abs_out", 404);
+}
+
+/* CONCURRENCY_SERVERS_RESOLVE=realpath forces the fallback at open. */
+static void test_resolve_env(void **state)
+{
+	struct tree *t = *state;
+	struct file_root fr;
+
+	assert_int_equal(setenv(FILE_RESOLVE_ENV, "realpath", 1), 0);
+	assert_int_equal(file_root_open(&fr, t->root), 0);
+	unsetenv(FILE_RESOLVE_ENV);
+	assert_int_equal(fr.resolve, FILE_RESOLVE_REALPATH);
+	assert_null(fr.cache);
+	file_root_close(&fr);
+}
+
+/* ---- the file cache, through file_serve ---- */
+
+#define CACHE_VALID_S 1
+
+/* The cache's clock: only the tests move it. */
+static long long fake_now_ms = 1000000;
+
+static long long fake_clock(void)
+{
+	return fake_now_ms;
+}
+
+/* Moves the clock past the validity window: the next hit re-checks. */
+static void time_passes(void)
+{
+	fake_now_ms += CACHE_VALID_S * 1000;
+}
+
+/* The tree, with a cache of max_entries on its root. */
+static int cache_setup_n(void **state, int max_entries)
+{
+	struct file_cache_config cfg = { .max_entries = max_entries,
+					 .valid_s = CACHE_VALID_S,
+					 .sharing = FILE_CACHE_PRIVATE,
+					 .now_ms = fake_clock };
+	struct tree *t;
+
+	if (setup(state) != 0)
+		return -1;
+	t = *state;
+	cfg.root_fd = t->fr.fd;
+	t->fr.cache = file_cache_create(&cfg);
+	return t->fr.cache != NULL ? 0 : -1;
+}
+
+static int cache_setup(void **state)
+{
+	return cache_setup_n(state, 64);
+}
+
+static int cache_setup_2(void **state)
+{
+	return cache_setup_n(state, 2);
+}
+
+/* Writes text into the file name under the root, in place (same inode). */
+static void rewrite(const struct tree *t, const char *name, const char *text)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	at(t, name, p);
+	f = fopen(p, "r+");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(ftruncate(fileno(f), (off_t)strlen(text)), 0);
+	fclose(f);
+}
+
+/* Sets the mtime of name to t seconds: a change the cache must notice. */
+static void set_mtime(const struct tree *t, const char *name, time_t sec)
+{
+	struct timespec ts[2] = { { sec, 0 }, { sec, 0 } };
+	char p[PATH_MAX];
+
+	at(t, name, p);
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+/*
+ * GETs path and returns the status; the body (from memory or the file)
+ * is copied into body, NUL-terminated.
+ */
+static int get_body(const struct tree *t, const char *path, char *body,
+		    size_t bodysz)
+{
+	struct response resp;
+	size_t n = 0;
+	int status = serve(t, path, &resp);
+
+	body[0] = '\0';
+	if (status == 200 && resp.file_fd >= 0) {
+		ssize_t got = pread(resp.file_fd, body, bodysz - 1, 0);
+
+		n = got > 0 ? (size_t)got : 0;
+	} else if (status == 200) {
+		n = resp.body_len < bodysz - 1 ? resp.body_len : bodysz - 1;
+		memcpy(body, resp.body, n);
+	}
+	body[n] = '\0';
+	resp_release(&resp);
+	return status;
+}
+
+/* Fails unless GET path is 200 with exactly want. */
+static void expect_body(const struct tree *t, const char *path,
+			const char *want)
+{
+	char body[256];
+	int status = get_body(t, path, body, sizeof(body));
+
+	if (status != 200 || strcmp(body, want) != 0)
+		fail_msg("GET %s: %d \"%s\", expected 200 \"%s\"", path, status,
+			 body, want);
+}
+
+/* A small file is served from memory, and a hit does not look at disk. */
+static void test_cache_serves_from_memory(void **state)
+{
+	struct tree *t = *state;
+	struct response resp;
+
+	assert_int_equal(serve(t, "/hello.txt", &resp), 200);
+	assert_int_equal(resp.file_fd, -1);
+	assert_int_equal(resp.body_len, 6);
+	assert_memory_equal(resp.body, "hello\n", 6);
+	assert_string_equal(resp.content_type, "text/plain; charset=utf-8");
+	assert_string_not_equal(extra_header(&resp, "ETag"), "");
+	assert_true(strstr(extra_header(&resp, "Last-Modified"), " GMT"));
+	assert_string_equal(extra_header(&resp, "Cache-Control"), "no-cache");
+	resp_release(&resp);
+	assert_int_equal(file_cache_count(t->fr.cache), 1);
+	/* Changed on disk, but within the window: the cached copy. */
+	rewrite(t, "hello.txt", "HELLO\n");
+	set_mtime(t, "hello.txt", 1000000000);
+	expect_body(t, "/hello.txt", "hello\n");
+	assert_int_equal(file_cache_count(t->fr.cache), 1);
+}
+
+/* Same inode, new mtime (same size), then new size: seen after the window. */
+static void test_cache_sees_change_in_place(void **state)
+{
+	struct tree *t = *state;
+
+	expect_body(t, "/hello.txt", "hello\n");
+	rewrite(t, "hello.txt", "HELLO\n");
+	set_mtime(t, "hello.txt", 1000000000);
+	expect_body(t, "/hello.txt", "hello\n");
+	time_passes();
+	expect_body(t, "/hello.txt", "HELLO\n");
+	rewrite(t, "hello.txt", "hello, longer\n");
+	set_mtime(t, "hello.txt", 1000000000); /* the mtime we cached */
+	expect_body(t, "/hello.txt", "HELLO\n");
+	time_passes();
+	expect_body(t, "/hello.txt", "hello, longer\n");
+}
+
+/* A file renamed over it (a new inode): seen after the window. */
+static void test_cache_sees_replace(void **state)
+{
+	struct tree *t = *state;
+	char from[PATH_MAX], to[PATH_MAX];
+
+	expect_body(t, "/hello.txt", "hello\n");
+	put_file(t->root, "hello.new", "fresh\n");
+	at(t, "hello.new", from);
+	at(t, "hello.txt", to);
+	assert_int_equal(rename(from, to), 0);
+	expect_body(t, "/hello.txt", "hello\n");
+	time_passes();
+	expect_body(t, "/hello.txt", "fresh\n");
+}
+
+/* Deleted: 404 after the window, and the entry is gone. */
+static void test_cache_sees_delete(void **state)
+{
+	struct tree *t = *state;
+	char p[PATH_MAX], body[64];
+
+	expect_body(t, "/hello.txt", "hello\n");
+	expect_body(t, "/sub/", "<p>sub</p>\n");
+	at(t, "hello.txt", p);
+	assert_int_equal(unlink(p), 0);
+	at(t, "sub/index.html", p);
+	assert_int_equal(unlink(p), 0);
+	expect_body(t, "/hello.txt", "hello\n");
+	time_passes();
+	assert_int_equal(get_body(t, "/hello.txt", body, sizeof(body)), 404);
+	assert_int_equal(get_body(t, "/sub/", body, sizeof(body)), 404);
+	assert_int_equal(file_cache_count(t->fr.cache), 0);
+}
+
+/*
+ * A cached symlink pointed out of the root afterwards: the re-check sees
+ * another file, and the slow path refuses it.  Never the secret.
+ */
+static void test_cache_symlink_retargeted(void **state)
+{
+	struct tree *t = *state;
+	char p[PATH_MAX], body[64];
+
+	expect_body(t, "/link_in", "hello\n");
+	at(t, "link_in", p);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(symlink("../secret.txt", p), 0);
+	time_passes();
+	assert_int_equal(get_body(t, "/link_in", body, sizeof(body)), 404);
+	assert_null(strstr(body, "secret"));
+}
+
+/* With 2 entries, the least recently used goes first. */
+static void test_cache_lru_eviction(void **state)
+{
+	struct tree *t = *state;
+
+	put_file(t->root, "a.txt", "a\n");
+	put_file(t->root, "b.txt", "b\n");
+	put_file(t->root, "c.txt", "c\n");
+	expect_body(t, "/a.txt", "a\n");
+	expect_body(t, "/b.txt", "b\n");
+	expect_body(t, "/a.txt", "a\n"); /* a is now the most recent */
+	expect_body(t, "/c.txt", "c\n"); /* b goes */
+	assert_int_equal(file_cache_count(t->fr.cache), 2);
+	/* Without time passing, only an evicted entry shows the change. */
+	rewrite(t, "a.txt", "A\n");
+	rewrite(t, "b.txt", "B\n");
+	expect_body(t, "/a.txt", "a\n");
+	expect_body(t, "/b.txt", "B\n"); /* a miss: c goes */
+	assert_int_equal(file_cache_count(t->fr.cache), 2);
+}
+
+/*
+ * A response keeps its entry alive after the cache dropped it (replaced
+ * and evicted): its body is still the bytes it had.  ASan would see a
+ * use after free here.
+ */
+static void test_cache_entry_outlives_eviction(void **state)
+{
+	struct tree *t = *state;
+	struct response held;
+
+	put_file(t->root, "a.txt", "old a\n");
+	put_file(t->root, "b.txt", "b\n");
+	put_file(t->root, "c.txt", "c\n");
+	assert_int_equal(serve(t, "/a.txt", &held), 200);
+	rewrite(t, "a.txt", "new a!\n");
+	time_passes();
+	expect_body(t, "/a.txt", "new a!\n"); /* replaced */
+	expect_body(t, "/b.txt", "b\n");
+	expect_body(t, "/c.txt", "c\n"); /* and evicted */
+	assert_int_equal(held.body_len, 6);
+	assert_memory_equal(held.body, "old a\n", 6);
+	resp_release(&held);
+	assert_null(held.body);
+	resp_release(&held); /* twice is safe */
+}
+
+/* 304 and HEAD from a cached entry; the file range path for big files. */
+static void test_cache_conditional_head_and_big(void **state)
+{
+	struct tree *t = *state;
+	char etag[64], h[128], big[FILE_CACHE_BODY_MAX + 2];
+	struct response resp;
+	struct req q;
+
+	assert_int_equal(serve(t, "/hello.txt", &resp), 200);
+	snprintf(etag, sizeof(etag), "%s", extra_header(&resp, "ETag"));
+	resp_release(&resp);
+	snprintf(h, sizeof(h), "If-None-Match: %s\r\n", etag);
+	assert_int_equal(conditional(t, h), 304);
+	assert_int_equal(conditional(t, "If-None-Match: \"x\"\r\n"), 200);
+
+	make_req(&q, "HEAD", "/hello.txt", "");
+	resp_init(&resp);
+	file_serve(&t->fr, "/hello.txt", &q.r, &resp);
+	resp_finish(&resp, &q.r);
+	assert_int_equal(resp.status, 200);
+	assert_non_null(strstr(resp.head, "Content-Length: 6\r\n"));
+	assert_non_null(strstr(resp.head, etag));
+	assert_int_equal(resp_body_bytes(&resp), 0);
+	resp_release(&resp);
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	put_file(t->root, "big.txt", big);
+	assert_int_equal(serve(t, "/big.txt", &resp), 200);
+	assert_true(resp.file_fd >= 0);
+	assert_int_equal(resp.file_len, FILE_CACHE_BODY_MAX + 1);
+	resp_release(&resp);
+	assert_int_equal(file_cache_count(t->fr.cache), 1);
+}
+
+/* Every refusal stays a refusal with the cache, asked twice. */
+static void test_cache_keeps_the_guards(void **state)
+{
+	static const struct {
+		const char *path;
+		int status;
+	} refused[] = {
+		{ "/../secret.txt", 403 },
+		{ "/sub/../../secret.txt", 403 },
+		{ "/..\\secret.txt", 403 },
+		{ "relative.txt", 400 },
+		{ "/link_out", 404 },
+		{ "/dir_out/secret.txt", 404 },
+		{ "/dir_out/", 404 },
+		{ "/nope.html", 404 },
+		{ "/hello.txt/x", 404 },
+		{ "/empty/", 404 },
+		{ "/fifo", 403 },
+		{ "/.hidden", 404 },
+		{ "/sub/.env", 404 },
+		{ "/.git/config", 404 },
+		{ "/", 404 },
+	};
+	struct tree *t = *state;
+	struct response resp;
+	size_t i;
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < ARRAY_SIZE(refused); i++)
+			assert_refused(t, refused[i].path, refused[i].status);
+		expect_body(t, "/link_in", "hello\n");
+		expect_body(t, "/sub/", "<p>sub</p>\n");
+		expect_body(t, "/.well-known/security.txt",
+			    "Contact: mailto:x@example.org\n");
+		/* "/sub/" is cached; "/sub" is still a redirect. */
+		assert_redirect(t, "/sub", "/sub/");
+		assert_int_equal(serve(t, "/sub", &resp), 301);
+		resp_release(&resp);
+		time_passes();
+	}
+	assert_int_equal(file_cache_count(t->fr.cache), 3);
+}
+
+#define C(f) cmocka_unit_test_setup_teardown(f, cache_setup, teardown)
+#define CACHE_TESTS                                                            \
+	C(test_cache_serves_from_memory), C(test_cache_sees_change_in_place),  \
+		C(test_cache_sees_replace), C(test_cache_sees_delete),         \
+		C(test_cache_symlink_retargeted),                              \
+		cmocka_unit_test_setup_teardown(test_cache_lru_eviction,       \
+						cache_setup_2, teardown),      \
+		cmocka_unit_test_setup_teardown(                               \
+			test_cache_entry_outlives_eviction, cache_setup_2,     \
+			teardown),                                             \
+		C(test_cache_conditional_head_and_big),                        \
+		C(test_cache_keeps_the_guards)
+
+static int group_openat2(void **state)
+{
+	(void)state;
+	group_resolve = FILE_RESOLVE_OPENAT2;
+	return 0;
+}
+
+static int group_realpath(void **state)
+{
+	(void)state;
+	group_resolve = FILE_RESOLVE_REALPATH;
+	return 0;
+}
+
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_resolve_root, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_serves_regular_file, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_head_sends_no_file, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_traversal_is_403, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_encoded_traversal_is_403,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_not_found_and_special_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_directory_index_and_redirect, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_redirect_is_never_protocol_relative, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(test_dotfiles_are_404, setup,
-						teardown),
+		T(test_resolve_root),
+		T(test_serves_regular_file),
+		T(test_head_sends_no_file),
+		T(test_traversal_is_403),
+		T(test_encoded_traversal_is_403),
+		T(test_symlinks),
+		T(test_absolute_symlinks),
+		T(test_not_found_and_special_files),
+		T(test_directory_index_and_redirect),
+		T(test_redirect_is_never_protocol_relative),
+		T(test_dotfiles_are_404),
 		cmocka_unit_test(test_mime_types),
 		cmocka_unit_test(test_etag),
-		cmocka_unit_test_setup_teardown(test_not_modified, setup,
-						teardown),
+		T(test_not_modified),
+		T(test_resolve_env),
 	};
+	const struct CMUnitTest cache_tests[] = { CACHE_TESTS };
+#undef T
+	int failed = 0;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* The groups choose the mode; the environment must not. */
+	unsetenv(FILE_RESOLVE_ENV);
+	failed += cmocka_run_group_tests_name("openat2", tests, group_openat2,
+					      NULL);
+	failed += cmocka_run_group_tests_name("realpath", tests, group_realpath,
+					      NULL);
+	failed += cmocka_run_group_tests_name("cache (openat2)", cache_tests,
+					      group_openat2, NULL);
+	failed += cmocka_run_group_tests_name("cache (realpath)", cache_tests,
+					      group_realpath, NULL);
+	return failed;
 }
