@@ -2,8 +2,11 @@
  * bench_parser.c - the project's request parser against picohttpparser
  * and the nodejs http-parser, on three whole requests.
  *
- *   make bench-parser          (pinned to one CPU when taskset exists)
- *   build/bench-parser [RUNS]  (RUNS: 1 to 99, default 7)
+ *   make bench-parser                 (pinned to one CPU if taskset exists)
+ *   build/bench-parser [RUNS [WHICH]]
+ *
+ * RUNS: 1 to 99, default 7.  WHICH: ours, pico or nodejs to time only that
+ * parser, for a profile of it alone (perf record build/bench-parser 7 ours).
  *
  * For each parser and request it first checks that the parser accepts the
  * request and takes all of its bytes, then times RUNS runs of enough
@@ -17,6 +20,7 @@
  * that arrived in a single read.  They sit in a buffer of their exact size
  * so that each parser reads the same bytes; none has a body.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +32,15 @@
 #define RUN_NS 50000000.0 /* about 50 ms of CPU per run */
 
 struct parser {
+	const char *which; /* its name on the command line */
 	const char *name;
 	ssize_t (*parse)(char *buf, size_t len);
 };
 
 static const struct parser parsers[] = {
-	{ "this project", bench_parse_ours },
-	{ "picohttpparser (libh2o)", bench_parse_pico },
-	{ "nodejs http-parser", bench_parse_nodejs },
+	{ "ours", "this project", bench_parse_ours },
+	{ "pico", "picohttpparser (libh2o)", bench_parse_pico },
+	{ "nodejs", "nodejs http-parser", bench_parse_nodejs },
 };
 
 #define NUM_PARSERS (sizeof(parsers) / sizeof(parsers[0]))
@@ -134,12 +139,14 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /*
- * Fills ns[i] with the median ns per request of parser i on r.  A short
- * first run per parser warms the caches and sizes its runs to about RUN_NS
- * each.  The runs take turns (parser 0, 1, 2, then 0 again, ...), so a
- * slow spell of the machine falls on all three parsers, not on one.
+ * Fills ns[i] with the median ns per request on r of each parser i that
+ * is on.  A short first run per parser warms the caches and sizes its runs
+ * to about RUN_NS each.  The runs take turns (parser 0, 1, 2, then 0
+ * again, ...), so a slow spell of the machine falls on all three parsers,
+ * not on one.
  */
-static int measure(const struct request *r, int runs, double *ns)
+static int measure(const struct request *r, int runs, const bool *on,
+		   double *ns)
 {
 	double t[NUM_PARSERS][MAX_RUNS], warm;
 	long n[NUM_PARSERS];
@@ -147,6 +154,8 @@ static int measure(const struct request *r, int runs, double *ns)
 	int k;
 
 	for (i = 0; i < NUM_PARSERS; i++) {
+		if (!on[i])
+			continue;
 		warm = time_calls(&parsers[i], r, 20000);
 		if (warm <= 0)
 			return -1;
@@ -154,12 +163,28 @@ static int measure(const struct request *r, int runs, double *ns)
 	}
 	for (k = 0; k < runs; k++)
 		for (i = 0; i < NUM_PARSERS; i++)
-			t[i][k] = time_calls(&parsers[i], r, n[i]);
+			if (on[i])
+				t[i][k] = time_calls(&parsers[i], r, n[i]);
 	for (i = 0; i < NUM_PARSERS; i++) {
+		if (!on[i])
+			continue;
 		qsort(t[i], (size_t)runs, sizeof(t[i][0]), cmp_double);
 		ns[i] = t[i][runs / 2];
 	}
 	return 0;
+}
+
+/* Turns on the parser named which, or all of them for NULL. */
+static bool pick(const char *which, bool *on)
+{
+	bool found = false;
+	size_t i;
+
+	for (i = 0; i < NUM_PARSERS; i++) {
+		on[i] = which == NULL || strcmp(which, parsers[i].which) == 0;
+		found = found || on[i];
+	}
+	return found;
 }
 
 int main(int argc, char **argv)
@@ -169,11 +194,16 @@ int main(int argc, char **argv)
 	size_t many_len = make_many_headers(many, sizeof(many));
 	int runs = argc > 1 ? atoi(argv[1]) : 7;
 	double ns[NUM_PARSERS];
+	bool on[NUM_PARSERS];
 	size_t i, j;
 
-	if (argc > 2 || runs < 1 || runs > MAX_RUNS) {
-		fprintf(stderr, "usage: %s [RUNS, 1 to %d]\n", argv[0],
-			MAX_RUNS);
+	if (argc > 3 || runs < 1 || runs > MAX_RUNS ||
+	    !pick(argc > 2 ? argv[2] : NULL, on)) {
+		fprintf(stderr,
+			"usage: %s [RUNS [WHICH]]\n"
+			"  RUNS   runs per figure, 1 to %d (default 7)\n"
+			"  WHICH  ours, pico or nodejs: time only that one\n",
+			argv[0], MAX_RUNS);
 		return 1;
 	}
 	if (set_request(&reqs[0], "wrk", wrk_request,
@@ -197,12 +227,14 @@ int main(int argc, char **argv)
 	printf("| parser | request | bytes | ns/request | MB/s |\n");
 	printf("|---|---|---:|---:|---:|\n");
 	for (j = 0; j < 3; j++) {
-		if (measure(&reqs[j], runs, ns) != 0)
+		if (measure(&reqs[j], runs, on, ns) != 0)
 			return 1;
 		for (i = 0; i < NUM_PARSERS; i++)
-			printf("| %s | %s | %zu | %.0f | %.0f |\n",
-			       parsers[i].name, reqs[j].name, reqs[j].len,
-			       ns[i], (double)reqs[j].len / ns[i] * 1e3);
+			if (on[i])
+				printf("| %s | %s | %zu | %.0f | %.0f |\n",
+				       parsers[i].name, reqs[j].name,
+				       reqs[j].len, ns[i],
+				       (double)reqs[j].len / ns[i] * 1e3);
 		fflush(stdout);
 	}
 	for (j = 0; j < 3; j++)
