@@ -1446,6 +1446,36 @@ static void test_every_byte_in_every_place(void **state)
 	}
 }
 
+/*
+ * Long values and targets are checked 8 bytes at a time before byte by
+ * byte: every byte value at each of 16 places in a long run, so that it
+ * falls in every lane of a word and in the bytes after the last word.
+ */
+static void test_every_byte_in_long_runs(void **state)
+{
+	static const char fill[] = "abcdefghijklmnop";
+	char value[128], target[128];
+	unsigned int i, k;
+
+	(void)state;
+	for (i = 0; i < 256; i++) {
+		unsigned char c = (unsigned char)i;
+
+		for (k = 0; k < 16; k++) {
+			snprintf(value, sizeof(value),
+				 GET11 "X: %.*s@%s%s\r\n\r\n", (int)k, fill,
+				 fill, fill);
+			expect_byte_answer(value, c,
+					   rfc_field_char(c) ? 0 : 400);
+			snprintf(target, sizeof(target),
+				 "GET /%.*s@%s%s HTTP/1.1\r\nHost: a\r\n\r\n",
+				 (int)k, fill, fill, fill);
+			expect_byte_answer(target, c,
+					   c > 0x20 && c != 0x7f ? 0 : 400);
+		}
+	}
+}
+
 /* ---- the fields the parser acts on --------------------------------------- */
 
 /*
@@ -1985,6 +2015,7 @@ int main(void)
 		cmocka_unit_test(test_state_across_pipelined_requests),
 		cmocka_unit_test(test_state_same_or_shorter_len),
 		cmocka_unit_test(test_every_byte_in_every_place),
+		cmocka_unit_test(test_every_byte_in_long_runs),
 		cmocka_unit_test(test_framing_field_names),
 		cmocka_unit_test(test_request_fields_set_by_each_call),
 		cmocka_unit_test(test_keep_alive_matrix),
