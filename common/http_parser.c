@@ -336,7 +336,8 @@ static size_t skip_words_above(const unsigned char *b, size_t i, size_t end,
 	const uint64_t tops = 0x8080808080808080u;
 	uint64_t w, del;
 
-	while (end - i >= 8) {
+	/* Not end - i >= 8: that would wrap if i were ever past end. */
+	while (i + 8 <= end) {
 		memcpy(&w, b + i, 8); /* one unaligned load, not a call */
 		del = w ^ (ones * 0x7f);
 		if ((((w - ones * lo) & ~w) | ((del - ones) & ~del)) & tops)
@@ -354,7 +355,9 @@ static size_t skip_words_above(const unsigned char *b, size_t i, size_t end,
  * The same as peek() in a loop, but the bounds are worked out once: the
  * run can go as far as the bytes received or the section's limit,
  * whichever comes first.  Checking both for every byte, and counting each
- * byte examined one by one, cost as much as the rest of the loop.
+ * byte examined one by one, cost as much as the rest of the loop.  It is
+ * inline because each caller passes a constant class: the compiler then
+ * keeps only the branch that class takes.
  */
 static inline int skip_class(struct scan *s, enum char_class cls)
 {
