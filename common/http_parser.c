@@ -93,6 +93,8 @@ static const struct method_name {
 	METHOD(HTTP_PATCH, "PATCH"),
 };
 
+#undef METHOD
+
 #define NUM_METHODS (sizeof(method_names) / sizeof(method_names[0]))
 
 /* ---- characters ---------------------------------------------------------- */
