@@ -190,6 +190,26 @@ run: $(BIN)/$(MODEL)
 bench: deps-bench all
 	$(Q)sh tests/bench/bench.sh
 
+# The project's parser against picohttpparser and the nodejs http-parser
+# (tests/bench/parser/, docs/parser.md).  The deps step comes first: it
+# installs the two libraries the bench links with.  RUNS= sets the runs
+# per figure (default 7).
+BENCH_PARSER := $(OUT)/bench-parser
+BENCH_PARSER_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/bench/parser/*.c))
+# parse_nodejs.c wants the system's <http_parser.h>, which -Icommon would hide.
+$(OUT)/tests/bench/parser/parse_nodejs.o: CFLAGS := $(filter-out -Icommon,$(CFLAGS))
+$(BENCH_PARSER): $(BENCH_PARSER_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -l:libh2o.so.0.13 -lhttp_parser $(LDLIBS)
+
+.PHONY: bench-parser
+bench-parser:
+	$(Q)sh tests/deps.sh bench-parser
+	$(Q)$(MAKE) --no-print-directory $(BENCH_PARSER)
+	$(Q)if command -v taskset >/dev/null 2>&1; then pin="taskset -c 0"; \
+	else pin=; fi; $$pin $(BENCH_PARSER) $(RUNS)
+
 # The 1 MiB file that www/index.html links to.  Made, not stored: a megabyte
 # in every clone for one link.  Deterministic (www/big/README.txt says what
 # each line holds), so every build serves the same bytes.
@@ -242,7 +262,7 @@ check-diffs:
 
 FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c tests/adversarial/*.[ch] \
 	tests/contract/*.[ch] tests/lib/*.[ch] tests/soak/*.c tests/fuzz/*.c \
-	tests/bench/*.c)
+	tests/bench/*.c tests/bench/parser/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 

@@ -79,26 +79,110 @@ struct parser {
 	bool gather; /* the second walk over a complete chunked body */
 };
 
-static const char *const method_names[] = {
-	[HTTP_GET] = "GET",	    [HTTP_HEAD] = "HEAD",
-	[HTTP_POST] = "POST",	    [HTTP_PUT] = "PUT",
-	[HTTP_DELETE] = "DELETE",   [HTTP_CONNECT] = "CONNECT",
-	[HTTP_OPTIONS] = "OPTIONS", [HTTP_TRACE] = "TRACE",
-	[HTTP_PATCH] = "PATCH",
+/* A method's name with its length, known at compile time: no strlen(). */
+#define METHOD(m, name) [m] = { name, sizeof(name) - 1 }
+
+static const struct method_name {
+	const char *name;
+	size_t len;
+} method_names[] = {
+	METHOD(HTTP_GET, "GET"),	 METHOD(HTTP_HEAD, "HEAD"),
+	METHOD(HTTP_POST, "POST"),	 METHOD(HTTP_PUT, "PUT"),
+	METHOD(HTTP_DELETE, "DELETE"),	 METHOD(HTTP_CONNECT, "CONNECT"),
+	METHOD(HTTP_OPTIONS, "OPTIONS"), METHOD(HTTP_TRACE, "TRACE"),
+	METHOD(HTTP_PATCH, "PATCH"),
 };
+
+#undef METHOD
 
 #define NUM_METHODS (sizeof(method_names) / sizeof(method_names[0]))
 
 /* ---- characters ---------------------------------------------------------- */
 
+/*
+ * What a byte may be part of, one bit per grammar rule.  A byte's class is
+ * one load from the table below, the same price for every byte, where a
+ * test such as strchr("\"(),/:;<=>?@[\\]{}", c) walks a string for each
+ * one: the loops over tokens, targets and field values spend most of their
+ * time on this question, so it is worth a table.
+ */
+enum char_class {
+	CH_TOKEN = 1,  /* tchar (RFC 9110 5.6.2): methods and field names */
+	CH_FIELD = 2,  /* field-vchar, SP, HTAB, obs-text (RFC 9110 5.5) */
+	CH_TARGET = 4, /* a request-target's: visible, and >= 0x80 */
+	CH_HOST = 8,   /* unreserved or sub-delims (RFC 3986 2.2, 2.3) */
+};
+
+/*
+ * The combinations that occur, named for the table.  clang-format would
+ * put each entry of the table on a line of its own; it is kept off here.
+ */
+/* clang-format off */
+#define CTL 0				      /* control: in nothing */
+#define WSP CH_FIELD			      /* SP, HTAB */
+#define DLM (CH_FIELD | CH_TARGET)	      /* a delimiter, not in a token */
+#define SUB (CH_FIELD | CH_TARGET | CH_HOST)  /* a delimiter a host may hold */
+#define TOK (CH_TOKEN | CH_FIELD | CH_TARGET) /* a tchar no host holds */
+#define TKH (TOK | CH_HOST)		      /* letters, digits, "-._~!$&'*+" */
+#define OBS (CH_FIELD | CH_TARGET)	      /* obs-text, >= 0x80 */
+#define OBS8 OBS, OBS, OBS, OBS, OBS, OBS, OBS, OBS
+
+/* LESSON: a 256-entry table answers "is this byte allowed here" in one
+   load; it is how fast parsers test bytes, and it is still readable. */
+static const unsigned char char_classes[256] = {
+	/* 0x00-0x1f: controls; only HTAB (0x09) appears, inside values. */
+	CTL, CTL, CTL, CTL, CTL, CTL, CTL, CTL,
+	CTL, WSP, CTL, CTL, CTL, CTL, CTL, CTL,
+	CTL, CTL, CTL, CTL, CTL, CTL, CTL, CTL,
+	CTL, CTL, CTL, CTL, CTL, CTL, CTL, CTL,
+	/*   SP    !    "    #    $    %    &    '  */
+	WSP, TKH, DLM, TOK, TKH, TOK, TKH, TKH,
+	/*   (    )    *    +    ,    -    .    /  */
+	SUB, SUB, TKH, TKH, SUB, TKH, TKH, DLM,
+	/*   0    1    2    3    4    5    6    7  */
+	TKH, TKH, TKH, TKH, TKH, TKH, TKH, TKH,
+	/*   8    9    :    ;    <    =    >    ?  */
+	TKH, TKH, DLM, SUB, DLM, SUB, DLM, DLM,
+	/*   @    A    B    C    D    E    F    G  */
+	DLM, TKH, TKH, TKH, TKH, TKH, TKH, TKH,
+	/*   H    I    J    K    L    M    N    O  */
+	TKH, TKH, TKH, TKH, TKH, TKH, TKH, TKH,
+	/*   P    Q    R    S    T    U    V    W  */
+	TKH, TKH, TKH, TKH, TKH, TKH, TKH, TKH,
+	/*   X    Y    Z    [    \    ]    ^    _  */
+	TKH, TKH, TKH, DLM, DLM, DLM, TOK, TKH,
+	/*   `    a    b    c    d    e    f    g  */
+	TOK, TKH, TKH, TKH, TKH, TKH, TKH, TKH,
+	/*   h    i    j    k    l    m    n    o  */
+	TKH, TKH, TKH, TKH, TKH, TKH, TKH, TKH,
+	/*   p    q    r    s    t    u    v    w  */
+	TKH, TKH, TKH, TKH, TKH, TKH, TKH, TKH,
+	/*   x    y    z    {    |    }    ~  DEL  */
+	TKH, TKH, TKH, DLM, TOK, DLM, TKH, CTL,
+	/* 0x80-0xff: obs-text, allowed in values and (for the router to
+	   judge) in targets. */
+	OBS8, OBS8, OBS8, OBS8, OBS8, OBS8, OBS8, OBS8,
+	OBS8, OBS8, OBS8, OBS8, OBS8, OBS8, OBS8, OBS8,
+};
+/* clang-format on */
+
+#undef CTL
+#undef WSP
+#undef DLM
+#undef SUB
+#undef TOK
+#undef TKH
+#undef OBS
+#undef OBS8
+
+static bool char_is(unsigned char c, enum char_class cls)
+{
+	return (char_classes[c] & cls) != 0;
+}
+
 static bool is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static bool is_alpha(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 static int hex_value(unsigned char c)
@@ -117,10 +201,10 @@ static unsigned char to_lower(unsigned char c)
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-/* tchar (RFC 9110 5.6.2): a visible ASCII character but a delimiter. */
+/* tchar: a visible ASCII character but a delimiter. */
 static bool is_tchar(unsigned char c)
 {
-	return c > 0x20 && c < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", c) == NULL;
+	return char_is(c, CH_TOKEN);
 }
 
 static bool is_ows(unsigned char c)
@@ -128,24 +212,37 @@ static bool is_ows(unsigned char c)
 	return c == ' ' || c == '\t';
 }
 
-/* field-vchar, SP or HTAB (RFC 9110 5.5); bytes >= 0x80 are obs-text. */
+/* field-vchar, SP or HTAB; bytes >= 0x80 are obs-text. */
 static bool is_field_char(unsigned char c)
 {
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
+	return char_is(c, CH_FIELD);
 }
 
-/* Anything visible may appear in a request-target; CTLs and SP may not. */
-static bool is_target_char(unsigned char c)
-{
-	return c > 0x20 && c != 0x7f;
-}
-
-/* unreserved or sub-delims (RFC 3986 2.2, 2.3): a reg-name's bytes. */
+/* A reg-name's bytes, but for '%', whose escape is checked apart. */
 static bool is_host_char(unsigned char c)
 {
-	return is_alpha(c) || is_digit(c) ||
-	       (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+	return char_is(c, CH_HOST);
 }
+
+/*
+ * Equal but for ASCII case, a[0..n) and b[0..n): the caller has compared
+ * the lengths, so neither needs a strlen().
+ */
+static bool equal_nocase(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (to_lower((unsigned char)a[i]) !=
+		    to_lower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* A view equal to a string literal lit, ignoring case: no strlen(). */
+#define VIEW_IS(view, lit)                                                     \
+	((view)->len == sizeof(lit) - 1 &&                                     \
+	 equal_nocase((view)->p, lit, sizeof(lit) - 1))
 
 /* ---- the cursor ---------------------------------------------------------- */
 
@@ -185,7 +282,7 @@ static int peek(struct scan *s, unsigned char *c)
 }
 
 /* Takes the byte want, or rejects the request. */
-static int take_byte(struct scan *s, unsigned char want)
+static inline int take_byte(struct scan *s, unsigned char want)
 {
 	unsigned char c;
 	int rc = peek(s, &c);
@@ -220,16 +317,79 @@ static void run_stop(struct scan *s, size_t acc)
 	s->run_acc = acc;
 }
 
+/*
+ * Returns the first i' >= i such that the 8 bytes from b[i'] hold a byte
+ * below lo or a DEL, or fewer than 8 bytes are left before end.
+ *
+ * LESSON: SWAR, "SIMD within a register".  One 64-bit word holds 8 bytes,
+ * and one subtraction works on all of them: w - 0x0101...01 * lo borrows
+ * into a byte's top bit exactly when that byte is below lo (for lo <= 128;
+ * a byte >= 0x80 had its top bit set already, which ~w masks out).  XOR
+ * with 0x7f7f...7f turns a DEL into a zero byte, which the same test with
+ * lo = 1 finds.  So a word with no control character costs a handful of
+ * instructions instead of eight table loads.  A borrow can also mark a
+ * byte after a real match, but then there is a real match: the word is
+ * only ever used as "all clear" or "look closer".
+ */
+static size_t skip_words_above(const unsigned char *b, size_t i, size_t end,
+			       unsigned char lo)
+{
+	const uint64_t ones = 0x0101010101010101u;
+	const uint64_t tops = 0x8080808080808080u;
+	uint64_t w, del;
+
+	/* Not end - i >= 8: that would wrap if i were ever past end. */
+	while (i + 8 <= end) {
+		memcpy(&w, b + i, 8); /* one unaligned load, not a call */
+		del = w ^ (ones * 0x7f);
+		if ((((w - ones * lo) & ~w) | ((del - ones) & ~del)) & tops)
+			break;
+		i += 8;
+	}
+	return i;
+}
+
+/*
+ * Skips the bytes of class cls from s->pos on, and looks at the byte
+ * after them: 0 if it is there (s->pos is on it, for the caller to judge),
+ * else what need() answers for it.
+ *
+ * The same as peek() in a loop, but the bounds are worked out once: the
+ * run can go as far as the bytes received or the section's limit,
+ * whichever comes first.  Checking both for every byte, and counting each
+ * byte examined one by one, cost as much as the rest of the loop.  It is
+ * inline because each caller passes a constant class: the compiler then
+ * keeps only the branch that class takes.
+ */
+static inline int skip_class(struct scan *s, enum char_class cls)
+{
+	const unsigned char *b = (const unsigned char *)s->buf;
+	size_t end = s->len < s->limit ? s->len : s->limit;
+	size_t i = s->pos;
+
+	/* Field values and targets are most of a request's bytes, and a
+	   control character is the only byte they cannot hold (with SP for
+	   a target, HTAB allowed in a value): look for one 8 bytes at a time,
+	   then find the exact byte one by one. */
+	if (cls == CH_FIELD)
+		i = skip_words_above(b, i, end, ' ');
+	else if (cls == CH_TARGET)
+		i = skip_words_above(b, i, end, ' ' + 1);
+	while (i < end && char_is(b[i], cls))
+		i++;
+	s->examined += i - s->pos;
+	s->pos = i;
+	return need(s, 1); /* the byte after the run */
+}
+
 /* Takes the longest run of tchars, possibly empty, as *tok. */
 static int take_token(struct scan *s, struct http_str *tok)
 {
-	unsigned char c;
 	int rc;
 
 	tok->p = s->buf + s->pos;
 	run_start(s);
-	while ((rc = peek(s, &c)) == 0 && is_tchar(c))
-		s->pos++;
+	rc = skip_class(s, CH_TOKEN);
 	run_stop(s, 0);
 	tok->len = (size_t)(s->buf + s->pos - tok->p);
 	return rc;
@@ -245,7 +405,7 @@ static int take_token(struct scan *s, struct http_str *tok)
  * differently, one of them sees a header field the other does not, and
  * that is how requests get smuggled past a proxy.
  */
-static int take_eol(struct scan *s)
+static inline int take_eol(struct scan *s)
 {
 	unsigned char c;
 	int rc = peek(s, &c);
@@ -282,8 +442,8 @@ static bool method_lookup(const struct http_str *name, enum http_method *m)
 	size_t i;
 
 	for (i = 0; i < NUM_METHODS; i++) {
-		if (strlen(method_names[i]) == name->len &&
-		    memcmp(method_names[i], name->p, name->len) == 0) {
+		if (method_names[i].len == name->len &&
+		    memcmp(method_names[i].name, name->p, name->len) == 0) {
 			*m = (enum http_method)i;
 			return true;
 		}
@@ -327,13 +487,13 @@ static const char *ip_literal_end(const char *p, const char *end)
 static const char *reg_name_end(const char *p, const char *end)
 {
 	while (p < end) {
-		if (*p == '%') {
+		if (is_host_char((unsigned char)*p)) {
+			p++;
+		} else if (*p == '%') {
 			if (end - p < 3 || hex_value((unsigned char)p[1]) < 0 ||
 			    hex_value((unsigned char)p[2]) < 0)
 				return NULL;
 			p += 3;
-		} else if (is_host_char((unsigned char)*p)) {
-			p++;
 		} else {
 			break;
 		}
@@ -368,13 +528,10 @@ static bool authority_is_valid(const struct http_str *a, bool need_host,
 	return p == end;
 }
 
-/* Case-insensitive prefix test on a view. */
-static bool has_prefix_nocase(const struct http_str *s, const char *prefix)
-{
-	struct http_str head = { s->p, strlen(prefix) };
-
-	return s->len >= head.len && http_str_equal_nocase(&head, prefix);
-}
+/* Case-insensitive test that a view starts with a string literal. */
+#define HAS_PREFIX_NOCASE(view, lit)                                           \
+	((view)->len >= sizeof(lit) - 1 &&                                     \
+	 equal_nocase((view)->p, lit, sizeof(lit) - 1))
 
 /*
  * absolute-form, "http://host:port/path?query" (RFC 9112 3.2.2): what a
@@ -387,10 +544,10 @@ static int split_absolute_form(struct http_request *req)
 	const char *p, *end = t->p + t->len;
 	size_t skip;
 
-	if (has_prefix_nocase(t, "http://"))
-		skip = 7;
-	else if (has_prefix_nocase(t, "https://"))
-		skip = 8;
+	if (HAS_PREFIX_NOCASE(t, "http://"))
+		skip = sizeof("http://") - 1;
+	else if (HAS_PREFIX_NOCASE(t, "https://"))
+		skip = sizeof("https://") - 1;
 	else
 		return 400;
 	p = t->p + skip;
@@ -454,9 +611,21 @@ static int take_digit(struct scan *s, int *d)
 /* HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 2.3), case-sensitive. */
 static int take_version(struct scan *s, int *major, int *minor)
 {
+	const char *b = s->buf + s->pos;
 	const char *name = "HTTP/";
 	int rc = 0;
 
+	/* Nearly always all 8 bytes are here and well-formed: check them at
+	   once.  Otherwise byte by byte, which finds the byte that is wrong
+	   or the first one missing. */
+	if (need(s, 8) == 0 && memcmp(b, name, 5) == 0 &&
+	    is_digit((unsigned char)b[5]) && b[6] == '.' &&
+	    is_digit((unsigned char)b[7])) {
+		*major = b[5] - '0';
+		*minor = b[7] - '0';
+		s->pos += 8;
+		return 0;
+	}
 	while (*name != '\0' && rc == 0)
 		rc = take_byte(s, (unsigned char)*name++);
 	if (rc == 0)
@@ -518,19 +687,16 @@ static int step_target(struct parser *p)
 {
 	struct http_request *req = p->req;
 	struct scan *s = &p->s;
-	unsigned char c;
 	int rc;
 
 	req->target.p = s->buf + s->pos;
 	run_start(s);
-	while ((rc = peek(s, &c)) == 0 && c != ' ') {
-		if (!is_target_char(c))
-			return 400;
-		s->pos++;
-	}
+	rc = skip_class(s, CH_TARGET);
 	run_stop(s, 0);
 	if (rc != 0)
 		return rc;
+	if (s->buf[s->pos] != ' ')
+		return 400; /* a CTL, or a line end too soon */
 	req->target.len = (size_t)(s->buf + s->pos - req->target.p);
 	if (req->target.len == 0)
 		return 400;
@@ -567,7 +733,7 @@ static int step_version(struct parser *p)
 
 /* ---- what the header fields mean ----------------------------------------- */
 
-static void trim_ows(struct http_str *v)
+static inline void trim_ows(struct http_str *v)
 {
 	while (v->len > 0 && is_ows((unsigned char)v->p[0])) {
 		v->p++;
@@ -601,51 +767,6 @@ static bool list_next(struct http_str *list, struct http_str *elem)
 	return true;
 }
 
-/* True if some element of some field called name equals token. */
-static bool list_has(const struct http_request *req, const char *name,
-		     const char *token)
-{
-	struct http_str list, elem;
-	size_t i;
-
-	for (i = 0; i < req->num_headers; i++) {
-		if (!http_str_equal_nocase(&req->headers[i].name, name))
-			continue;
-		list = req->headers[i].value;
-		while (list_next(&list, &elem))
-			if (http_str_equal_nocase(&elem, token))
-				return true;
-	}
-	return false;
-}
-
-/*
- * RFC 9112 3.2: "A server MUST respond with a 400 to any HTTP/1.1 request
- * message that lacks a Host header field and to any request message that
- * contains more than one Host header field line or a Host header field
- * with an invalid field value."
- */
-static int check_host(struct http_request *req)
-{
-	const struct http_str *host = NULL;
-	size_t i;
-
-	for (i = 0; i < req->num_headers; i++) {
-		if (!http_str_equal_nocase(&req->headers[i].name, "Host"))
-			continue;
-		if (host != NULL)
-			return 400;
-		host = &req->headers[i].value;
-	}
-	if (host == NULL)
-		return req->version_minor >= 1 ? 400 : 0;
-	if (!authority_is_valid(host, false, false))
-		return 400;
-	if (req->host.p == NULL) /* absolute-form has set it already */
-		req->host = *host;
-	return 0;
-}
-
 /* 1*DIGIT into *out; false if empty, not all digits, or over 64 bits. */
 static bool parse_decimal(const struct http_str *s, uint64_t *out)
 {
@@ -666,32 +787,171 @@ static bool parse_decimal(const struct http_str *s, uint64_t *out)
 }
 
 /*
+ * What the few fields that frame and keep a request say, gathered in one
+ * walk over req->headers (every line of each, in order); the checks below
+ * only read it.
+ */
+struct head_fields {
+	const struct http_str *host; /* the first Host line's value */
+	size_t hosts;		     /* Host lines */
+	uint64_t length;	     /* the Content-Length */
+	bool has_length;	     /* some Content-Length element */
+	bool bad_length;	     /* one not a number, or another number */
+	bool has_te;		     /* some Transfer-Encoding line */
+	size_t codings;		     /* transfer codings, on all its lines */
+	size_t chunked;		     /* how many of them are chunked */
+	bool last_is_chunked;	     /* the final coding is chunked */
+	bool close;		     /* Connection: close */
+	bool keep;		     /* Connection: keep-alive */
+	bool continue_100;	     /* Expect: 100-continue */
+};
+
+/* The fields the parser acts on; every other one is the caller's. */
+enum field_name {
+	FIELD_OTHER,
+	FIELD_HOST,
+	FIELD_CONTENT_LENGTH,
+	FIELD_TRANSFER_ENCODING,
+	FIELD_CONNECTION,
+	FIELD_EXPECT,
+};
+
+/*
+ * Which of those a field's name is.  Their lengths all differ, so the
+ * length alone leaves one candidate, and comparing it stops at the first
+ * byte for most other names: a request's "Accept-Language" costs one
+ * switch, not five string comparisons.
+ */
+static enum field_name field_name_of(const struct http_str *name)
+{
+	switch (name->len) {
+	case sizeof("Host") - 1:
+		return VIEW_IS(name, "Host") ? FIELD_HOST : FIELD_OTHER;
+	case sizeof("Expect") - 1:
+		return VIEW_IS(name, "Expect") ? FIELD_EXPECT : FIELD_OTHER;
+	case sizeof("Connection") - 1:
+		return VIEW_IS(name, "Connection") ? FIELD_CONNECTION
+						   : FIELD_OTHER;
+	case sizeof("Content-Length") - 1:
+		return VIEW_IS(name, "Content-Length") ? FIELD_CONTENT_LENGTH
+						       : FIELD_OTHER;
+	case sizeof("Transfer-Encoding") - 1:
+		return VIEW_IS(name, "Transfer-Encoding")
+			       ? FIELD_TRANSFER_ENCODING
+			       : FIELD_OTHER;
+	default:
+		return FIELD_OTHER;
+	}
+}
+
+/*
  * Content-Length = 1*DIGIT (RFC 9110 8.6).  A list ("5, 5") or repeated
  * lines are accepted only when every value is the same number.
  */
-static int parse_content_length(const struct http_request *req,
-				uint64_t *length, bool *present)
+static void note_content_length(struct head_fields *f,
+				const struct http_str *value)
 {
-	struct http_str list, elem;
+	struct http_str list = *value, elem;
 	uint64_t v;
+
+	while (list_next(&list, &elem)) {
+		if (!parse_decimal(&elem, &v) ||
+		    (f->has_length && v != f->length)) {
+			f->bad_length = true;
+			return;
+		}
+		f->length = v;
+		f->has_length = true;
+	}
+}
+
+/* The transfer codings of one Transfer-Encoding line, in order. */
+static void note_transfer_encoding(struct head_fields *f,
+				   const struct http_str *value)
+{
+	struct http_str list = *value, elem;
+
+	f->has_te = true;
+	while (list_next(&list, &elem)) {
+		if (elem.len == 0)
+			continue;
+		f->codings++;
+		f->last_is_chunked = VIEW_IS(&elem, "chunked");
+		if (f->last_is_chunked)
+			f->chunked++;
+	}
+}
+
+/* Connection options are case-insensitive tokens (RFC 9112 9.3). */
+static void note_connection(struct head_fields *f, const struct http_str *value)
+{
+	struct http_str list = *value, elem;
+
+	while (list_next(&list, &elem)) {
+		if (VIEW_IS(&elem, "close"))
+			f->close = true;
+		else if (VIEW_IS(&elem, "keep-alive"))
+			f->keep = true;
+	}
+}
+
+static void note_expect(struct head_fields *f, const struct http_str *value)
+{
+	struct http_str list = *value, elem;
+
+	while (list_next(&list, &elem))
+		if (VIEW_IS(&elem, "100-continue"))
+			f->continue_100 = true;
+}
+
+/* The one walk over the header fields once the head is complete. */
+static void gather_fields(const struct http_request *req, struct head_fields *f)
+{
+	const struct http_header *h;
 	size_t i;
 
-	*present = false;
-	*length = 0;
+	memset(f, 0, sizeof(*f));
 	for (i = 0; i < req->num_headers; i++) {
-		if (!http_str_equal_nocase(&req->headers[i].name,
-					   "Content-Length"))
-			continue;
-		list = req->headers[i].value;
-		while (list_next(&list, &elem)) {
-			if (!parse_decimal(&elem, &v))
-				return 400;
-			if (*present && v != *length)
-				return 400;
-			*length = v;
-			*present = true;
+		h = &req->headers[i];
+		switch (field_name_of(&h->name)) {
+		case FIELD_HOST:
+			if (f->hosts++ == 0)
+				f->host = &h->value;
+			break;
+		case FIELD_CONTENT_LENGTH:
+			note_content_length(f, &h->value);
+			break;
+		case FIELD_TRANSFER_ENCODING:
+			note_transfer_encoding(f, &h->value);
+			break;
+		case FIELD_CONNECTION:
+			note_connection(f, &h->value);
+			break;
+		case FIELD_EXPECT:
+			note_expect(f, &h->value);
+			break;
+		case FIELD_OTHER:
+			break;
 		}
 	}
+}
+
+/*
+ * RFC 9112 3.2: "A server MUST respond with a 400 to any HTTP/1.1 request
+ * message that lacks a Host header field and to any request message that
+ * contains more than one Host header field line or a Host header field
+ * with an invalid field value."
+ */
+static int check_host(struct http_request *req, const struct head_fields *f)
+{
+	if (f->hosts > 1)
+		return 400;
+	if (f->hosts == 0)
+		return req->version_minor >= 1 ? 400 : 0;
+	if (!authority_is_valid(f->host, false, false))
+		return 400;
+	if (req->host.p == NULL) /* absolute-form has set it already */
+		req->host = *f->host;
 	return 0;
 }
 
@@ -704,30 +964,12 @@ static int parse_content_length(const struct http_request *req,
  *   - another coding before a final chunked ("gzip, chunked"): the
  *     framing is clear but we cannot decode the body: 501 (RFC 9112 6.1).
  */
-static int parse_transfer_encoding(struct http_request *req)
+static int check_transfer_encoding(struct http_request *req,
+				   const struct head_fields *f)
 {
-	struct http_str list, elem;
-	size_t i, codings = 0, chunked = 0;
-	bool last_is_chunked = false;
-
-	for (i = 0; i < req->num_headers; i++) {
-		if (!http_str_equal_nocase(&req->headers[i].name,
-					   "Transfer-Encoding"))
-			continue;
-		list = req->headers[i].value;
-		while (list_next(&list, &elem)) {
-			if (elem.len == 0)
-				continue;
-			codings++;
-			last_is_chunked =
-				http_str_equal_nocase(&elem, "chunked");
-			if (last_is_chunked)
-				chunked++;
-		}
-	}
-	if (!last_is_chunked || chunked > 1)
+	if (!f->last_is_chunked || f->chunked > 1)
 		return 400;
-	if (codings > 1)
+	if (f->codings > 1)
 		return 501;
 	req->chunked = true;
 	return 0;
@@ -742,46 +984,39 @@ static int parse_transfer_encoding(struct http_request *req)
  * it is the only safe answer), as is any Transfer-Encoding from an
  * HTTP/1.0 client, whose framing RFC 9112 6.1 calls faulty.
  */
-static int check_framing(struct http_request *req,
+static int check_framing(struct http_request *req, const struct head_fields *f,
 			 const struct http_limits *lim, bool known)
 {
-	uint64_t length;
-	bool has_length;
 	int rc;
 
-	rc = parse_content_length(req, &length, &has_length);
-	if (rc != 0)
-		return rc;
-	if (http_find_header(req, "Transfer-Encoding") != NULL) {
-		if (has_length || req->version_minor == 0)
+	if (f->bad_length)
+		return 400;
+	if (f->has_te) {
+		if (f->has_length || req->version_minor == 0)
 			return 400;
-		rc = parse_transfer_encoding(req);
+		rc = check_transfer_encoding(req, f);
 		if (rc != 0)
 			return rc;
 	}
 	if (!known)
 		return 501;
-	if (length > lim->max_body)
+	if (f->length > lim->max_body)
 		return 413; /* before the body arrives: no need to wait */
-	req->content_length = (size_t)length;
+	req->content_length = (size_t)f->length;
 	return 0;
 }
 
 /*
- * Connection options are case-insensitive tokens (RFC 9112 9.3).  "close"
- * always wins; HTTP/1.0 stays open only when it asks with "keep-alive".
- * Expect: only "100-continue" means anything to us, and only from an
- * HTTP/1.1 client (RFC 9110 10.1.1); other expectations are ignored,
- * which RFC 9110 allows (417 is a MAY).
+ * "close" always wins; HTTP/1.0 stays open only when it asks with
+ * "keep-alive".  Expect: only "100-continue" means anything to us, and
+ * only from an HTTP/1.1 client (RFC 9110 10.1.1); other expectations are
+ * ignored, which RFC 9110 allows (417 is a MAY).
  */
-static void set_connection_options(struct http_request *req)
+static void set_connection_options(struct http_request *req,
+				   const struct head_fields *f)
 {
-	bool close = list_has(req, "Connection", "close");
-	bool keep = list_has(req, "Connection", "keep-alive");
-
-	req->keep_alive = !close && (req->version_minor >= 1 || keep);
-	req->expect_continue = req->version_minor >= 1 &&
-			       list_has(req, "Expect", "100-continue");
+	req->keep_alive = !f->close && (req->version_minor >= 1 || f->keep);
+	req->expect_continue = req->version_minor >= 1 && f->continue_100;
 }
 
 static size_t max_fields(const struct http_limits *lim)
@@ -816,13 +1051,15 @@ static void enter_chunked_body(struct scan *s, const struct http_limits *lim)
 static int end_head(struct parser *p)
 {
 	struct http_request *req = p->req;
+	struct head_fields f;
 	int rc;
 
 	req->header_len = p->s.pos;
-	set_connection_options(req);
-	rc = check_host(req);
+	gather_fields(req, &f);
+	set_connection_options(req, &f);
+	rc = check_host(req, &f);
 	if (rc == 0)
-		rc = check_framing(req, p->lim, p->st->known);
+		rc = check_framing(req, &f, p->lim, p->st->known);
 	if (rc != 0)
 		return rc;
 	if (!req->chunked)
@@ -889,14 +1126,13 @@ static int step_field_value(struct parser *p)
 
 	value.p = s->buf + s->pos;
 	run_start(s);
-	while ((rc = peek(s, &c)) == 0 && c != '\r' && c != '\n') {
-		if (!is_field_char(c))
-			return 400; /* NUL, ESC, DEL, ... */
-		s->pos++;
-	}
+	rc = skip_class(s, CH_FIELD);
 	run_stop(s, 0);
 	if (rc != 0)
 		return rc;
+	c = (unsigned char)s->buf[s->pos];
+	if (c != '\r' && c != '\n')
+		return 400; /* NUL, ESC, DEL, ... */
 	value.len = (size_t)(s->buf + s->pos - value.p);
 	rc = take_eol(s);
 	if (rc != 0)
@@ -1073,26 +1309,55 @@ static int step_chunk_data_end(struct parser *p)
 
 /* ---- one call ------------------------------------------------------------ */
 
-static int (*const steps[])(struct parser *p) = {
-	[STEP_LEAD] = step_lead,
-	[STEP_METHOD] = step_method,
-	[STEP_TARGET] = step_target,
-	[STEP_VERSION] = step_version,
-	[STEP_FIELD] = step_field,
-	[STEP_FIELD_VALUE] = step_field_value,
-	[STEP_LENGTH_BODY] = step_length_body,
-	[STEP_CHUNK_SIZE] = step_chunk_size,
-	[STEP_CHUNK_EXT] = step_chunk_ext,
-	[STEP_CHUNK_DATA] = step_chunk_data,
-	[STEP_CHUNK_DATA_END] = step_chunk_data_end,
-	[STEP_TRAILER] = step_field,
-	[STEP_TRAILER_VALUE] = step_field_value,
-};
+/*
+ * Runs the step st names.  A switch rather than a table of function
+ * pointers: the compiler can then inline the steps into run_steps(), and
+ * a field line, two steps, costs no calls through a pointer.
+ */
+static int run_step(struct parser *p)
+{
+	switch ((enum step)p->st->step) {
+	case STEP_LEAD:
+		return step_lead(p);
+	case STEP_METHOD:
+		return step_method(p);
+	case STEP_TARGET:
+		return step_target(p);
+	case STEP_VERSION:
+		return step_version(p);
+	case STEP_FIELD:
+	case STEP_TRAILER:
+		return step_field(p);
+	case STEP_FIELD_VALUE:
+	case STEP_TRAILER_VALUE:
+		return step_field_value(p);
+	case STEP_LENGTH_BODY:
+		return step_length_body(p);
+	case STEP_CHUNK_SIZE:
+		return step_chunk_size(p);
+	case STEP_CHUNK_EXT:
+		return step_chunk_ext(p);
+	case STEP_CHUNK_DATA:
+		return step_chunk_data(p);
+	case STEP_CHUNK_DATA_END:
+		return step_chunk_data_end(p);
+	case STEP_NEW:
+	case STEP_DONE:
+	case STEP_FAILED:
+		break;
+	}
+	return 400; /* not reached: run_steps() stops at STEP_DONE */
+}
 
 /*
  * Runs steps, from the one st names, until the request is complete or a
  * step stops.  Only a step that finishes moves st on; one that runs out of
  * bytes keeps just its run's progress and starts again on the next call.
+ *
+ * The cursor is loaded from st once.  After a step finishes, the cursor is
+ * already where the next step starts, so st is written then but not read
+ * back: with two steps per field line, reloading it each time cost more
+ * than some of the steps themselves.
  */
 static int run_steps(struct parser *p)
 {
@@ -1100,26 +1365,25 @@ static int run_steps(struct parser *p)
 	struct scan *s = &p->s;
 	int rc = 0;
 
-	while (rc == 0 && st->step != STEP_DONE) {
-		s->pos = st->pos;
-		s->limit = st->limit;
-		s->over = st->over;
-		s->lf_ok = st->lf_ok;
-		s->run_end = st->run_end;
-		s->run_acc = st->run_acc;
-		rc = steps[st->step](p);
-		if (rc == 0) {
-			st->pos = s->pos;
-			st->limit = s->limit;
-			st->over = s->over;
-			st->lf_ok = s->lf_ok;
-			st->run_end = 0;
-			st->run_acc = 0;
-		} else if (rc == HTTP_INCOMPLETE) {
-			st->run_end = s->run_end;
-			st->run_acc = s->run_acc;
-		}
+	s->pos = st->pos;
+	s->limit = st->limit;
+	s->over = st->over;
+	s->lf_ok = st->lf_ok;
+	s->run_end = st->run_end;
+	s->run_acc = st->run_acc;
+	while (st->step != STEP_DONE) {
+		rc = run_step(p);
+		if (rc != 0)
+			break;
+		st->pos = s->pos;
+		st->limit = s->limit;
+		st->over = s->over;
+		st->lf_ok = s->lf_ok;
+		s->run_end = 0;
+		s->run_acc = 0;
 	}
+	st->run_end = rc == HTTP_INCOMPLETE ? s->run_end : 0;
+	st->run_acc = rc == HTTP_INCOMPLETE ? s->run_acc : 0;
 	return rc;
 }
 
@@ -1149,6 +1413,33 @@ static void gather_chunks(struct parser *p)
 	p->req->body.len = again.body_len;
 }
 
+/*
+ * Empties every field of req but the header array.  The array is most of
+ * the struct (48 fields of 32 bytes), and only headers[0..num_headers) is
+ * ever read, so zeroing it all for each request (a memset of 1.7 KB) was
+ * wasted: each slot is written before num_headers counts it.
+ */
+static void clear_request(struct http_request *req)
+{
+	static const struct http_str none = { NULL, 0 };
+
+	req->method = 0;
+	req->method_name = none;
+	req->target = none;
+	req->path = none;
+	req->query = none;
+	req->version_minor = 0;
+	req->num_headers = 0;
+	req->host = none;
+	req->content_length = 0;
+	req->chunked = false;
+	req->keep_alive = false;
+	req->expect_continue = false;
+	req->header_len = 0;
+	req->body = none;
+	req->status = 0;
+}
+
 /* A new request at buf[0]: its request line's section comes first. */
 static void start_request(struct http_parse_state *st, struct http_request *req,
 			  const struct http_limits *lim)
@@ -1161,7 +1452,7 @@ static void start_request(struct http_parse_state *st, struct http_request *req,
 	st->lf_ok = true;
 	st->limit = lim->max_request_line;
 	st->over = 414;
-	memset(req, 0, sizeof(*req));
+	clear_request(req);
 }
 
 /* ---- public functions ---------------------------------------------------- */
@@ -1240,10 +1531,11 @@ ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 const struct http_str *http_find_header(const struct http_request *req,
 					const char *name)
 {
-	size_t i;
+	size_t n = strlen(name), i; /* once, not once per field */
 
 	for (i = 0; i < req->num_headers; i++)
-		if (http_str_equal_nocase(&req->headers[i].name, name))
+		if (req->headers[i].name.len == n &&
+		    equal_nocase(req->headers[i].name.p, name, n))
 			return &req->headers[i].value;
 	return NULL;
 }
@@ -1372,18 +1664,10 @@ const char *http_method_name(enum http_method m)
 {
 	if ((size_t)m >= NUM_METHODS)
 		return "UNKNOWN";
-	return method_names[m];
+	return method_names[m].name;
 }
 
 bool http_str_equal_nocase(const struct http_str *a, const char *b)
 {
-	size_t i;
-
-	if (strlen(b) != a->len)
-		return false;
-	for (i = 0; i < a->len; i++)
-		if (to_lower((unsigned char)a->p[i]) !=
-		    to_lower((unsigned char)b[i]))
-			return false;
-	return true;
+	return strlen(b) == a->len && equal_nocase(a->p, b, a->len);
 }

@@ -140,8 +140,8 @@ struct http_request {
 	struct http_str query;	     /* after '?', len 0 if none */
 	int version_minor;	     /* HTTP/1.<version_minor>: 0 or 1 */
 
-	struct http_header headers[HTTP_MAX_HEADERS];
-	size_t num_headers;
+	struct http_header headers[HTTP_MAX_HEADERS]; /* [0..num_headers) */
+	size_t num_headers; /* the slots past it hold nothing to read */
 
 	struct http_str host;  /* the Host field value, len 0 if none */
 	size_t content_length; /* declared length, 0 if none */

@@ -7,6 +7,12 @@
 #   sh tests/deps.sh bench   the above, plus wrk, slowhttptest, gnuplot;
 #                            nginx and perf are optional (the bench then
 #                            leaves out the nginx row / the syscall counts)
+#   sh tests/deps.sh bench-parser
+#                            C compiler, make, and the two parsers that
+#                            `make bench-parser` compares ours with:
+#                            picohttpparser (inside Debian's libh2o, which
+#                            ships no header for it) and the nodejs
+#                            http-parser; taskset is optional
 #
 # When something is missing and we are root on a system with apt-get, it runs
 # `apt-get update` once and `apt-get install -y` the Debian packages; otherwise
@@ -20,17 +26,25 @@ set -u
 
 what=${1:-test}
 case $what in
-test | bench) ;;
+test | bench | bench-parser) ;;
 *)
-	echo "usage: sh tests/deps.sh test|bench" >&2
+	echo "usage: sh tests/deps.sh test|bench|bench-parser" >&2
 	exit 2
 	;;
 esac
 
-# name:Debian package:how to check.  A check is a command name, or a path.
+# name:Debian package.  The name is a command, an absolute path, or a
+# shared library's file name (lib*.so*) that the dynamic linker must know.
 required="cc:gcc make:make /usr/include/cmocka.h:libcmocka-dev curl:curl"
 optional="chromium:chromium python3:python3"
 without="make test skips the live page test"
+if [ "$what" = bench-parser ]; then
+	required="cc:gcc make:make libh2o.so.0.13:libh2o0.13"
+	required="$required /usr/include/http_parser.h:libhttp-parser-dev"
+	required="$required libhttp_parser.so:libhttp-parser-dev"
+	optional="taskset:util-linux"
+	without="the bench runs unpinned"
+fi
 if [ "$what" = bench ]; then
 	required="$required wrk:wrk slowhttptest:slowhttptest gnuplot:gnuplot-nox"
 	required="$required taskset:util-linux setsid:util-linux timeout:coreutils"
@@ -48,8 +62,18 @@ present() {
 	done
 	case $1 in
 	/*) [ -e "$1" ] ;;
+	lib*.so*) ldconfig_p | grep -q "^[[:space:]]*$1 " ;;
 	*) command -v "$1" >/dev/null 2>&1 ;;
 	esac
+}
+
+# The dynamic linker's cache; ldconfig is in /sbin, off a user's PATH.
+ldconfig_p() {
+	if command -v ldconfig >/dev/null 2>&1; then
+		ldconfig -p
+	else
+		/sbin/ldconfig -p
+	fi
 }
 
 # Prints the Debian packages of the entries in $1 that are missing.

@@ -1355,6 +1355,229 @@ static void test_state_same_or_shorter_len(void **state)
 	assert_int_equal(req.num_headers, 2);
 }
 
+/* ---- every byte in every place ------------------------------------------- */
+
+/*
+ * The sets the RFCs define, written out as their text does.  The parser
+ * answers the same questions from a table of its own; these tests hold
+ * the table to the text for all 256 byte values.
+ */
+static bool rfc_tchar(unsigned char c) /* RFC 9110 5.6.2 */
+{
+	return c != '\0' &&
+	       strchr("!#$%&'*+-.^_`|~0123456789"
+		      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+		      c) != NULL;
+}
+
+static bool rfc_field_char(unsigned char c) /* RFC 9110 5.5, with obs-text */
+{
+	return c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80;
+}
+
+static bool rfc_host_char(unsigned char c) /* RFC 3986 2.2, 2.3 */
+{
+	return c != '\0' &&
+	       strchr("-._~!$&'()*+,;=0123456789"
+		      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+		      c) != NULL;
+}
+
+/*
+ * The answer for a request made from pattern, whose '@' is replaced by the
+ * byte c: the length for a complete request, else the status.
+ */
+static int answer_with_byte(const char *pattern, unsigned char c)
+{
+	struct http_limits lim = default_limits();
+	struct http_request req;
+	char buf[256];
+	size_t n = strlen(pattern), i;
+	ssize_t rc;
+
+	assert_true(n <= sizeof(buf));
+	for (i = 0; i < n; i++)
+		buf[i] = pattern[i] == '@' ? (char)c : pattern[i];
+	rc = http_parse_request(buf, n, &lim, &req, NULL);
+	return rc > 0 ? 0 : rc == HTTP_ERROR ? req.status : -1;
+}
+
+static void expect_byte_answer(const char *pattern, unsigned char c, int want)
+{
+	int got = answer_with_byte(pattern, c);
+
+	if (got != want)
+		print_error("byte 0x%02x in \"%s\": got %d, want %d "
+			    "(0: complete)\n",
+			    c, pattern, got, want);
+	assert_int_equal(got, want);
+}
+
+static void test_every_byte_in_every_place(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 256; i++) {
+		unsigned char c = (unsigned char)i;
+
+		/* a method: a well-formed unknown one is a 501 */
+		expect_byte_answer("G@T / HTTP/1.1\r\nHost: a\r\n\r\n", c,
+				   c == 'E'	  ? 0
+				   : rfc_tchar(c) ? 501
+						  : 400);
+		/* a target: anything visible, and obs-text for the router */
+		expect_byte_answer("GET /a@b HTTP/1.1\r\nHost: a\r\n\r\n", c,
+				   c > 0x20 && c != 0x7f ? 0 : 400);
+		/* a field name ("X:Y: v" is the field X with value "Y: v") */
+		expect_byte_answer(GET11 "X@Y: v\r\n\r\n", c,
+				   rfc_tchar(c) || c == ':' ? 0 : 400);
+		/* a field value */
+		expect_byte_answer(GET11 "X: a@b\r\n\r\n", c,
+				   rfc_field_char(c) ? 0 : 400);
+		/* a Host value: a reg-name ("a:b" has no valid port) */
+		expect_byte_answer("GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", c,
+				   rfc_host_char(c) ? 0 : 400);
+		/* a chunk extension's name ("a=b" and "a;b" are fine too) */
+		expect_byte_answer(
+			POST11 "Transfer-Encoding: chunked\r\n\r\n"
+			       "1;a@b\r\nx\r\n0\r\n\r\n",
+			c, rfc_tchar(c) || c == '=' || c == ';' ? 0 : 400);
+	}
+}
+
+/*
+ * Long values and targets are checked 8 bytes at a time before byte by
+ * byte: every byte value at each of 16 places in a long run, so that it
+ * falls in every lane of a word and in the bytes after the last word.
+ */
+static void test_every_byte_in_long_runs(void **state)
+{
+	static const char fill[] = "abcdefghijklmnop";
+	char value[128], target[128];
+	unsigned int i, k;
+
+	(void)state;
+	for (i = 0; i < 256; i++) {
+		unsigned char c = (unsigned char)i;
+
+		for (k = 0; k < 16; k++) {
+			snprintf(value, sizeof(value),
+				 GET11 "X: %.*s@%s%s\r\n\r\n", (int)k, fill,
+				 fill, fill);
+			expect_byte_answer(value, c,
+					   rfc_field_char(c) ? 0 : 400);
+			snprintf(target, sizeof(target),
+				 "GET /%.*s@%s%s HTTP/1.1\r\nHost: a\r\n\r\n",
+				 (int)k, fill, fill, fill);
+			expect_byte_answer(target, c,
+					   c > 0x20 && c != 0x7f ? 0 : 400);
+		}
+	}
+}
+
+/* ---- the fields the parser acts on --------------------------------------- */
+
+/*
+ * The parser picks Host, Content-Length, Transfer-Encoding, Connection and
+ * Expect out of the header fields by length first.  A name of the same
+ * length and first letter that differs further on is another field, and
+ * case never matters.
+ */
+static void test_framing_field_names(void **state)
+{
+	static const struct status_case cases[] = {
+		/* look-alikes are other fields: no Host, a bad "length" */
+		{ RAW("GET / HTTP/1.1\r\nHosx: a\r\n\r\n"), 400 },
+		{ RAW("GET / HTTP/1.1\r\nxost: a\r\n\r\n"), 400 },
+		{ RAW(GET11 "HOST: a\r\n\r\n"), 400 },
+		{ RAW(GET11 "hOsT: b\r\n\r\n"), 400 },
+		{ RAW(POST11 "CONTENT-LENGTH: x\r\n\r\n"), 400 },
+		{ RAW(POST11 "TRANSFER-ENCODING: gzip\r\n\r\n"), 400 },
+		{ RAW(POST11 "Content-Length: 1\r\n"
+			     "transfer-encoding: chunked\r\n\r\n"
+			     "0\r\n\r\n"),
+		  400 },
+	};
+	struct parsed p;
+
+	(void)state;
+	expect_statuses(cases, sizeof(cases) / sizeof(cases[0]));
+	expect_complete(&p, RAW(GET11 "Content-Lengtx: x\r\n"
+				      "Content-Lenght: 5\r\n"
+				      "Transfer-Encodinx: gzip\r\n"
+				      "Transfer-Encoding-: gzip\r\n"
+				      "Connectiom: close\r\n"
+				      "Connections: close\r\n"
+				      "Expecx: 100-continue\r\n"
+				      "Hostx: b c\r\n\r\n"));
+	assert_int_equal(p.req.content_length, 0);
+	assert_false(p.req.chunked);
+	assert_true(p.req.keep_alive);
+	assert_false(p.req.expect_continue);
+	assert_str(p.req.host, "a");
+	assert_int_equal(p.req.num_headers, 9);
+
+	expect_complete(&p, RAW("PUT / HTTP/1.1\r\n"
+				"hOST: a\r\n"
+				"CONNECTION: CLOSE\r\n"
+				"eXPECT: 100-CONTINUE\r\n"
+				"content-LENGTH: 2\r\n\r\n"
+				"ab"));
+	assert_str(p.req.host, "a");
+	assert_false(p.req.keep_alive);
+	assert_true(p.req.expect_continue);
+	assert_str(p.req.body, "ab");
+}
+
+/* ---- what a call sets in struct http_request ----------------------------- */
+
+/*
+ * Every field the contract promises is set by the call itself, whatever
+ * the struct held before: parsed into one filled with 0xa5 bytes and one
+ * filled with zeros, every prefix of each request answers the same, with
+ * the same fields (the headers up to num_headers).
+ */
+static void test_request_fields_set_by_each_call(void **state)
+{
+	static const char *const raws[] = {
+		"GET /a?b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+		"POST /p HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc",
+		POST11 "Expect: 100-continue\r\n"
+		       "Transfer-Encoding: chunked\r\n\r\n"
+		       "3\r\nabc\r\n0\r\n\r\n",
+		"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
+		"GET http://h/x HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n",
+		"PURGE / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"HEAD / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+	};
+	struct http_request *dirty = malloc(sizeof(*dirty));
+	struct http_request *clean = malloc(sizeof(*clean));
+	char a[256], b[256];
+	size_t i, n, len;
+	ssize_t rd, rc;
+
+	(void)state;
+	assert_non_null(dirty);
+	assert_non_null(clean);
+	for (i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
+		n = strlen(raws[i]);
+		assert_true(n <= sizeof(a));
+		for (len = 0; len <= n; len++) {
+			memcpy(a, raws[i], len);
+			memcpy(b, raws[i], len);
+			memset(dirty, 0xa5, sizeof(*dirty));
+			memset(clean, 0, sizeof(*clean));
+			rd = http_parse_request(a, len, NULL, dirty, NULL);
+			rc = http_parse_request(b, len, NULL, clean, NULL);
+			assert_int_equal(rd, rc);
+			assert_same_request(dirty, a, clean, b);
+		}
+	}
+	free(clean);
+	free(dirty);
+}
+
 /* ---- connection management ----------------------------------------------- */
 
 static void test_keep_alive_matrix(void **state)
@@ -1791,6 +2014,10 @@ int main(void)
 		cmocka_unit_test(test_limits_fire_early_with_state),
 		cmocka_unit_test(test_state_across_pipelined_requests),
 		cmocka_unit_test(test_state_same_or_shorter_len),
+		cmocka_unit_test(test_every_byte_in_every_place),
+		cmocka_unit_test(test_every_byte_in_long_runs),
+		cmocka_unit_test(test_framing_field_names),
+		cmocka_unit_test(test_request_fields_set_by_each_call),
 		cmocka_unit_test(test_keep_alive_matrix),
 		cmocka_unit_test(test_expect_continue),
 		cmocka_unit_test(test_request_line_limit),
