@@ -7,6 +7,7 @@
 #   DESTDIR=/tmp/stage sh deploy/install.sh   the same files under a staging
 #                                             directory, touching nothing
 #                                             else (tests/deploy/ does it)
+#   BIN_DIR=build/asan/bin sh deploy/install.sh   other binaries than bin/
 #
 # What goes where (docs/deploy.md):
 #   bin/NN_model          /usr/local/lib/concurrency-server/NN_model
@@ -25,9 +26,10 @@ lib=$dest/usr/local/lib/concurrency-server
 share=$dest/usr/local/share/concurrency-server
 
 cd "$(dirname "$0")/.."
-set -- bin/[0-9][0-9]_*
+bin=${BIN_DIR:-bin}
+set -- "$bin"/[0-9][0-9]_*
 if [ ! -x "$1" ]; then
-	echo "install.sh: no servers in bin/: run make first" >&2
+	echo "install.sh: no servers in $bin/: run make first" >&2
 	exit 1
 fi
 

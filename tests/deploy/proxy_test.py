@@ -16,6 +16,8 @@ What it checks, each against real nginx:
     body and a 1 MiB answer pass; one instance SIGKILLed, the next 20
     requests all answer 200;
   - an instance that answers 503 is skipped for the other (http_503);
+  - 01 behind nginx as docs/deploy.md says (no `keepalive`): 4 clients at
+    once are all served;
   - 20 slowloris clients freeze 01 alone (the control), but not 01 behind
     nginx, which reads whole requests before passing them on.
 
@@ -38,7 +40,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from deploylib import (TOP, Client, Nginx, Report, Server,  # noqa: E402
+from deploylib import (NGINX_CONF, TOP, Client, Nginx, Report, Server,  # noqa: E402
                        TestFailure, check, need_nginx, tempdir,
                        wait_until)
 
@@ -239,6 +241,46 @@ def test_busy_instance(r, bin_dir, model):
          "6 of 6 requests 200 (the busy one refused %d)" % busy.refused)
 
 
+def test_blocking_model(r, bin_dir):
+    """
+    01 behind nginx as docs/deploy.md says to run it: without the
+    `keepalive` line, whose idle connections would each hold 01 (or a
+    thread of 04) while other requests wait behind them.
+    """
+    with open(NGINX_CONF) as f:
+        text = f.read()
+    check("keepalive 64;" in text, "no `keepalive 64;` line to remove")
+    d = tempdir("blocking")
+    template = os.path.join(d, "nginx.conf.in")
+    with open(template, "w") as f:  # sed '/keepalive 64;/d'
+        f.write("".join(line for line in text.splitlines(True)
+                        if "keepalive 64;" not in line))
+    errors = []
+
+    def client():
+        try:
+            for _ in range(5):
+                with Client(ngx.port, timeout=5) as c:
+                    status, _, _ = c.request(SMALL)
+                if status != 200:
+                    errors.append("status %d" % status)
+        except (OSError, TestFailure) as e:
+            errors.append(str(e) or type(e).__name__)
+
+    with Server(os.path.join(bin_dir, "01_blocking"), WWW, ["--quiet"]) \
+            as one, Nginx(tempdir("blocking-nginx"),
+                          ["127.0.0.1:%d" % one.port], template) as ngx:
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    check(not errors, "4 clients at once through nginx to 01: %s"
+          % "; ".join(errors))
+    r.ok("01 behind nginx without `keepalive`: 4 clients at once, 20 "
+         "requests, all 200 within 5 s each")
+
+
 # ---- slowloris -------------------------------------------------------------------
 
 class Slowloris:
@@ -342,6 +384,7 @@ def main():
     r.run("headers", test_headers)
     r.run("failover", test_failover, bin_dir, model)
     r.run("busy instance", test_busy_instance, bin_dir, model)
+    r.run("blocking model", test_blocking_model, bin_dir)
     r.run("slowloris", test_slowloris, bin_dir)
     return r.close()
 
