@@ -106,7 +106,13 @@ class Server:
     """One of the six models on 127.0.0.1 and a port of its choosing."""
 
     def __init__(self, binary, root, extra=(), log_path=None, timeout=10):
-        self.log = open(log_path or os.devnull, "ab")
+        # stderr to a file: a sanitizer build reports there.
+        if log_path is None:
+            log_path = os.path.join(tempdir(None), "server.stderr")
+        self.log_path = log_path
+        self.name = os.path.basename(binary)
+        self.killed = False
+        self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(
             [binary, "--port", "0", "--host", "127.0.0.1", "--root", root]
             + list(extra),
@@ -136,6 +142,7 @@ class Server:
 
     def kill(self):
         """SIGKILL: the server gets no chance to finish anything."""
+        self.killed = True
         stop_process(self.proc, signal.SIGKILL)
 
     def stop(self):
@@ -144,11 +151,23 @@ class Server:
             self.proc.stdout.close()
         self.log.close()
 
+    def check_clean(self):
+        """SIGTERM ends a server with 0, unless a sanitizer found a bug."""
+        rc = self.proc.returncode
+        if rc == 0 or self.killed:
+            return
+        with open(self.log_path, errors="replace") as f:
+            tail = f.read()[-2000:]
+        raise TestFailure("%s stopped with status %s (%s): %s"
+                          % (self.name, rc, self.log_path, tail))
+
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.stop()
+        if exc_type is None:
+            self.check_clean()
 
 
 def free_port():
@@ -341,10 +360,11 @@ _base = None
 
 def tempdir(name):
     """
-    A fresh directory under one temporary directory per run, removed at
-    exit (KEEP=1 keeps it and says where).  Under /tmp, not the work tree:
-    run as root, nginx's workers are "nobody", and a home directory (0700)
-    on the way would keep them from their temporary files.
+    A fresh directory, named name (or made up when name is None), under
+    one temporary directory per run, removed at exit (KEEP=1 keeps it and
+    says where).  Under /tmp, not the work tree: run as root, nginx's
+    workers are "nobody", and a home directory (0700) on the way would keep
+    them from their temporary files.
     """
     global _base
     if _base is None:
@@ -354,6 +374,8 @@ def tempdir(name):
             print("# files kept in %s" % _base, flush=True)
         else:
             atexit.register(shutil.rmtree, _base, True)
+    if name is None:
+        return tempfile.mkdtemp(dir=_base)
     path = os.path.join(_base, name)
     os.makedirs(path)
     return path
