@@ -6,6 +6,8 @@
 #                   page in headless Chromium (skipped without it)
 #   make asan       the same tests, built with AddressSanitizer + UBSan
 #   make tsan       the same tests for the threaded models under ThreadSanitizer
+#   make deploy     deploy/ against real nginx and systemd-analyze (in make test)
+#   make deploy-measure  what nginx in front costs a request (docs/deploy.md)
 #   make bench      the benchmark matrix into build/bench/; PUBLISH=1 also
 #                   rewrites docs/bench.md (see tests/bench/README.md)
 #   make run        serve www/ on 127.0.0.1:8080 (MODEL=01_blocking ...)
@@ -72,7 +74,8 @@ Q := @
 endif
 
 .PHONY: all test unit contract soak browser asan tsan bench run diffs \
-	check-diffs format check-format lint fuzz clean deps deps-bench
+	check-diffs format check-format lint fuzz clean deps deps-bench \
+	deploy deploy-measure
 .DEFAULT_GOAL := all
 
 all: $(SERVERS)
@@ -130,6 +133,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit contract
 	$(Q)$(MAKE) --no-print-directory soak
 	$(Q)$(MAKE) --no-print-directory browser
+	$(Q)$(MAKE) --no-print-directory deploy
 
 unit: $(UNIT_BIN)
 	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -162,6 +166,23 @@ soak: $(SOAK) $(SERVERS)
 	$(Q)set -e; for m in $(MODELS); do \
 		$(SOAK) $(if $(SAN),--no-rss-check) $(BIN)/$$m; \
 	done
+
+# deploy/ (tests/deploy/): nginx.conf in front of real servers, then the
+# systemd unit, install.sh and logrotate.  Each part that lacks its tool
+# (nginx, systemd-analyze, logrotate) says so and is skipped.
+deploy: $(SERVERS) $(BIG_FILE)
+	$(Q)if command -v python3 >/dev/null; then \
+		echo "== deploy: nginx in front ($(MODE))"; \
+		python3 tests/deploy/proxy_test.py $(BIN) && \
+		echo "== deploy: systemd unit, install.sh, logrotate" && \
+		python3 tests/deploy/unit_test.py $(BIN); \
+	else \
+		echo "python3 not found: deploy tests skipped"; \
+	fi
+
+# Direct against through nginx: wrk, median of 3 (needs make deps-bench).
+deploy-measure: $(BIN)/$(lastword $(BUILT))
+	$(Q)python3 tests/deploy/measure.py $(BIN)/$(lastword $(BUILT))
 
 asan:
 	$(Q)$(MAKE) --no-print-directory MODE=asan test

@@ -3,7 +3,10 @@
 #
 #   sh tests/deps.sh test    C compiler, make, cmocka, curl; chromium and
 #                            python3 are optional (without them make test
-#                            skips the live page test, tests/browser/)
+#                            skips the live page test, tests/browser/), and
+#                            so are nginx, systemd-analyze, /bin/kill and
+#                            logrotate (without them make test skips those
+#                            parts of the deploy tests, tests/deploy/)
 #   sh tests/deps.sh bench   the above, plus wrk, slowhttptest, gnuplot;
 #                            nginx and perf are optional (the bench then
 #                            leaves out the nginx row / the syscall counts)
@@ -37,7 +40,11 @@ esac
 # shared library's file name (lib*.so*) that the dynamic linker must know.
 required="cc:gcc make:make /usr/include/cmocka.h:libcmocka-dev curl:curl"
 optional="chromium:chromium python3:python3"
-without="make test skips the live page test"
+# The deploy tests: nginx in front of the servers, and the systemd unit
+# (systemd-analyze verify also wants its ExecReload's /bin/kill).
+optional="$optional /usr/sbin/nginx:nginx systemd-analyze:systemd"
+optional="$optional /bin/kill:procps /usr/sbin/logrotate:logrotate"
+without="make test skips the tests that need them"
 if [ "$what" = bench-parser ]; then
 	required="cc:gcc make:make libh2o.so.0.13:libh2o0.13"
 	required="$required /usr/include/http_parser.h:libhttp-parser-dev"
