@@ -14,6 +14,9 @@
 #   make diffs      docs/diffs/NN-MM.diff between neighbouring models
 #   make check-diffs  fail if docs/diffs/ is not what `make diffs` writes
 #   make fuzz       run each fuzz target for FUZZ_SECONDS (needs clang)
+#   make BREAK=no-reap  build with one lesson undone (docs/labs/breaks.md)
+#   make break-check  every break must fail its named test, the clean build
+#                   must pass it
 #   make format / check-format / lint / clean
 #
 # MODE=asan or MODE=tsan selects a sanitizer build; its objects and binaries
@@ -50,7 +53,19 @@ else
 $(error MODE must be release, asan or tsan)
 endif
 
-CFLAGS := $(CFLAGS_BASE) $(SAN) $(EXTRA_CFLAGS)
+# BREAK=name undoes one lesson (-DBREAK_NAME) in a build of its own.
+BREAKS := no-reap sigpipe fd-race cond-if et-no-drain no-emfile-backoff \
+	no-header-timeout no-linger
+ifneq ($(BREAK),)
+ifeq ($(filter $(BREAK),$(BREAKS)),)
+$(error BREAK must be one of $(BREAKS))
+endif
+OUT := $(OUT)/break-$(BREAK)
+BIN := $(OUT)/bin
+BREAK_DEF := -DBREAK_$(subst -,_,$(shell echo $(BREAK) | tr a-z A-Z))
+endif
+
+CFLAGS := $(CFLAGS_BASE) $(SAN) $(BREAK_DEF) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN)
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -186,6 +201,12 @@ deploy-measure: $(BIN)/$(lastword $(BUILT))
 
 asan:
 	$(Q)$(MAKE) --no-print-directory MODE=asan test
+
+# Each lab break (BREAKS above) must fail the test docs/labs/breaks.md
+# names, and the clean build must pass it.  Builds what it needs.
+.PHONY: break-check
+break-check:
+	$(Q)MAKE="$(MAKE)" BREAKS="$(BREAKS)" sh tests/break/break-check.sh
 
 # ThreadSanitizer only means something where there are threads.
 TSAN_MODELS ?= $(filter 03_threads 04_threadpool 06_epoll_async,$(BUILT))

@@ -66,6 +66,9 @@ static int prepare(struct server *srv)
 /* The thread: serve the one connection, then end. */
 static void *serve_in_thread(void *arg)
 {
+#ifdef BREAK_FD_RACE /* the lab: read the descriptor through &fd */
+	arg = (void *)(intptr_t) * (int *)arg;
+#endif
 	serve_connection(the_server, (int)(intptr_t)arg);
 	atomic_fetch_sub(&live, 1);
 	return NULL;
@@ -96,7 +99,11 @@ static void dispatch(struct server *srv, int fd)
 	 * would give every thread the address of one loop variable, which
 	 * the next accept overwrites before the thread has read it.
 	 */
+#ifndef BREAK_FD_RACE
 	rc = pthread_create(&tid, &attr, serve_in_thread, (void *)(intptr_t)fd);
+#else /* the lab: &fd, a stack slot that the next dispatch reuses */
+	rc = pthread_create(&tid, &attr, serve_in_thread, &fd);
+#endif
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (rc != 0) {
 		atomic_fetch_sub(&live, 1);

@@ -80,7 +80,11 @@ static void *worker_main(void *arg)
 		 * after a real signal another worker may have taken the job
 		 * before this one got the mutex back.
 		 */
+#ifndef BREAK_COND_IF
 		while (p->count == 0 && !p->stopping)
+#else /* the lab: one wait, and no second look */
+		if (p->count == 0 && !p->stopping)
+#endif
 			pthread_cond_wait(&p->not_empty, &p->lock);
 		if (p->count == 0)
 			break; /* stopping, and the ring is drained */

@@ -53,6 +53,10 @@ static enum wait_result wait_for_bytes(struct session *s)
 		between ? clock_now_ms() + opt->keepalive_timeout_ms
 			: (long long)(exchange_started_us(&s->ex) / 1000) +
 				  opt->header_timeout_ms;
+#ifdef BREAK_NO_HEADER_TIMEOUT /* the lab: each byte restarts the clock */
+	if (!between)
+		deadline = clock_now_ms() + opt->header_timeout_ms;
+#endif
 	struct pollfd p[2] = {
 		{ .fd = s->fd, .events = POLLIN },
 		{ .fd = s->srv->stop_fd, .events = POLLIN },
@@ -169,6 +173,9 @@ static int session_run(struct session *s)
 				goto out_close;
 			break;
 		case EXCHANGE_CLOSE:
+#ifdef BREAK_NO_LINGER /* the lab: a plain close, RST if bytes wait */
+			goto out_close;
+#endif
 			lingering_close(s->fd);
 			return served;
 		}

@@ -53,6 +53,9 @@ static int install_signals(void)
 	 * with EPIPE instead and only that connection ends.
 	 */
 	sa.sa_handler = SIG_IGN;
+#ifdef BREAK_SIGPIPE /* the lab: SIGPIPE keeps its default, death */
+	sa.sa_handler = SIG_DFL;
+#endif
 	if (sigaction(SIGPIPE, &sa, NULL) != 0)
 		return -1;
 	/* No SA_RESTART: a blocked call returns EINTR and sees the stop. */

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include "harness.h"
@@ -65,6 +66,7 @@ static int teardown(void **state)
 {
 	bool started = srv.pid > 0 || srv.reaped;
 	int status = srv.status;
+	char how[96];
 
 	(void)state;
 	client_close_all();
@@ -72,8 +74,12 @@ static int teardown(void **state)
 		status = server_terminate(&srv, STOP_TIMEOUT_MS);
 	memset(&srv, 0, sizeof(srv));
 	if (started && status != 0) {
-		print_error("%s did not exit cleanly on SIGTERM (status %d)\n",
-			    server_model, status);
+		if (status == -1)
+			snprintf(how, sizeof(how), "still running");
+		else
+			server_describe_status(status, how, sizeof(how));
+		print_error("%s did not exit cleanly on SIGTERM (%s)\n",
+			    server_model, how);
 		return -1;
 	}
 	return 0;
@@ -108,10 +114,22 @@ static void expect_index(struct client *c, const char *what)
 	reply_free(&r);
 }
 
+/* Fails, saying how, if the server has died (a signal, a sanitizer). */
+static void expect_alive(const char *after)
+{
+	char how[96];
+	int status;
+
+	if (server_alive(&srv, &status))
+		return;
+	server_describe_status(status, how, sizeof(how));
+	fail_msg("the server died after %s: %s", after, how);
+}
+
 /* Fails unless the server still answers a fresh client. */
 static void expect_serving(const char *after)
 {
-	assert_true(server_alive(&srv, NULL));
+	expect_alive(after);
 	if (fetch_status(srv.port, "/index.html") != 200)
 		fail_msg("not serving after %s", after);
 }
@@ -125,6 +143,8 @@ static void expect_no_leftover_connections(const char *after)
 	while ((n = stats_active_connections(srv.port)) != 1 &&
 	       now_ms() < deadline)
 		sleep_ms(50);
+	if (n < 0)
+		expect_alive(after);
 	if (n != 1)
 		fail_msg("%d connections still open after %s", n - 1, after);
 }
@@ -186,11 +206,19 @@ static void byte_at_a_time(void **state)
 	}
 }
 
-/* [all] 100 requests in one write: 100 replies, in order. */
+/*
+ * [all] 100 requests in one write: 100 replies, in order.  The server's
+ * timers are longer than our wait for a reply, so a connection that
+ * stalls halfway (a loop that stops watching a socket with work left, as
+ * edge-triggered epoll without draining does) fails here instead of
+ * being woken by a timeout.
+ */
 static void pipelined_burst(void **state)
 {
 	static const char last[] = "GET /index.html HTTP/1.1\r\nHost: "
 				   "t\r\nConnection: close\r\n\r\n";
+	const char *const opts[] = { "--header-timeout", "60",
+				     "--keepalive-timeout", "60", NULL };
 	size_t one = strlen(GET_INDEX);
 	size_t len = one * (PIPELINED - 1) + sizeof(last) - 1;
 	char *burst = malloc(len);
@@ -202,14 +230,19 @@ static void pipelined_burst(void **state)
 	for (int i = 0; i < PIPELINED - 1; i++)
 		memcpy(burst + one * (size_t)i, GET_INDEX, one);
 	memcpy(burst + one * (PIPELINED - 1), last, sizeof(last) - 1);
-	start_or_fail(NULL, 0);
+	start_or_fail(opts, 0);
 	c = open_or_fail(0);
 	rc = client_send_within(c, burst, len, EXCHANGE_TIMEOUT_MS);
 	free(burst);
 	if (rc != 0)
 		fail_msg("send: %s", client_error());
-	for (int i = 0; i < PIPELINED; i++)
-		expect_index(c, "pipelined");
+	for (int i = 0; i < PIPELINED; i++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "pipelined reply %d of %d", i + 1,
+			 PIPELINED);
+		expect_index(c, what);
+	}
 	/* Connection: close on the last: the server closes after it. */
 	assert_true(client_drain(c, EXCHANGE_TIMEOUT_MS) >= 0);
 }
@@ -273,26 +306,39 @@ static void stalled_reader_is_dropped(void **state)
 		fail_msg("the whole file was sent to a client that stalled");
 }
 
-/* [all] Clients that vanish mid-response cost the server nothing. */
+/*
+ * [all] Clients that vanish mid-response cost the server nothing: one
+ * resets, one closes, and one shuts down its sending side after the
+ * request and then resets.  The last is the one that makes the kernel
+ * raise SIGPIPE for certain: a reset after the client's FIN turns the
+ * server's next write into EPIPE (the first two may get ECONNRESET, which
+ * raises nothing), so a server that does not ignore SIGPIPE dies of it.
+ */
 static void vanish_mid_response(void **state)
 {
 	char buf[65536];
 
 	(void)state;
 	start_or_fail(NULL, 0);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		struct client *c = open_or_fail(4096);
 
 		send_or_fail(c, GET_BIG);
-		assert_true(client_read_some(c, buf, sizeof(buf),
-					     EXCHANGE_TIMEOUT_MS) > 0);
-		if (i == 0) /* a reset, then a plain close */
-			client_abort(c);
-		else
+		if (i == 2)
+			shutdown(c->fd, SHUT_WR);
+		if (client_read_some(c, buf, sizeof(buf),
+				     EXCHANGE_TIMEOUT_MS) <= 0) {
+			sleep_ms(100); /* a dying server resets us first */
+			expect_alive("a client vanished mid-file");
+			fail_msg("client %d: no byte of big.bin", i + 1);
+		}
+		if (i == 1)
 			client_close(c);
+		else
+			client_abort(c);
 	}
-	expect_no_leftover_connections("two clients vanished mid-file");
-	expect_serving("two clients vanished mid-file");
+	expect_no_leftover_connections("three clients vanished mid-file");
+	expect_serving("three clients vanished mid-file");
 }
 
 /* [all] A client that vanishes while its handler sleeps. */
@@ -497,7 +543,11 @@ static void blocking_handler_stalls_loop(void **state)
 
 /*
  * [all] Out of descriptors (RLIMIT_NOFILE 64, 100 clients): the server
- * neither spins nor dies, and serves again once clients leave.
+ * neither spins nor dies, and serves again once clients leave.  Resting
+ * between tries it uses next to no CPU (0 to 10 ms a second, sanitizers
+ * included); a loop that retries at once burns a core, and still a fifth
+ * of one on two cores busy with other work.  A twentieth of a core tells
+ * them apart with room on both sides.
  */
 static void fd_exhaustion_recovers(void **state)
 {
@@ -512,8 +562,10 @@ static void fd_exhaustion_recovers(void **state)
 	cpu = proc_cpu_ms(srv.pid);
 	sleep_ms(1000);
 	cpu = proc_cpu_ms(srv.pid) - cpu;
-	if (cpu > 500)
-		fail_msg("the server used %ld ms of CPU in 1 s at EMFILE", cpu);
+	if (cpu > 50)
+		fail_msg("the server used %ld ms of CPU in 1 s at EMFILE: "
+			 "it retries accept without a rest",
+			 cpu);
 	client_close_all();
 	expect_serving("running out of descriptors");
 }

@@ -31,6 +31,14 @@ static void sleep_ms(int ms)
 		;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 /* ---- every job exactly once ---------------------------------------------- */
 
 #define ONCE_JOBS 2000
@@ -273,6 +281,85 @@ static void test_workers_block_signals(void **state)
 	assert_int_equal(atomic_load(&sigterm_blocked), 1);
 }
 
+/* ---- a stolen wake-up is not a job, nor a stop ----------------------------
+ */
+
+/*
+ * Many workers, a small ring and a storm of tiny jobs: a worker that
+ * pool_submit woke often finds that a worker just back from its last job
+ * took the new one first.  It must wait again (the while loop of
+ * worker_main's LESSON); with an if it would go on as if the pool were
+ * stopping and leave it.  So after the storm every job has run once and
+ * every worker is still there: STEAL_WORKERS roll-call jobs, each waiting
+ * for all the others, are all running at once.
+ */
+#define STEAL_WORKERS 8
+#define STEAL_JOBS 20000
+#define STEAL_WAIT_MS 5000
+
+static atomic_int steal_runs;
+static atomic_int roll_called;
+static atomic_int roll_all_here;
+static atomic_int roll_present; /* roll_called when the wait ran out */
+static long long roll_deadline; /* written before the roll-call jobs */
+
+static void tiny_job(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&steal_runs, 1);
+}
+
+static void roll_call_job(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&roll_called, 1);
+	while (atomic_load(&roll_called) < STEAL_WORKERS &&
+	       now_ms() < roll_deadline)
+		sleep_ms(1);
+	if (atomic_load(&roll_called) == STEAL_WORKERS) {
+		atomic_fetch_add(&roll_all_here, 1);
+	} else {
+		int none = 0;
+
+		atomic_compare_exchange_strong(&roll_present, &none,
+					       atomic_load(&roll_called));
+	}
+}
+
+static void test_stolen_wakeup_keeps_worker(void **state)
+{
+	struct pool *p = pool_create(STEAL_WORKERS, 16);
+	long long deadline = now_ms() + STEAL_WAIT_MS;
+	int submitted = 0;
+
+	(void)state;
+	assert_non_null(p);
+	atomic_store(&steal_runs, 0);
+	atomic_store(&roll_called, 0);
+	atomic_store(&roll_all_here, 0);
+	atomic_store(&roll_present, 0);
+	while (submitted < STEAL_JOBS && now_ms() < deadline) {
+		if (pool_submit(p, tiny_job, NULL) == 0)
+			submitted++;
+		else
+			sched_yield(); /* full: the workers are behind */
+	}
+	while (atomic_load(&steal_runs) < submitted && now_ms() < deadline)
+		sleep_ms(1);
+	/* Short of either: the workers stopped taking jobs. */
+	assert_int_equal(submitted, STEAL_JOBS);
+	assert_int_equal(atomic_load(&steal_runs), STEAL_JOBS);
+	roll_deadline = now_ms() + STEAL_WAIT_MS;
+	for (int i = 0; i < STEAL_WORKERS; i++)
+		assert_int_equal(pool_submit(p, roll_call_job, NULL), 0);
+	pool_destroy(p);
+	if (atomic_load(&roll_all_here) != STEAL_WORKERS)
+		fail_msg("only %d of %d workers still take jobs: the others "
+			 "left "
+			 "the pool on a wake-up that found no job",
+			 atomic_load(&roll_present), STEAL_WORKERS);
+}
+
 static void test_bad_arguments(void **state)
 {
 	(void)state;
@@ -284,7 +371,7 @@ static void test_bad_arguments(void **state)
 	pool_destroy(NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_job_runs_once),
@@ -293,8 +380,12 @@ int main(void)
 		cmocka_unit_test(test_destroy_runs_queued_jobs),
 		cmocka_unit_test(test_many_submitters),
 		cmocka_unit_test(test_workers_block_signals),
+		cmocka_unit_test(test_stolen_wakeup_keeps_worker),
 		cmocka_unit_test(test_bad_arguments),
 	};
 
+	/* build/tests/test_pool 'test_stolen*' runs the tests that match. */
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
