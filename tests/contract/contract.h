@@ -15,6 +15,7 @@
  *   connections  keep-alive, pipelining, many clients, leaks, SIGTERM
  *   timeouts     a second server with one-second timeouts
  *   model        /proc checks of the concurrency model, by binary name
+ *   metrics      SIGHUP and log rotation
  *
  * The first four share one server, so the descriptor check at the end of
  * "connections" sees what every earlier test left behind.
@@ -134,5 +135,6 @@ int run_hardening_tests(void);
 int run_connection_tests(void);
 int run_timeout_tests(void);
 int run_model_tests(void);
+int run_metrics_tests(void);
 
 #endif /* CONTRACT_H */
