@@ -1,9 +1,12 @@
 #!/bin/sh
 # tests/deps.sh - check what the tests or the bench need, install it on Debian.
 #
-#   sh tests/deps.sh test    C compiler, make, cmocka, curl; chromium and
-#                            python3 are optional (without them make test
-#                            skips the live page test, tests/browser/)
+#   sh tests/deps.sh test    C compiler, make, cmocka, curl; chromium,
+#                            python3 and promtool (Debian: prometheus) are
+#                            optional (without the first two make test skips
+#                            the live page test, tests/browser/; without
+#                            promtool the contract suite skips its
+#                            `promtool check metrics` of /metrics)
 #   sh tests/deps.sh bench   the above, plus wrk, slowhttptest, gnuplot;
 #                            nginx and perf are optional (the bench then
 #                            leaves out the nginx row / the syscall counts)
@@ -29,8 +32,8 @@ esac
 
 # name:Debian package:how to check.  A check is a command name, or a path.
 required="cc:gcc make:make /usr/include/cmocka.h:libcmocka-dev curl:curl"
-optional="chromium:chromium python3:python3"
-without="make test skips the live page test"
+optional="chromium:chromium python3:python3 promtool:prometheus"
+without="make test skips the live page test or the promtool check"
 if [ "$what" = bench ]; then
 	required="$required wrk:wrk slowhttptest:slowhttptest gnuplot:gnuplot-nox"
 	required="$required taskset:util-linux setsid:util-linux timeout:coreutils"

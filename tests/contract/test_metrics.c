@@ -1,11 +1,15 @@
 /*
  * test_metrics.c - the "metrics" group: what an operator relies on.
  *
+ *   /metrics        the Prometheus text format 0.0.4, checked here line by
+ *                   line and by `promtool check metrics` (skipped, with a
+ *                   message, when promtool is not installed), and counters
+ *                   that move with the traffic
  *   SIGHUP          ignored without --access-log; with it, the log is
  *                   reopened under load and no line is lost or torn
  *
- * The SIGHUP tests start their own server, and stop it before they read
- * the log.
+ * The metrics tests use the shared server; the SIGHUP tests start their
+ * own, and stop it before they read the log.
  */
 #include "contract.h"
 
@@ -25,8 +29,278 @@
 #define HOST "Host: contract\r\n"
 #define CLOSE "Connection: close\r\n"
 
+#define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
 /* How long a counter or a log file may take to catch up. */
 #define SETTLE_MS 5000
+
+/* ---- /metrics ---- */
+
+/* GET /metrics on a fresh connection; fails unless 200 in the format. */
+static void get_metrics(struct reply *r)
+{
+	get_ok(shared_server()->port, "/metrics", r);
+	if (strcmp(header_or_fail(r, "Content-Type"), PROM_TYPE) != 0)
+		fail_msg("/metrics: Content-Type %s, expected %s",
+			 reply_header(r, "Content-Type"), PROM_TYPE);
+}
+
+/*
+ * The value of the sample named exactly series ("name" or
+ * "name{labels}"), or -1 when there is none.
+ */
+static double sample(const char *body, const char *series)
+{
+	size_t n = strlen(series);
+	const char *p = body;
+
+	while ((p = strstr(p, series)) != NULL) {
+		if ((p == body || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	return -1;
+}
+
+/* True when a line of body starts with prefix. */
+static bool has_line(const char *body, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	const char *p = body;
+
+	while ((p = strstr(p, prefix)) != NULL) {
+		if (p == body || p[-1] == '\n')
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/* Fails unless family has its # HELP and "# TYPE family type" lines. */
+static void assert_family(const char *body, const char *family,
+			  const char *type)
+{
+	char line[160];
+
+	snprintf(line, sizeof(line), "# HELP %s ", family);
+	if (!has_line(body, line))
+		fail_msg("/metrics: no # HELP for %s:\n%s", family, body);
+	snprintf(line, sizeof(line), "# TYPE %s %s\n", family, type);
+	if (!has_line(body, line))
+		fail_msg("/metrics: no \"# TYPE %s %s\":\n%s", family, type,
+			 body);
+}
+
+static bool model_has_queue(void)
+{
+	return strcmp(server_model, "04_threadpool") == 0 ||
+	       strcmp(server_model, "06_epoll_async") == 0;
+}
+
+/*
+ * Every family with HELP and TYPE, the model in its label, the queue only
+ * where there is one, and a histogram whose buckets never go down and end
+ * at _count.
+ */
+static void metrics_exposition(void **state)
+{
+	static const char *const families[][2] = {
+		{ "http_server_info", "gauge" },
+		{ "http_server_uptime_seconds", "gauge" },
+		{ "http_requests_total", "counter" },
+		{ "http_responses_total", "counter" },
+		{ "http_connections_open", "gauge" },
+		{ "http_connections_total", "counter" },
+		{ "http_server_threads", "gauge" },
+		{ "http_server_processes", "gauge" },
+		{ "http_request_duration_seconds", "histogram" },
+	};
+	const char *p, *b = "http_request_duration_seconds_bucket{le=\"";
+	char info[128];
+	double last = 0, v;
+	size_t i, buckets = 0;
+	struct reply r;
+
+	(void)state;
+	get_metrics(&r);
+	for (i = 0; i < ARRAY_SIZE(families); i++)
+		assert_family(r.body, families[i][0], families[i][1]);
+	snprintf(info, sizeof(info), "http_server_info{model=\"%s\"}",
+		 server_model);
+	assert_true(sample(r.body, info) == 1);
+	assert_true(sample(r.body, "http_requests_total") >= 1);
+	assert_true(sample(r.body, "http_server_threads") >= 1);
+	assert_true(sample(r.body, "http_server_processes") >= 1);
+	if (model_has_queue()) {
+		assert_family(r.body, "http_server_queue_depth", "gauge");
+		assert_family(r.body, "http_server_queue_capacity", "gauge");
+		/* The suite starts every server with --queue 256. */
+		assert_true(sample(r.body, "http_server_queue_capacity") ==
+			    256);
+	} else if (strstr(r.body, "queue")) {
+		fail_msg("%s has no queue, /metrics shows one:\n%s",
+			 server_model, r.body);
+	}
+	for (p = r.body; (p = strstr(p, b)) != NULL; p++) {
+		v = strtod(strchr(p, '}') + 2, NULL);
+		if (v < last)
+			fail_msg("bucket %.20s falls to %g:\n%s", p + strlen(b),
+				 v, r.body);
+		last = v;
+		buckets++;
+	}
+	assert_true(buckets > 2);
+	assert_true(strstr(r.body, "_bucket{le=\"+Inf\"} ") != NULL);
+	assert_true(sample(r.body, "http_request_duration_seconds_bucket"
+				   "{le=\"+Inf\"}") ==
+		    sample(r.body, "http_request_duration_seconds_count"));
+	assert_true(sample(r.body, "http_request_duration_seconds_sum") >= 0);
+	reply_free(&r);
+}
+
+/* The first directory on $PATH with an executable name in it, into out. */
+static bool find_on_path(const char *name, char *out, size_t outsz)
+{
+	const char *path = getenv("PATH"), *p, *end;
+
+	for (p = path ? path : ""; *p != '\0'; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		snprintf(out, outsz, "%.*s/%s", (int)(end - p), p, name);
+		if (end > p && access(out, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Runs `promtool check metrics` on the file at path (its stdin), with its
+ * output in out.  Returns its exit status, or -1 if it could not run or
+ * did not finish within SETTLE_MS (it is then killed).
+ */
+static int run_promtool(const char *promtool, const char *path, char *out,
+			size_t outsz)
+{
+	int64_t deadline = now_ms() + SETTLE_MS;
+	int pipefd[2], status = -1, in;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	out[0] = '\0';
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || pipe2(pipefd, O_CLOEXEC) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(in, STDIN_FILENO);
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		execl(promtool, "promtool", "check", "metrics", (char *)NULL);
+		_exit(127);
+	}
+	close(in);
+	close(pipefd[1]);
+	while (pid > 0 && clock_wait_fd(pipefd[0], POLLIN, deadline) == 1) {
+		n = read(pipefd[0], out + len, outsz - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len + 1 >= outsz)
+			break;
+	}
+	out[len] = '\0';
+	close(pipefd[0]);
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* What Prometheus itself says of the document: promtool's linter. */
+static void metrics_promtool(void **state)
+{
+	char promtool[PATH_MAX], path[PATH_MAX], out[4096];
+	const char *tmp = getenv("TMPDIR");
+	struct reply r;
+	int fd, rc;
+
+	(void)state;
+	if (!find_on_path("promtool", promtool, sizeof(promtool))) {
+		print_message("promtool not found (Debian: prometheus; "
+			      "sh tests/deps.sh test installs it): "
+			      "`promtool check metrics` skipped\n");
+		skip();
+	}
+	get_metrics(&r);
+	snprintf(path, sizeof(path), "%s/metrics-XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, r.body, r.body_len), (ssize_t)r.body_len);
+	close(fd);
+	rc = run_promtool(promtool, path, out, sizeof(out));
+	unlink(path);
+	if (rc != 0)
+		fail_msg("promtool check metrics: status %d:\n%s\nof:\n%s", rc,
+			 out, r.body);
+	reply_free(&r);
+}
+
+/* GETs /metrics until series reaches want or SETTLE_MS pass. */
+static double wait_sample(const char *series, double want)
+{
+	int64_t deadline = now_ms() + SETTLE_MS;
+	struct reply r;
+	double v;
+
+	for (;;) {
+		get_metrics(&r);
+		v = sample(r.body, series);
+		reply_free(&r);
+		if (v >= want || now_ms() >= deadline)
+			return v;
+		sleep_ms(20);
+	}
+}
+
+/*
+ * A counter is recorded after its response is sent, so the test waits
+ * for it to catch up rather than expecting it at once.
+ */
+static void metrics_counts_move(void **state)
+{
+	const char *c4 = "http_responses_total{class=\"4xx\"}";
+	const char *count = "http_request_duration_seconds_count";
+	double before4, beforec, beforeconn;
+	struct reply r;
+	int i;
+
+	(void)state;
+	get_metrics(&r);
+	before4 = sample(r.body, c4);
+	beforec = sample(r.body, count);
+	beforeconn = sample(r.body, "http_connections_total");
+	reply_free(&r);
+	assert_true(before4 >= 0 && beforec >= 1 && beforeconn >= 1);
+	for (i = 0; i < 3; i++) {
+		fetch_or_fail(
+			shared_server()->port,
+			"GET /no-such-file HTTP/1.1\r\n" HOST CLOSE "\r\n", &r);
+		assert_status(&r, 404, "GET /no-such-file");
+		reply_free(&r);
+	}
+	assert_true(wait_sample(c4, before4 + 3) >= before4 + 3);
+	assert_true(wait_sample(count, beforec + 4) >= beforec + 4);
+	assert_true(wait_sample("http_connections_total", beforeconn + 4) >=
+		    beforeconn + 4);
+}
 
 /* ---- SIGHUP ---- */
 
@@ -428,15 +702,20 @@ static void sighup_rotates_log_under_load(void **state)
 
 int run_metrics_tests(void)
 {
+	/* clang-format off */
 	static const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_teardown(f, shared_test_teardown)
 #define OWN(f) cmocka_unit_test_teardown(f, own_teardown)
+		T(metrics_exposition),
+		T(metrics_promtool),
+		T(metrics_counts_move),
 		OWN(sighup_without_log_ignored),
 		OWN(sighup_during_sleep),
 		OWN(sighup_rotates_log_under_load),
 #undef OWN
 #undef T
 	};
+	/* clang-format on */
 
 	return run_group("metrics", tests, ARRAY_SIZE(tests), shared_server_up,
 			 shared_server_down);
