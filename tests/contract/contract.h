@@ -15,7 +15,7 @@
  *   connections  keep-alive, pipelining, many clients, leaks, SIGTERM
  *   timeouts     a second server with one-second timeouts
  *   model        /proc checks of the concurrency model, by binary name
- *   metrics      /metrics, SIGHUP and log rotation
+ *   metrics      /metrics, the security headers, SIGHUP and log rotation
  *
  * The first four share one server, so the descriptor check at the end of
  * "connections" sees what every earlier test left behind.

@@ -5,11 +5,13 @@
  *                   line and by `promtool check metrics` (skipped, with a
  *                   message, when promtool is not installed), and counters
  *                   that move with the traffic
+ *   headers         the security headers, Content-Security-Policy included,
+ *                   on files, API answers, errors and /metrics alike
  *   SIGHUP          ignored without --access-log; with it, the log is
  *                   reopened under load and no line is lost or torn
  *
- * The metrics tests use the shared server; the SIGHUP tests start their
- * own, and stop it before they read the log.
+ * The metrics and header tests use the shared server; the SIGHUP tests
+ * start their own, and stop it before they read the log.
  */
 #include "contract.h"
 
@@ -30,6 +32,9 @@
 #define CLOSE "Connection: close\r\n"
 
 #define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define CSP                                                                    \
+	"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "        \
+	"form-action 'self'"
 
 /* How long a counter or a log file may take to catch up. */
 #define SETTLE_MS 5000
@@ -300,6 +305,60 @@ static void metrics_counts_move(void **state)
 	assert_true(wait_sample(count, beforec + 4) >= beforec + 4);
 	assert_true(wait_sample("http_connections_total", beforeconn + 4) >=
 		    beforeconn + 4);
+}
+
+/* ---- the security headers ---- */
+
+static void assert_security_headers(const struct reply *r, const char *what)
+{
+	static const char *const want[][2] = {
+		{ "Content-Security-Policy", CSP },
+		{ "X-Content-Type-Options", "nosniff" },
+		{ "X-Frame-Options", "DENY" },
+		{ "Referrer-Policy", "no-referrer" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		const char *v = reply_header(r, want[i][0]);
+
+		if (!v || strcmp(v, want[i][1]) != 0)
+			fail_msg("%s: %s is %s, expected \"%s\"; the head:\n%s",
+				 what, want[i][0], v ? v : "missing",
+				 want[i][1], r->head);
+		if (reply_header_count(r, want[i][0]) != 1)
+			fail_msg("%s: %s sent twice", what, want[i][0]);
+	}
+}
+
+/*
+ * Every response carries the policy, not only the HTML: /api/echo sends
+ * back the client's own Content-Type, so text/html can come from anywhere.
+ */
+static void security_headers_everywhere(void **state)
+{
+	static const char *const requests[] = {
+		"GET / HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		"GET /small.txt HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		"GET /api/model HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		"GET /metrics HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		"GET /no-such-file HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		"POST /api/echo HTTP/1.1\r\n" HOST CLOSE
+		"Content-Type: text/html\r\nContent-Length: 27\r\n\r\n"
+		"<script>alert(1)</script>\r\n",
+		"GET /sub HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		"BREW / HTTP/1.1\r\n" HOST CLOSE "\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n" CLOSE "\r\n",
+	};
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(requests); i++) {
+		fetch_or_fail(shared_server()->port, requests[i], &r);
+		assert_security_headers(&r, requests[i]);
+		reply_free(&r);
+	}
 }
 
 /* ---- SIGHUP ---- */
@@ -709,6 +768,7 @@ int run_metrics_tests(void)
 		T(metrics_exposition),
 		T(metrics_promtool),
 		T(metrics_counts_move),
+		T(security_headers_everywhere),
 		OWN(sighup_without_log_ignored),
 		OWN(sighup_during_sleep),
 		OWN(sighup_rotates_log_under_load),
