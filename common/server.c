@@ -80,7 +80,7 @@ static int install_signals(const struct server *srv)
 	 * file to reopen (stderr, or --quiet) it is ignored.  SA_RESTART:
 	 * a rotation is not a reason to cut short a read or a write; the
 	 * calls SA_RESTART cannot restart (poll, epoll_wait, nanosleep)
-	 * already retry on EINTR for SIGCHLD's sake.
+	 * already retry on EINTR, as 02's SIGCHLD needs them to.
 	 */
 	sa.sa_handler = srv->opt.access_log != NULL ? on_hangup : SIG_IGN;
 	sa.sa_flags = SA_RESTART;
