@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "accept.h"
+#include "log.h"
 #include "serve.h"
 #include "server.h"
 
@@ -127,6 +128,11 @@ static void dispatch(struct server *srv, int fd)
 		accept_reject(srv, fd, 503);
 		return;
 	}
+	/*
+	 * The parent never logs: after a SIGHUP it reopens the log here, or
+	 * it would keep the rotated file open and every child would reopen.
+	 */
+	log_reopen_if_requested();
 	sigprocmask(SIG_BLOCK, &sigchld, &saved);
 	pid = fork();
 	if (pid == 0)

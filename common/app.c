@@ -296,6 +296,28 @@ static void handle_stats(const struct app *app, const struct http_request *req,
 	resp_set_body(resp, resp->body_buf, (size_t)n);
 }
 
+_Static_assert(STATS_PROM_MAX <= RESP_BODY_MAX, "/metrics must fit a body");
+
+static void handle_metrics(const struct app *app,
+			   const struct http_request *req,
+			   struct response *resp)
+{
+	int n = -1;
+
+	(void)req;
+	if (app->stats != NULL)
+		n = stats_format_prometheus(app->stats, app->model,
+					    resp->body_buf,
+					    sizeof(resp->body_buf));
+	if (n < 0) {
+		resp_error(resp, 500);
+		return;
+	}
+	/* What a Prometheus server expects of the text format. */
+	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	resp_set_body(resp, resp->body_buf, (size_t)n);
+}
+
 static void handle_model(const struct app *app, const struct http_request *req,
 			 struct response *resp)
 {
@@ -319,6 +341,7 @@ static const struct route app_routes[] = {
 	{ HTTP_GET, "/api/cpu", handle_cpu, true },
 	{ HTTP_GET, "/api/stats", handle_stats, false },
 	{ HTTP_GET, "/api/model", handle_model, false },
+	{ HTTP_GET, "/metrics", handle_metrics, false },
 };
 
 static void method_not_allowed(struct response *resp, const char *allow)

@@ -16,6 +16,7 @@
  *   GET  /api/cpu?n=N        CPU-bound work (capped): a hash N thousand times
  *   GET  /api/stats          JSON counters: see stats.h
  *   GET  /api/model          {"model":"01_blocking"}: who answered
+ *   GET  /metrics            the counters for Prometheus: see stats.h
  *
  * HEAD is accepted wherever GET is.  A missing ms or n takes the default
  * below; a value out of range is clamped; one that is not a number is 400.
@@ -57,7 +58,7 @@ struct stats;
 struct app {
 	const char *root;    /* --root, resolved (file_resolve_root) */
 	const char *model;   /* "01_blocking", for /api/model and /api/stats */
-	struct stats *stats; /* for /api/stats; NULL makes it a 500 */
+	struct stats *stats; /* for /api/stats, /metrics; NULL makes a 500 */
 	/* The root opened, and its cache; NULL: realpath, no cache. */
 	struct file_root *files;
 };

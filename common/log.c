@@ -6,21 +6,124 @@
  * or an escape sequence could forge a line or repaint a terminal that tails
  * the log.  Anything outside printable ASCII, '"' and '\' become "\xHH",
  * as Apache does.
+ *
+ * The reopen on SIGHUP (log.h) is the one piece of process-wide state here:
+ * a signal handler takes no argument, and every driver hands log_access() a
+ * bare descriptor.
  */
 #include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "http_date.h"
 
+/* The handler may only touch an atomic that needs no lock. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_uint must be lock-free");
+
+/*
+ * Filled by log_reopen_setup() before any thread or child exists; after
+ * that only the atomics change, and the lock guards the reopen itself.
+ * requested is shared by every process; opened, like the descriptor table
+ * it describes, is each process's own copy after fork().
+ */
+static struct {
+	atomic_uint *requested; /* shared mapping: bumped on SIGHUP */
+	atomic_uint opened;	/* the generation fd was opened for */
+	pthread_mutex_t lock;	/* held by the one thread reopening */
+	int fd;
+	char path[PATH_MAX];
+} reopen = { .requested = NULL, .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
 int log_open(const char *path)
 {
 	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+int log_reopen_setup(int fd, const char *path)
+{
+	atomic_uint *gen;
+	int n = snprintf(reopen.path, sizeof(reopen.path), "%s", path);
+
+	if (n < 0 || (size_t)n >= sizeof(reopen.path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* Shared, like the counters in stats.c: see the LESSON there. */
+	gen = mmap(NULL, sizeof(*gen), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (gen == MAP_FAILED)
+		return -1;
+	atomic_init(gen, 0);
+	atomic_store(&reopen.opened, 0);
+	reopen.fd = fd;
+	reopen.requested = gen;
+	return 0;
+}
+
+void log_reopen_teardown(void)
+{
+	if (reopen.requested != NULL)
+		munmap(reopen.requested, sizeof(*reopen.requested));
+	reopen.requested = NULL;
+	reopen.fd = -1;
+}
+
+void log_reopen_request(void)
+{
+	if (reopen.requested != NULL)
+		atomic_fetch_add(reopen.requested, 1);
+}
+
+/* Opens the path again and puts the new file in place of reopen.fd. */
+static int reopen_now(void)
+{
+	int fd = log_open(reopen.path), rc = 0;
+
+	if (fd < 0)
+		return -1;
+	/*
+	 * LESSON: dup3, not close and open.  Between a close and an open,
+	 * another thread's write would fail with EBADF (or, worse, land in
+	 * whatever file took the number meanwhile).  dup3 swaps the file
+	 * behind the number in one step, and a write already in progress
+	 * holds its own reference to the old file and finishes there.
+	 */
+	if (dup3(fd, reopen.fd, O_CLOEXEC) < 0)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+int log_reopen_if_requested(void)
+{
+	unsigned int want;
+	int rc, saved;
+
+	if (reopen.requested == NULL ||
+	    atomic_load(reopen.requested) == atomic_load(&reopen.opened))
+		return 0;
+	/* Busy: another thread is reopening; log to the old file meanwhile. */
+	if (pthread_mutex_trylock(&reopen.lock) != 0)
+		return 0;
+	rc = 0;
+	want = atomic_load(reopen.requested);
+	if (want != atomic_load(&reopen.opened)) {
+		rc = reopen_now() == 0 ? 1 : -1;
+		/* Even on failure: retry on the next SIGHUP, not every line. */
+		atomic_store(&reopen.opened, want);
+	}
+	saved = errno;
+	pthread_mutex_unlock(&reopen.lock);
+	errno = saved;
+	return rc;
 }
 
 /* Appends view s to out[*len..outsz-1), escaped; stops when full. */
@@ -113,6 +216,8 @@ void log_access(int fd, const char *peer, const struct http_request *req,
 
 	if (fd < 0)
 		return;
+	if (fd == reopen.fd)
+		log_reopen_if_requested();
 	len = log_format_clf(line, sizeof(line), peer, time(NULL), req, status,
 			     bytes);
 	while (off < len) {

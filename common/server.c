@@ -41,7 +41,20 @@ static void on_stop_signal(int sig)
 	errno = saved;
 }
 
-static int install_signals(void)
+/*
+ * SIGHUP: logrotate has renamed the access log.  Only a request here; the
+ * next line logged by each process reopens the file (log.h).
+ */
+static void on_hangup(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	log_reopen_request();
+	errno = saved;
+}
+
+static int install_signals(const struct server *srv)
 {
 	struct sigaction sa;
 
@@ -64,7 +77,17 @@ static int install_signals(void)
 	if (sigaction(SIGINT, &sa, NULL) != 0 ||
 	    sigaction(SIGTERM, &sa, NULL) != 0)
 		return -1;
-	return 0;
+	/*
+	 * LESSON: SIGHUP's default action ends the process, so a server
+	 * that does not expect it dies at the first log rotation.  With no
+	 * file to reopen (stderr, or --quiet) it is ignored.  SA_RESTART:
+	 * a rotation is not a reason to cut short a read or a write; the
+	 * calls SA_RESTART cannot restart (poll, epoll_wait, nanosleep)
+	 * already retry on EINTR, as 02's SIGCHLD needs them to.
+	 */
+	sa.sa_handler = srv->opt.access_log != NULL ? on_hangup : SIG_IGN;
+	sa.sa_flags = SA_RESTART;
+	return sigaction(SIGHUP, &sa, NULL);
 }
 
 /* Raises the descriptor limit to the hard limit: one fd per connection. */
@@ -83,15 +106,27 @@ static int open_log(struct server *srv, char *err, size_t errsz)
 	srv->log_fd = -1;
 	if (srv->opt.access_log != NULL) {
 		srv->log_fd = log_open(srv->opt.access_log);
-		if (srv->log_fd < 0) {
+		if (srv->log_fd < 0 ||
+		    log_reopen_setup(srv->log_fd, srv->opt.access_log) != 0) {
 			snprintf(err, errsz, "--access-log %s: %s",
 				 srv->opt.access_log, strerror(errno));
+			if (srv->log_fd >= 0)
+				close(srv->log_fd);
 			return -1;
 		}
 	} else if (!srv->opt.quiet) {
 		srv->log_fd = STDERR_FILENO;
 	}
 	return 0;
+}
+
+/* A late SIGHUP finds no handler, then nothing to reopen. */
+static void close_log(struct server *srv)
+{
+	signal(SIGHUP, SIG_IGN);
+	log_reopen_teardown();
+	if (srv->log_fd > STDERR_FILENO)
+		close(srv->log_fd);
 }
 
 static int open_stop_pipe(struct server *srv)
@@ -142,7 +177,7 @@ int server_setup(struct server *srv, const char *model,
 	 * accept4() costs an EAGAIN, not a thread asleep in accept4().
 	 */
 	if (net_set_nonblocking(srv->listen_fd, true) != 0 ||
-	    open_stop_pipe(srv) != 0 || install_signals() != 0) {
+	    open_stop_pipe(srv) != 0 || install_signals(srv) != 0) {
 		snprintf(err, errsz, "listener or signals: %s",
 			 strerror(errno));
 		goto out_close_listener;
@@ -154,16 +189,14 @@ out_close_listener:
 out_destroy_stats:
 	stats_destroy(srv->stats);
 out_close_log:
-	if (srv->log_fd > STDERR_FILENO)
-		close(srv->log_fd);
+	close_log(srv);
 	return -1;
 }
 
 void server_teardown(struct server *srv)
 {
 	server_stop_listening(srv);
-	if (srv->log_fd > STDERR_FILENO)
-		close(srv->log_fd);
+	close_log(srv);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	close(srv->stop_fd);

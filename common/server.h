@@ -9,6 +9,9 @@
  * waits on stop_fd, in every thread and in forked children alike, and so
  * learns of the stop without polling a flag on a timer.
  *
+ * SIGHUP reopens the --access-log file (log rotation: log.h), in every
+ * thread and in 02's children; without --access-log it is ignored.
+ *
  * Thread safety: struct server is filled by server_setup() and only read
  * after, by every thread and child, except listen_fd, which only the main
  * thread uses.  Every function here is for the main thread, but
@@ -41,9 +44,9 @@ struct server {
 
 /*
  * Resolves the root, opens the log, maps the counters, opens the listener,
- * ignores SIGPIPE and installs the stop handlers (without SA_RESTART, so a
- * blocked accept or read returns EINTR).  Returns 0, or -1 with a message
- * in err.
+ * ignores SIGPIPE, installs the stop handlers (without SA_RESTART, so a
+ * blocked accept or read returns EINTR) and the SIGHUP handler (with
+ * SA_RESTART).  Returns 0, or -1 with a message in err.
  */
 int server_setup(struct server *srv, const char *model,
 		 const struct options *opt, char *err, size_t errsz);

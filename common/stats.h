@@ -1,5 +1,6 @@
 /*
- * stats.h - server-wide counters for /api/stats.
+ * stats.h - server-wide counters for /api/stats (JSON) and /metrics (the
+ * Prometheus text format).
  *
  * The counters live in one shared anonymous mapping made before the server
  * starts its children or threads, and change only through C11 atomics, so
@@ -8,7 +9,8 @@
  *
  * Latency is kept as a histogram of power-of-two microsecond buckets, so
  * percentiles are approximate (within a factor of two) but cost one atomic
- * add per request and no lock.
+ * add per request and no lock.  A second add keeps the sum of all
+ * latencies, for the histogram's _sum in /metrics.
  *
  * Thread safety: every function is safe from any thread or process.
  */
@@ -29,6 +31,7 @@ struct stats {
 	atomic_uint_fast64_t total_conns;
 	atomic_int_fast64_t processes; /* 1 + live children (02) */
 	atomic_uint_fast64_t latency_us[STATS_BUCKETS];
+	atomic_uint_fast64_t latency_sum_us;
 	atomic_int_fast64_t queue_depth;    /* jobs waiting (04, 06) */
 	atomic_int_fast64_t queue_capacity; /* 0: this model has no queue */
 };
@@ -72,5 +75,43 @@ uint64_t stats_percentile_us(const struct stats *st, double pct);
  */
 int stats_format_json(const struct stats *st, const char *model, char *out,
 		      size_t outsz);
+
+/*
+ * The longest document stats_format_prometheus() writes, with every count
+ * at its largest and a model name as short as ours: it fits in a response
+ * body (RESP_BODY_MAX; test_stats.c checks the worst case).
+ */
+#define STATS_PROM_MAX 4096
+
+/*
+ * The last bucket /metrics shows on its own: 2^26 us, 67 s, past every
+ * timeout and the longest /api/sleep.  Slower is a stuck client, left to
+ * +Inf, and the document stays within STATS_PROM_MAX.
+ */
+#define STATS_PROM_TOP_BUCKET 26
+
+/*
+ * Writes the /metrics document into out, in the Prometheus text exposition
+ * format 0.0.4: every family with # HELP and # TYPE, names in base units
+ * (seconds).  The families:
+ *
+ *   http_server_info{model}          gauge, always 1: who answered
+ *   http_server_uptime_seconds       gauge
+ *   http_requests_total              counter
+ *   http_responses_total{class}      counter, class "1xx" ... "5xx"
+ *   http_connections_open            gauge
+ *   http_connections_total           counter
+ *   http_server_threads              gauge, of the process that answered
+ *   http_server_processes            gauge, 1 + live children (02)
+ *   http_server_queue_depth          gauge, only for a model with a queue
+ *   http_server_queue_capacity       gauge, likewise
+ *   http_request_duration_seconds    histogram: _bucket{le}, _sum, _count
+ *
+ * The histogram's buckets are the power-of-two buckets above: le is 2^b
+ * microseconds for b = 0 ... STATS_PROM_TOP_BUCKET, then +Inf.  model is
+ * escaped as a label value.  Returns the length, or -1 if it did not fit.
+ */
+int stats_format_prometheus(const struct stats *st, const char *model,
+			    char *out, size_t outsz);
 
 #endif /* STATS_H */

@@ -1,10 +1,13 @@
 #!/bin/sh
 # tests/deps.sh - check what the tests or the bench need, install it on Debian.
 #
-#   sh tests/deps.sh test    C compiler, make, cmocka, curl; chromium and
-#                            python3 are optional (without them make test
-#                            skips the live page test, tests/browser/), and
-#                            so are nginx, systemd-analyze, /bin/kill and
+#   sh tests/deps.sh test    C compiler, make, cmocka, curl; chromium,
+#                            python3 and promtool (Debian: prometheus) are
+#                            optional (without the first two make test skips
+#                            the live page test, tests/browser/; without
+#                            promtool the contract suite skips its
+#                            `promtool check metrics` of /metrics), and so
+#                            are nginx, systemd-analyze, /bin/kill and
 #                            logrotate (without them make test skips those
 #                            parts of the deploy tests, tests/deploy/)
 #   sh tests/deps.sh bench   the above, plus wrk, slowhttptest, gnuplot;
@@ -39,7 +42,7 @@ esac
 # name:Debian package.  The name is a command, an absolute path, or a
 # shared library's file name (lib*.so*) that the dynamic linker must know.
 required="cc:gcc make:make /usr/include/cmocka.h:libcmocka-dev curl:curl"
-optional="chromium:chromium python3:python3"
+optional="chromium:chromium python3:python3 promtool:prometheus"
 # The deploy tests: nginx in front of the servers, and the systemd unit
 # (systemd-analyze verify also wants its ExecReload's /bin/kill).
 optional="$optional /usr/sbin/nginx:nginx systemd-analyze:systemd"

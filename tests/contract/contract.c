@@ -456,5 +456,6 @@ int main(int argc, char **argv)
 	failed += run_timeout_tests();
 	failed += run_cache_tests();
 	failed += run_model_tests();
+	failed += run_metrics_tests();
 	return failed ? 1 : 0;
 }

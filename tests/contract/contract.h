@@ -18,6 +18,7 @@
  *   cache        the file cache and both path resolvers, on servers of
  *                its own over a root it changes (test_cache.c)
  *   model        /proc checks of the concurrency model, by binary name
+ *   metrics      /metrics, the security headers, SIGHUP and log rotation
  *
  * The first four share one server, so the descriptor check at the end of
  * "connections" sees what every earlier test left behind.
@@ -138,5 +139,6 @@ int run_connection_tests(void);
 int run_timeout_tests(void);
 int run_cache_tests(void);
 int run_model_tests(void);
+int run_metrics_tests(void);
 
 #endif /* CONTRACT_H */

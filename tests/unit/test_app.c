@@ -323,6 +323,20 @@ static void test_model_and_stats(void **state)
 	assert_non_null(strstr(ex.head, "application/json"));
 }
 
+static void test_metrics(void **state)
+{
+	(void)state;
+	assert_int_equal(get("/metrics"), 200);
+	assert_non_null(strstr(ex.head, "\r\nContent-Type: text/plain; "
+					"version=0.0.4; charset=utf-8\r\n"));
+	assert_true(strncmp(ex.body, "# HELP ", 7) == 0);
+	assert_non_null(strstr(ex.body, "{model=\"test_model\"} 1\n"));
+	assert_non_null(strstr(ex.body, "_count "));
+	assert_int_equal(handle("POST /metrics HTTP/1.1\r\nHost: x\r\n"
+				"Content-Length: 0\r\n\r\n"),
+			 405);
+}
+
 static void test_keep_alive(void **state)
 {
 	(void)state;
@@ -445,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_sleep),
 		cmocka_unit_test(test_cpu),
 		cmocka_unit_test(test_model_and_stats),
+		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_handle_error),
 		cmocka_unit_test(test_find_route),

@@ -1,7 +1,9 @@
 /*
  * test_log.c - the Common Log Format line: its fields, escaping of what
- * the client sent, truncation that still ends the line, and appending to a
- * file with one write per line.
+ * the client sent, truncation that still ends the line, appending to a
+ * file with one write per line, and the reopen that log rotation asks for:
+ * in the process itself, in a forked child, under threads that keep
+ * logging, and when the path cannot be opened.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,10 +13,13 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "http_parser.h"
@@ -166,6 +171,267 @@ static void test_log_file_appends(void **state)
 	assert_null(strstr(text, "10.0.0.3"));
 }
 
+/* ---- reopening on SIGHUP ---- */
+
+/* A fresh directory and the log path inside it. */
+struct logdir {
+	char dir[64];
+	char path[96];
+};
+
+static void logdir_make(struct logdir *d)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/test_log.XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->path, sizeof(d->path), "%s/access.log", d->dir);
+}
+
+/* path.suffix into out. */
+static void rotated(const struct logdir *d, int suffix, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s.%d", d->path, suffix);
+}
+
+static void rotate(const struct logdir *d, int suffix)
+{
+	char to[128];
+
+	rotated(d, suffix, to, sizeof(to));
+	assert_int_equal(rename(d->path, to), 0);
+}
+
+/* The whole file into buf (NUL-terminated); "" if it does not exist. */
+static size_t slurp(const char *path, char *buf, size_t bufsz)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return 0;
+	while (len + 1 < bufsz &&
+	       (n = read(fd, buf + len, bufsz - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return len;
+}
+
+static void log_target(int fd, const char *target)
+{
+	struct http_request req;
+
+	fake_request(&req, "GET", target, 1);
+	log_access(fd, "127.0.0.1", &req, 200, 1);
+}
+
+static void test_reopen_after_rename(void **state)
+{
+	char text[4096], old[128];
+	struct logdir d;
+	int fd;
+
+	(void)state;
+	logdir_make(&d);
+	fd = log_open(d.path);
+	assert_true(fd >= 0);
+	assert_int_equal(log_reopen_setup(fd, d.path), 0);
+	assert_int_equal(log_reopen_if_requested(), 0); /* nothing asked */
+	log_target(fd, "/before");
+	rotate(&d, 1);
+	log_target(fd, "/renamed"); /* no SIGHUP yet: still the old file */
+	log_reopen_request();
+	log_target(fd, "/after");
+	assert_int_equal(log_reopen_if_requested(), 0); /* done already */
+
+	/* The same number, a new file, still close-on-exec. */
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(fd, F_GETFL) & O_APPEND);
+	slurp(d.path, text, sizeof(text));
+	assert_non_null(strstr(text, "\"GET /after HTTP/1.1\""));
+	assert_null(strstr(text, "/before"));
+	rotated(&d, 1, old, sizeof(old));
+	slurp(old, text, sizeof(text));
+	assert_non_null(strstr(text, "/before"));
+	assert_non_null(strstr(text, "/renamed"));
+	assert_null(strstr(text, "/after"));
+
+	log_reopen_teardown();
+	log_reopen_request(); /* after teardown: harmless */
+	close(fd);
+	unlink(old);
+	unlink(d.path);
+	rmdir(d.dir);
+}
+
+/*
+ * A child has its own descriptor table, and only the parent is signalled:
+ * the child must still reopen, because the generation is shared.
+ */
+static void test_reopen_in_forked_child(void **state)
+{
+	char text[4096], old[128], go;
+	struct logdir d;
+	int fd, pipefd[2], status;
+	pid_t pid;
+
+	(void)state;
+	logdir_make(&d);
+	fd = log_open(d.path);
+	assert_true(fd >= 0);
+	assert_int_equal(log_reopen_setup(fd, d.path), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pipefd[1]);
+		/* Waits for the parent to rotate and ask for the reopen. */
+		if (read(pipefd[0], &go, 1) != 1)
+			_exit(1);
+		log_target(fd, "/child");
+		_exit(0);
+	}
+	close(pipefd[0]);
+	rotate(&d, 1);
+	log_reopen_request(); /* what the parent's handler does */
+	assert_int_equal(write(pipefd[1], "g", 1), 1);
+	close(pipefd[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	slurp(d.path, text, sizeof(text));
+	assert_non_null(strstr(text, "/child"));
+	/* The parent's own table still points at the old file until... */
+	assert_int_equal(log_reopen_if_requested(), 1);
+	log_target(fd, "/parent");
+	slurp(d.path, text, sizeof(text));
+	assert_non_null(strstr(text, "/parent"));
+	rotated(&d, 1, old, sizeof(old));
+	slurp(old, text, sizeof(text));
+	assert_string_equal(text, "");
+
+	log_reopen_teardown();
+	close(fd);
+	unlink(old);
+	unlink(d.path);
+	rmdir(d.dir);
+}
+
+/* The path cannot be opened: keep logging to the file we have. */
+static void test_reopen_failure_keeps_old_file(void **state)
+{
+	char text[4096], moved[128];
+	struct logdir d;
+	int fd;
+
+	(void)state;
+	logdir_make(&d);
+	fd = log_open(d.path);
+	assert_true(fd >= 0);
+	assert_int_equal(log_reopen_setup(fd, d.path), 0);
+	snprintf(moved, sizeof(moved), "%s.moved", d.dir);
+	assert_int_equal(rename(d.dir, moved), 0); /* the path is gone */
+	log_reopen_request();
+	assert_int_equal(log_reopen_if_requested(), -1);
+	assert_int_equal(log_reopen_if_requested(), 0); /* no retry storm */
+	log_target(fd, "/still");
+	assert_int_equal(rename(moved, d.dir), 0);
+	slurp(d.path, text, sizeof(text));
+	assert_non_null(strstr(text, "/still"));
+
+	log_reopen_teardown();
+	close(fd);
+	unlink(d.path);
+	rmdir(d.dir);
+}
+
+#define LOG_THREADS 4
+#define LOG_LINES 2000
+#define ROTATIONS 5
+
+struct logger {
+	int fd;
+	atomic_int *started;
+};
+
+static void *log_lines(void *arg)
+{
+	struct logger *l = arg;
+	int i;
+
+	atomic_fetch_add(l->started, 1);
+	for (i = 0; i < LOG_LINES; i++)
+		log_target(l->fd, "/load");
+	return NULL;
+}
+
+/* Complete lines in text: each one must end a whole CLF line. */
+static int count_lines(const char *text)
+{
+	const char *p = text, *nl;
+	int n = 0;
+
+	while ((nl = strchr(p, '\n')) != NULL) {
+		assert_true(strncmp(p, "127.0.0.1 - - [", 15) == 0);
+		assert_true(nl - p > 30);
+		assert_memory_equal(nl - 21, "/load HTTP/1.1\" 200 1\n", 22);
+		n++;
+		p = nl + 1;
+	}
+	assert_string_equal(p, ""); /* no torn tail */
+	return n;
+}
+
+/*
+ * Threads log while the file is renamed and reopened again and again:
+ * the files hold every line, each one whole.
+ */
+static void test_reopen_under_threads(void **state)
+{
+	static char text[LOG_THREADS * LOG_LINES * 64];
+	pthread_t t[LOG_THREADS];
+	struct logger l;
+	atomic_int started;
+	struct logdir d;
+	char old[128];
+	int i, fd, total = 0;
+
+	(void)state;
+	logdir_make(&d);
+	fd = log_open(d.path);
+	assert_true(fd >= 0);
+	assert_int_equal(log_reopen_setup(fd, d.path), 0);
+	atomic_init(&started, 0);
+	l = (struct logger){ .fd = fd, .started = &started };
+	for (i = 0; i < LOG_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, log_lines, &l), 0);
+	while (atomic_load(&started) < LOG_THREADS)
+		sched_yield();
+	for (i = 1; i <= ROTATIONS; i++) {
+		rotate(&d, i);
+		log_reopen_request();
+		/* The next line from any thread makes the new file. */
+		log_target(fd, "/load");
+	}
+	for (i = 0; i < LOG_THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (i = 1; i <= ROTATIONS; i++) {
+		rotated(&d, i, old, sizeof(old));
+		slurp(old, text, sizeof(text));
+		total += count_lines(text);
+		unlink(old);
+	}
+	slurp(d.path, text, sizeof(text));
+	total += count_lines(text);
+	assert_int_equal(total, LOG_THREADS * LOG_LINES + ROTATIONS);
+
+	log_reopen_teardown();
+	close(fd);
+	unlink(d.path);
+	rmdir(d.dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +441,10 @@ int main(void)
 		cmocka_unit_test(test_target_is_escaped),
 		cmocka_unit_test(test_truncation_keeps_newline),
 		cmocka_unit_test(test_log_file_appends),
+		cmocka_unit_test(test_reopen_after_rename),
+		cmocka_unit_test(test_reopen_in_forked_child),
+		cmocka_unit_test(test_reopen_failure_keeps_old_file),
+		cmocka_unit_test(test_reopen_under_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,6 +77,9 @@ static void test_finish_writes_every_header(void **state)
 	assert_non_null(strstr(h, "\r\nX-Content-Type-Options: nosniff\r\n"));
 	assert_non_null(strstr(h, "\r\nX-Frame-Options: DENY\r\n"));
 	assert_non_null(strstr(h, "\r\nReferrer-Policy: no-referrer\r\n"));
+	assert_non_null(strstr(h, "\r\nContent-Security-Policy: default-src "
+				  "'self'; frame-ancestors 'none'; "
+				  "base-uri 'none'; form-action 'self'\r\n"));
 	assert_non_null(strstr(h, "\r\nX-Test: 42\r\n"));
 	/* The blank line ends the head, and only there. */
 	assert_non_null(strstr(h, "\r\n\r\n"));

@@ -1,7 +1,8 @@
 /*
  * test_stats.c - the counters: status classes, latency percentiles, the
- * JSON document with the queue gauge, and above all that counts made in a
- * forked child or in another thread reach the parent.
+ * JSON document with the queue gauge, the Prometheus document of /metrics,
+ * and above all that counts made in a forked child or in another thread
+ * reach the parent.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -231,6 +234,154 @@ static void test_queue_gauge(void **state)
 	stats_destroy(st);
 }
 
+/* Fails unless out holds line (with its newline) as a whole line. */
+static void assert_line(const char *out, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p = out;
+
+	while ((p = strstr(p, line)) != NULL) {
+		if ((p == out || p[-1] == '\n') && p[n] == '\n')
+			return;
+		p++;
+	}
+	fail_msg("no line \"%s\" in:\n%s", line, out);
+}
+
+/*
+ * Every sample's family has its # HELP and # TYPE before it, every line
+ * ends, and nothing but samples and those comments is there.
+ */
+static void assert_exposition(const char *out)
+{
+	char typed[32][64];
+	size_t ntyped = 0, i;
+	const char *p = out, *nl;
+
+	while ((nl = strchr(p, '\n')) != NULL) {
+		char name[64];
+		size_t len = strcspn(p, "{ \n");
+		bool found = false;
+
+		if (strncmp(p, "# HELP ", 7) == 0) {
+			p = nl + 1;
+			continue;
+		}
+		if (strncmp(p, "# TYPE ", 7) == 0) {
+			assert_true(ntyped < 32);
+			sscanf(p + 7, "%63s", typed[ntyped++]);
+			p = nl + 1;
+			continue;
+		}
+		assert_true(len > 0 && len < sizeof(name));
+		memcpy(name, p, len);
+		name[len] = '\0';
+		for (i = 0; i < ntyped && !found; i++) {
+			size_t tl = strlen(typed[i]);
+
+			found = strcmp(name, typed[i]) == 0 ||
+				(strncmp(name, typed[i], tl) == 0 &&
+				 (strcmp(name + tl, "_bucket") == 0 ||
+				  strcmp(name + tl, "_sum") == 0 ||
+				  strcmp(name + tl, "_count") == 0));
+		}
+		if (!found)
+			fail_msg("sample %s has no # TYPE before it", name);
+		p = nl + 1;
+	}
+	assert_string_equal(p, "");
+}
+
+static void test_prometheus(void **state)
+{
+	struct stats *st = stats_create();
+	char out[STATS_PROM_MAX];
+	int n;
+
+	(void)state;
+	stats_record(st, 200, 100); /* bucket [64, 128) us */
+	stats_record(st, 404, 100);
+	stats_record(st, 503, 3000000); /* [2^21, 2^22) us: 2.1 to 4.2 s */
+	stats_conn_opened(st);
+	n = stats_format_prometheus(st, "01_blocking", out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(out));
+	assert_exposition(out);
+	assert_line(out, "# TYPE http_requests_total counter");
+	assert_line(out, "http_server_info{model=\"01_blocking\"} 1");
+	assert_line(out, "http_requests_total 3");
+	assert_line(out, "http_responses_total{class=\"1xx\"} 0");
+	assert_line(out, "http_responses_total{class=\"2xx\"} 1");
+	assert_line(out, "http_responses_total{class=\"4xx\"} 1");
+	assert_line(out, "http_responses_total{class=\"5xx\"} 1");
+	assert_line(out, "http_connections_open 1");
+	assert_line(out, "http_connections_total 1");
+	assert_line(out, "http_server_processes 1");
+	assert_line(out, "# TYPE http_request_duration_seconds histogram");
+	/* Cumulative, at powers of two of microseconds, in seconds. */
+	assert_line(out, "http_request_duration_seconds_bucket{le=\"0.000001\"}"
+			 " 0");
+	assert_line(out, "http_request_duration_seconds_bucket{le=\"0.000064\"}"
+			 " 0");
+	assert_line(out, "http_request_duration_seconds_bucket{le=\"0.000128\"}"
+			 " 2");
+	assert_line(out, "http_request_duration_seconds_bucket{le=\"2.097152\"}"
+			 " 2");
+	assert_line(out, "http_request_duration_seconds_bucket{le=\"4.194304\"}"
+			 " 3");
+	assert_line(out, "http_request_duration_seconds_bucket{le="
+			 "\"67.108864\"} 3");
+	assert_line(out, "http_request_duration_seconds_bucket{le=\"+Inf\"} 3");
+	assert_line(out, "http_request_duration_seconds_sum 3.0002");
+	assert_line(out, "http_request_duration_seconds_count 3");
+	/* No queue in this model: no queue gauges at all. */
+	assert_null(strstr(out, "queue"));
+	assert_int_equal(stats_format_prometheus(st, "x", out, 100), -1);
+	stats_destroy(st);
+}
+
+static void test_prometheus_queue_and_label(void **state)
+{
+	struct stats *st = stats_create();
+	char out[STATS_PROM_MAX];
+
+	(void)state;
+	atomic_store(stats_queue_gauge(st, 256), 17);
+	assert_true(stats_format_prometheus(st, "a\"b\\c\nd", out,
+					    sizeof(out)) > 0);
+	assert_exposition(out);
+	assert_line(out, "http_server_info{model=\"a\\\"b\\\\c\\nd\"} 1");
+	assert_line(out, "http_server_queue_depth 17");
+	assert_line(out, "http_server_queue_capacity 256");
+	stats_destroy(st);
+}
+
+/* Every count at its longest still fits in a response body. */
+static void test_prometheus_worst_case_fits(void **state)
+{
+	struct stats *st = stats_create();
+	char out[STATS_PROM_MAX];
+	int i;
+
+	(void)state;
+	atomic_store(&st->requests, UINT64_MAX);
+	for (i = 1; i <= 5; i++)
+		atomic_store(&st->by_class[i], UINT64_MAX);
+	atomic_store(&st->active_conns, INT64_MIN);
+	atomic_store(&st->total_conns, UINT64_MAX);
+	atomic_store(&st->processes, INT64_MIN);
+	/* Twenty digits in every cumulative bucket. */
+	atomic_store(&st->latency_us[0], 10000000000000000000ULL);
+	atomic_store(&st->latency_sum_us, UINT64_MAX);
+	atomic_store(stats_queue_gauge(st, 1 << 30), INT64_MIN);
+	atomic_store(&st->queue_capacity, INT64_MAX);
+	st->started_ms -= 1000LL * 3600 * 24 * 365 * 100; /* a century */
+	assert_true(stats_format_prometheus(st, "06_epoll_async", out,
+					    sizeof(out)) > 0);
+	assert_exposition(out);
+	stats_destroy(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +394,9 @@ int main(void)
 		cmocka_unit_test(test_counts_across_threads),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_queue_gauge),
+		cmocka_unit_test(test_prometheus),
+		cmocka_unit_test(test_prometheus_queue_and_label),
+		cmocka_unit_test(test_prometheus_worst_case_fits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
