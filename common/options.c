@@ -267,9 +267,11 @@ void opt_print_usage(FILE *out, const char *prog)
 		"  --help                   this text\n"
 		"  --version                the version\n"
 		"\n"
-		"SIGINT or SIGTERM stops the server cleanly. Exit status: 0 on "
-		"a clean\n"
-		"stop, 2 on a bad option or a failed start-up.\n",
+		"SIGINT or SIGTERM stops the server cleanly; SIGHUP reopens "
+		"the --access-log\n"
+		"file (after logrotate moved it). Exit status: 0 on a clean "
+		"stop, 2 on a bad\n"
+		"option or a failed start-up.\n",
 		prog, d.host, d.port, d.root, d.threads, d.queue, d.max_conns,
 		d.keepalive_timeout_ms / 1000, d.header_timeout_ms / 1000,
 		d.max_body, d.file_cache_valid_s, d.file_cache_entries);
