@@ -3,6 +3,7 @@
  * see harness.h.
  */
 #include "harness.h"
+#include "docfile.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -14,24 +15,12 @@ char doc_root[PATH_MAX];
 
 unsigned char doc_byte(size_t i)
 {
-	/* Not periodic in any power of two: a shifted block is caught. */
-	return (unsigned char)((i * 7 + i / 251) & 0xff);
+	return docfile_byte(i);
 }
 
 static int write_file(const char *name, const void *data, size_t len)
 {
-	char path[PATH_MAX + 32];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", doc_root, name);
-	f = fopen(path, "we");
-	if (f == NULL)
-		return -1;
-	n = fwrite(data, 1, len, f);
-	if (fclose(f) != 0 || n != len)
-		return -1;
-	return 0;
+	return docfile_write(doc_root, name, data, len);
 }
 
 int docroot_create(void)

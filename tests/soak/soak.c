@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "docfile.h"
 #include "proc.h"
 #include "server_proc.h"
 
@@ -94,25 +95,9 @@ static char why[192]; /* the failure of the scenario that just failed */
 
 /* ---- the document root ---- */
 
-static unsigned char big_byte(size_t i)
-{
-	return (unsigned char)((i * 7 + i / 251) & 0xff);
-}
-
 static int write_file(const char *name, const void *data, size_t len)
 {
-	char path[PATH_MAX + 32];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", doc_root, name);
-	f = fopen(path, "we");
-	if (f == NULL)
-		return -1;
-	n = fwrite(data, 1, len, f);
-	if (fclose(f) != 0 || n != len)
-		return -1;
-	return 0;
+	return docfile_write(doc_root, name, data, len);
 }
 
 static int docroot_create(void)
@@ -124,7 +109,7 @@ static int docroot_create(void)
 	if (big == NULL)
 		return -1;
 	for (size_t i = 0; i < BIG_LEN; i++)
-		big[i] = big_byte(i);
+		big[i] = docfile_byte(i);
 	snprintf(doc_root, sizeof(doc_root), "%s/soak-XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
 	rc = mkdtemp(doc_root) == NULL ? -1 : 0;
@@ -253,7 +238,7 @@ static int check_get(const struct reply *r, enum soak_get g, unsigned n)
 		if (r->body_len != BIG_LEN)
 			return failf("GET /big.bin: %zu bytes", r->body_len);
 		for (size_t i = 0; i < BIG_LEN; i++)
-			if ((unsigned char)r->body[i] != big_byte(i))
+			if ((unsigned char)r->body[i] != docfile_byte(i))
 				return failf("GET /big.bin: byte %zu", i);
 		break;
 	case GET_HELLO:
