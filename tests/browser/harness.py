@@ -1,6 +1,7 @@
 """
-harness.py - what the browser tests share: a server on --port 0, headless
-Chromium driven through the DevTools protocol, and a load generator.
+harness.py - what the browser tests share: a server on --port 0 (the one
+in tests/lib/servers.py, with --quiet and get_json), headless Chromium
+driven through the DevTools protocol, and a load generator.
 
 Python's standard library has no WebSocket client, so DevTools speaks the
 few parts of RFC 6455 that the protocol needs: the upgrade handshake,
@@ -14,89 +15,34 @@ import hashlib
 import http.client
 import json
 import os
-import select
 import shutil
-import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+
+import servers  # noqa: E402
+# The scripts import TestFailure, check and wait_until from here.
+from servers import (TestFailure, check, stop_process,  # noqa: E402
+                     wait_until)
+
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-class TestFailure(Exception):
-    pass
+# ---- the server ------------------------------------------------------------
 
-
-def check(cond, what):
-    if not cond:
-        raise TestFailure(what)
-
-
-def wait_until(what, timeout, poll, fn):
-    """Calls fn() every poll seconds until it returns a true value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TestFailure("timed out after %g s waiting for %s" %
-                              (timeout, what))
-        time.sleep(poll)
-
-
-def stop_process(proc, timeout=10):
-    """SIGTERM to proc's process group (its own session), then SIGKILL."""
-    if proc is None or proc.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-
-
-# ---- the server --------------------------------------------------------------
-
-class Server:
-    """A model binary on 127.0.0.1 and an ephemeral port."""
+class Server(servers.Server):
+    """A model binary on 127.0.0.1 and an ephemeral port, --quiet."""
 
     def __init__(self, binary, root, extra=(), timeout=15, log_path=None):
-        # stderr to a file: a sanitizer build reports there.
-        self.log = open(log_path or os.devnull, "wb")
-        self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--root", root, "--quiet"] + list(extra),
-            stdout=subprocess.PIPE, stderr=self.log,
-            start_new_session=True)
-        try:
-            self.port = self._read_port(timeout)
-        except BaseException:
-            self.stop()
-            raise
-
-    def _read_port(self, timeout):
-        deadline = time.monotonic() + timeout
-        line = b""
-        fd = self.proc.stdout.fileno()
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            check(left > 0, "the server did not say where it listens")
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                chunk = os.read(fd, 1)
-                check(chunk, "the server exited before listening")
-                line += chunk
-        # "listening on http://127.0.0.1:PORT"
-        return int(line.decode().strip().rsplit(":", 1)[1])
+        super().__init__(binary, ["--root", root, "--quiet"] + list(extra),
+                         log_path or os.devnull, timeout)
 
     def get_json(self, path, timeout=5):
         conn = http.client.HTTPConnection("127.0.0.1", self.port,
@@ -109,19 +55,6 @@ class Server:
             return json.loads(body)
         finally:
             conn.close()
-
-    def stop(self):
-        """Stops the server; its exit status is then self.proc.returncode."""
-        stop_process(self.proc)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.log.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 # ---- load ------------------------------------------------------------------
