@@ -1,7 +1,8 @@
 """
-deploylib.py - what the deploy tests share: the model servers and nginx as
-child processes, the shipped nginx.conf filled in, a plain HTTP client with
-a time limit, and the "ok N - ..." report.
+deploylib.py - what the deploy tests share: the model servers (the Server
+of tests/lib/servers.py, with kill and check_clean) and nginx as child
+processes, the shipped nginx.conf filled in, a plain HTTP client with a
+time limit, and the "ok N - ..." report.
 
 Only the Python standard library.  Every wait is bounded; every process
 started here is stopped by the `with` block that started it.
@@ -10,7 +11,6 @@ started here is stopped by the `with` block that started it.
 import atexit
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -24,26 +24,12 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 NGINX_CONF = os.path.join(TOP, "deploy", "nginx.conf")
 NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
 
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 
-class TestFailure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise TestFailure(what)
-
-
-def wait_until(what, timeout, step, pred):
-    """Calls pred every step seconds until it is true; fails after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if pred():
-            return
-        if time.monotonic() > deadline:
-            raise TestFailure("timed out after %g s waiting for %s"
-                              % (timeout, what))
-        time.sleep(step)
+import servers  # noqa: E402
+# The scripts import wait_until (and TestFailure, check) from here.
+from servers import (TestFailure, check, stop_process,  # noqa: E402,F401
+                     wait_until)
 
 
 class Report:
@@ -82,74 +68,28 @@ class Report:
         return 1 if self.failed else 0
 
 
-# ---- processes ---------------------------------------------------------------
+# ---- processes -------------------------------------------------------------
 
-def stop_process(proc, sig=signal.SIGTERM, timeout=10):
-    """Signals proc's whole session (02's children too), then SIGKILL."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    try:  # what is left of the session, if the leader went first
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-class Server:
-    """One of the six models on 127.0.0.1 and a port of its choosing."""
+class Server(servers.Server):
+    """
+    One of the six models on 127.0.0.1 and a port of its choosing, its
+    stderr appended to log_path (a new file under tempdir() by default).
+    Leaving its `with` block without an exception checks that it stopped
+    cleanly.
+    """
 
     def __init__(self, binary, root, extra=(), log_path=None, timeout=10):
-        # stderr to a file: a sanitizer build reports there.
         if log_path is None:
             log_path = os.path.join(tempdir(None), "server.stderr")
-        self.log_path = log_path
         self.name = os.path.basename(binary)
         self.killed = False
-        self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--host", "127.0.0.1", "--root", root]
-            + list(extra),
-            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        try:
-            self.port = self._read_port(timeout)
-        except BaseException:
-            self.stop()
-            raise
-
-    def _read_port(self, timeout):
-        deadline = time.monotonic() + timeout
-        line = b""
-        fd = self.proc.stdout.fileno()
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            check(left > 0, "the server did not say where it listens")
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                chunk = os.read(fd, 1)
-                check(chunk, "the server exited before listening")
-                line += chunk
-        m = re.match(rb"listening on http://[^ ]*:(\d+)", line)
-        check(m, "unexpected first line %r" % line)
-        return int(m.group(1))
+        super().__init__(binary, ["--host", "127.0.0.1", "--root", root]
+                         + list(extra), log_path, timeout, "ab")
 
     def kill(self):
         """SIGKILL: the server gets no chance to finish anything."""
         self.killed = True
         stop_process(self.proc, signal.SIGKILL)
-
-    def stop(self):
-        stop_process(self.proc)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.log.close()
 
     def check_clean(self):
         """SIGTERM ends a server with 0, unless a sanitizer found a bug."""
@@ -160,9 +100,6 @@ class Server:
             tail = f.read()[-2000:]
         raise TestFailure("%s stopped with status %s (%s): %s"
                           % (self.name, rc, self.log_path, tail))
-
-    def __enter__(self):
-        return self
 
     def __exit__(self, exc_type, *exc):
         self.stop()
@@ -291,7 +228,7 @@ class Nginx:
         self.stop()
 
 
-# ---- a client ----------------------------------------------------------------
+# ---- a client --------------------------------------------------------------
 
 class Client:
     """
