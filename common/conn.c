@@ -385,17 +385,27 @@ void conn_handle_request(struct conn *c)
 	exchange_handle(&c->b->ex);
 }
 
-enum conn_want conn_finish_handoff(struct conn *c)
+/*
+ * Back from a worker, or refused one: the response is ready to go, so the
+ * connection is writing, under the write clock.  Left in CONN_HANDED_OFF,
+ * a yield after pipelined requests would wait with no deadline at all.
+ */
+static enum conn_want resume_after_handoff(struct conn *c)
 {
 	c->answered = 0;
+	set_state(c, CONN_WRITING, c->sh->srv->opt.keepalive_timeout_ms);
 	return drive(c);
+}
+
+enum conn_want conn_finish_handoff(struct conn *c)
+{
+	return resume_after_handoff(c);
 }
 
 enum conn_want conn_refuse_handoff(struct conn *c, int status)
 {
-	c->answered = 0;
 	exchange_refuse(&c->b->ex, status);
-	return drive(c);
+	return resume_after_handoff(c);
 }
 
 void conn_list_append(struct conn_list *l, struct conn *c)

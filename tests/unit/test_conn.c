@@ -486,6 +486,32 @@ static void test_worker_offload(void **state)
 	pair_close(p);
 }
 
+/*
+ * Found by fuzz_conn: after a hand-off, requests pipelined behind it are
+ * answered until the budget yields.  The connection must not wait then in
+ * the hand-off's state, with no deadline: it is writing, with its clock.
+ */
+static void test_pipelined_after_handoff_keeps_a_deadline(void **state)
+{
+	struct pair *p = pair_open(CONN_HANDLERS_OFFLOAD_BLOCKING);
+	enum conn_want want;
+
+	(void)state;
+	put(p, GET_SLEEP);
+	for (int i = 0; i < CONN_PIPELINE_BUDGET + 2; i++)
+		put(p, GET_SMALL);
+	assert_int_equal(conn_on_readable(&p->c), CONN_WANT_WORKER);
+	conn_handle_request(&p->c);
+	want = conn_finish_handoff(&p->c);
+	assert_int_equal(want, CONN_WANT_WRITE);
+	assert_int_not_equal(conn_timer_kind(&p->c), CONN_TIMER_NONE);
+	assert_true(conn_deadline_ms(&p->c) != LLONG_MAX);
+	/* And the rest are answered when the loop comes back. */
+	take(p);
+	assert_int_equal(conn_on_writable(&p->c), CONN_WANT_READ);
+	pair_close(p);
+}
+
 /* 05: the same request runs inline, and never asks for a worker. */
 static void test_inline_never_hands_off(void **state)
 {
@@ -620,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_mid_request),
 		cmocka_unit_test(test_timeout_idle),
 		cmocka_unit_test(test_worker_offload),
+		cmocka_unit_test(test_pipelined_after_handoff_keeps_a_deadline),
 		cmocka_unit_test(test_inline_never_hands_off),
 		cmocka_unit_test(test_refuse_handoff),
 		cmocka_unit_test(test_timers),
