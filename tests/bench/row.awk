@@ -75,7 +75,7 @@ END {
 		status = "failed: wrk gave no results (exit " f["rc"] ")"
 	else if (req == 0)
 		status = "failed: no responses" (hard + lost ? ": " failures() : "")
-	else if (hard > 0 || lost * 1000 > req)
+	else if (hard > 0 || lost * 1000 > req + 0)
 		status = "failed: " failures()
 	else if (wall_s > 0 && f["cpu_s"] / wall_s >= 0.95)
 		status = "client-limited"
