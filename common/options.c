@@ -30,6 +30,7 @@ enum {
 	OPT_KEY_ACCESS_LOG,
 	OPT_KEY_HELP,
 	OPT_KEY_VERSION,
+	OPT_KEY_LOOPS,
 };
 
 static const struct option long_options[] = {
@@ -46,6 +47,7 @@ static const struct option long_options[] = {
 	{ "access-log", required_argument, NULL, OPT_KEY_ACCESS_LOG },
 	{ "help", no_argument, NULL, OPT_KEY_HELP },
 	{ "version", no_argument, NULL, OPT_KEY_VERSION },
+	{ "loops", required_argument, NULL, OPT_KEY_LOOPS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -69,6 +71,7 @@ void opt_defaults(struct options *o)
 	o->keepalive_timeout_ms = 5000;
 	o->header_timeout_ms = 10000;
 	o->max_body = HTTP_DEFAULT_MAX_BODY;
+	o->loops = 1;
 }
 
 /* Parses a whole decimal number in [min, max]; 0 on success. */
@@ -102,6 +105,7 @@ static const struct numeric_option numeric_options[] = {
 	{ OPT_KEY_KEEPALIVE, "--keepalive-timeout", 1, 3600 },
 	{ OPT_KEY_HEADER_TIMEOUT, "--header-timeout", 1, 3600 },
 	{ OPT_KEY_MAX_BODY, "--max-body", 0, 64LL * 1024 * 1024 },
+	{ OPT_KEY_LOOPS, "--loops", 1, OPT_MAX_LOOPS },
 };
 
 static void store_number(struct options *o, int key, long long v)
@@ -127,6 +131,9 @@ static void store_number(struct options *o, int key, long long v)
 		break;
 	case OPT_KEY_MAX_BODY:
 		o->max_body = (size_t)v;
+		break;
+	case OPT_KEY_LOOPS:
+		o->loops = (int)v;
 		break;
 	}
 }
@@ -233,6 +240,9 @@ void opt_print_usage(FILE *out, const char *prog)
 		"  --quiet                  no access log on stderr\n"
 		"  --access-log FILE        access log in Common Log Format to "
 		"FILE\n"
+		"  --loops N                event loops (threads), each with a "
+		"listener,\n"
+		"                           06 only (default %d)\n"
 		"  --help                   this text\n"
 		"  --version                the version\n"
 		"\n"
@@ -241,5 +251,5 @@ void opt_print_usage(FILE *out, const char *prog)
 		"stop, 2 on a bad option or a failed start-up.\n",
 		prog, d.host, d.port, d.root, d.threads, d.queue, d.max_conns,
 		d.keepalive_timeout_ms / 1000, d.header_timeout_ms / 1000,
-		d.max_body);
+		d.max_body, d.loops);
 }

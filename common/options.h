@@ -17,6 +17,7 @@
 #define OPT_DEFAULT_PORT 8080
 #define OPT_DEFAULT_HOST "127.0.0.1"
 #define OPT_DEFAULT_ROOT "www"
+#define OPT_MAX_LOOPS 64 /* --loops: a loop per core, on big machines */
 
 struct options {
 	const char *host;	  /* --host, default 127.0.0.1 */
@@ -30,6 +31,7 @@ struct options {
 	size_t max_body;	  /* --max-body BYTES */
 	bool quiet;		  /* --quiet: no access log on stderr */
 	const char *access_log;	  /* --access-log FILE */
+	int loops;		  /* --loops: 06 event loops (threads) */
 };
 
 enum opt_result {
