@@ -108,8 +108,8 @@ static ssize_t read_now(struct session *s)
  * usually right behind the part we have: read first.  Between requests,
  * the next one is already there on a new connection (it follows the
  * handshake) and from a client that sends without waiting for our
- * answers; one that waits for each answer (a browser, wrk) never has its
- * next request in before we come back from writing.  So a connection
+ * answers; one that waits for each answer (a browser, wrk) hardly ever
+ * has its next request in before we come back from writing.  So a connection
  * starts eager, and the first read between requests that finds nothing
  * ends that: from then on, between requests, we wait first.  Every wait
  * between requests still watches the stop pipe; a read that succeeds is
@@ -119,12 +119,12 @@ static ssize_t read_now(struct session *s)
 static int receive(struct session *s)
 {
 	bool between = exchange_is_idle(&s->ex);
-	bool wait = between && !s->eager;
+	bool wait_first = between && !s->eager;
 
 	for (;;) {
 		ssize_t n;
 
-		if (wait) {
+		if (wait_first) {
 			switch (wait_for_bytes(s)) {
 			case WAIT_READABLE:
 				break;
@@ -143,9 +143,9 @@ static int receive(struct session *s)
 			return 0;
 		if (n == 0 || errno != EAGAIN)
 			return -1; /* closed by the client, or reset */
-		if (between && !wait)
+		if (between && !wait_first)
 			s->eager = false; /* it made us wait: it will again */
-		wait = true;
+		wait_first = true;
 	}
 }
 
