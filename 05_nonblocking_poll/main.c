@@ -276,17 +276,24 @@ static void loop_destroy(struct loop *l)
 	conn_shared_destroy(&l->sh);
 }
 
+/* A loop's life: until a stop, and the grace after it. */
+static void loop_run(struct loop *l)
+{
+	while (!l->stopping ||
+	       (l->live > 0 && clock_now_ms() < l->grace_end_ms)) {
+		wait_and_dispatch(l);
+		expire_timeouts(l);
+		sweep_closed(l);
+	}
+}
+
 static int run(struct server *srv)
 {
 	struct loop l;
 
 	if (loop_init(&l, srv) != 0)
 		return -1;
-	while (!l.stopping || (l.live > 0 && clock_now_ms() < l.grace_end_ms)) {
-		wait_and_dispatch(&l);
-		expire_timeouts(&l);
-		sweep_closed(&l);
-	}
+	loop_run(&l);
 	close_all(&l);
 	loop_destroy(&l);
 	return 0;

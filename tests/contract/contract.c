@@ -454,6 +454,7 @@ int main(int argc, char **argv)
 	failed += run_hardening_tests();
 	failed += run_connection_tests();
 	failed += run_timeout_tests();
+	failed += run_loops_tests();
 	failed += run_model_tests();
 	return failed ? 1 : 0;
 }

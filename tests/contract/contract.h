@@ -14,6 +14,7 @@
  *   hardening    UTF-8 in JSON, the slash redirect, dotfiles
  *   connections  keep-alive, pipelining, many clients, leaks, SIGTERM
  *   timeouts     a second server with one-second timeouts
+ *   loops        --loops 2: 06's event loops; the others ignore it
  *   model        /proc checks of the concurrency model, by binary name
  *
  * The first four share one server, so the descriptor check at the end of
@@ -133,6 +134,7 @@ int run_error_tests(void);
 int run_hardening_tests(void);
 int run_connection_tests(void);
 int run_timeout_tests(void);
+int run_loops_tests(void);
 int run_model_tests(void);
 
 #endif /* CONTRACT_H */
