@@ -276,6 +276,17 @@ static void loop_destroy(struct loop *l)
 	conn_shared_destroy(&l->sh);
 }
 
+/* A loop's life: until a stop, and the grace after it. */
+static void loop_run(struct loop *l)
+{
+	while (!l->stopping ||
+	       (l->live > 0 && clock_now_ms() < l->grace_end_ms)) {
+		wait_and_dispatch(l);
+		expire_timeouts(l);
+		sweep_closed(l);
+	}
+}
+
 static int run(struct server *srv)
 {
 	struct loop l;
@@ -284,11 +295,7 @@ static int run(struct server *srv)
 	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0 ||
 	    loop_init(&l, srv) != 0)
 		return -1;
-	while (!l.stopping || (l.live > 0 && clock_now_ms() < l.grace_end_ms)) {
-		wait_and_dispatch(&l);
-		expire_timeouts(&l);
-		sweep_closed(&l);
-	}
+	loop_run(&l);
 	close_all(&l);
 	loop_destroy(&l);
 	app_close_files(&srv->app);

@@ -7,20 +7,30 @@
  * goes to a pool of workers and comes back through an eventfd; socket I/O
  * never leaves the loop's thread.
  *
+ * With --loops N there are N such loops, each a thread with its own
+ * epoll set and its own listener on the one port (SO_REUSEPORT), sharing
+ * the pool: one core each.
+ *
  * What it costs: a struct conn of under 200 bytes per idle connection, N
  * worker threads, and reasoning: a completion list under a mutex, and the
  * rule that the loop does not touch a connection while a worker has it.
  *
- * How it fails: the loop is still one thread, so slow work not marked
- * may_block stalls everybody as in 05.  With every worker busy and the
- * queue full, blocking requests get 503 while static files keep flowing.
+ * How it fails: a loop is still one thread, so slow work not marked
+ * may_block stalls every client of that loop as in 05.  With every worker
+ * busy and the queue full, blocking requests get 503 while static files
+ * keep flowing.
  *
  * What changed from 05_nonblocking_poll: epoll_ctl when a connection's
  * wants change instead of an array rebuilt every turn, sorted timer lists
- * instead of a scan, and CONN_WANT_WORKER: the hand-off to the pool.
+ * instead of a scan, CONN_WANT_WORKER: the hand-off to the pool, and
+ * --loops: a loop is a struct with its own listener and completion list,
+ * so there can be several.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -40,6 +50,14 @@
 /* Events taken from the kernel per epoll_wait. */
 #define MAX_EVENTS 256
 
+/* Finished hand-offs: a worker appends under the lock, then wakes us. */
+struct done {
+	pthread_mutex_t lock;
+	struct conn_list list;
+	int efd; /* an eventfd */
+};
+
+/* One event loop: a thread, its epoll set, its listener, its conns. */
 struct loop {
 	struct server *srv;
 	struct conn_shared sh;
@@ -49,16 +67,15 @@ struct loop {
 	long long accept_paused_ms; /* listener ignored until then */
 	struct conn_timers timers;  /* every open conn not with a worker */
 	int epfd;
-	struct pool *pool;
+	int listen_fd;		 /* this loop's own */
+	struct pool *pool;	 /* every loop's */
 	struct conn_list closed; /* freed after the event batch */
+	struct done done;
+	pthread_t thread; /* all loops but the first, which is main's */
 };
 
-/* Finished hand-offs: a worker appends under the lock, then wakes us. */
-static struct {
-	pthread_mutex_t lock;
-	struct conn_list list;
-	int efd; /* an eventfd */
-} done = { .lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
+/* Open connections of every loop, for --max-conns. */
+static atomic_int live_total;
 
 /*
  * LESSON: the connections in one batch of events can affect each other: a
@@ -82,6 +99,7 @@ static void close_conn(struct loop *l, struct conn *c)
 	conn_timers_remove(&l->timers, c);
 	conn_close(c); /* close() also drops it from the epoll set */
 	l->live--;
+	atomic_fetch_sub(&live_total, 1);
 	conn_list_append(&l->closed, c);
 }
 
@@ -113,16 +131,23 @@ static void watch(struct loop *l, struct conn *c, enum conn_want want)
 	c->events = ev.events;
 }
 
+/* The loop c belongs to: the one whose conn_shared it points to. */
+static struct loop *home_of(struct conn *c)
+{
+	return (struct loop *)((char *)c->sh - offsetof(struct loop, sh));
+}
+
 /* On a worker thread: run the handler, then send c home. */
 static void worker_job(void *arg)
 {
 	struct conn *c = arg;
+	struct done *done = &home_of(c)->done;
 
 	conn_handle_request(c);
-	pthread_mutex_lock(&done.lock);
-	conn_list_append(&done.list, c);
-	pthread_mutex_unlock(&done.lock);
-	eventfd_write(done.efd, 1); /* adds up: many finish, one wake-up */
+	pthread_mutex_lock(&done->lock);
+	conn_list_append(&done->list, c);
+	pthread_mutex_unlock(&done->lock);
+	eventfd_write(done->efd, 1); /* adds up: many finish, one wake-up */
 }
 
 /*
@@ -181,15 +206,15 @@ static int watch_fd(struct loop *l, int fd, void *tag)
 static void pause_accepting(struct loop *l)
 {
 	l->accept_paused_ms = clock_now_ms() + ACCEPT_PAUSE_MS;
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->srv->listen_fd, NULL);
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
 }
 
 /* Accepts every waiting client (until EAGAIN). */
 static void accept_clients(struct loop *l)
 {
 	while (!l->stopping) {
-		int fd = accept_nowait(l->srv->listen_fd);
-		struct conn *c;
+		int fd = accept_nowait(l->listen_fd);
+		struct conn *c = NULL;
 
 		if (fd < 0) {
 			if (errno != EAGAIN)
@@ -197,8 +222,10 @@ static void accept_clients(struct loop *l)
 			return;
 		}
 		/* Past the cap, or out of memory: answer 503 and close. */
-		c = l->live < l->srv->opt.max_conns ? malloc(sizeof(*c)) : NULL;
+		if (atomic_fetch_add(&live_total, 1) < l->srv->opt.max_conns)
+			c = malloc(sizeof(*c));
 		if (c == NULL) {
+			atomic_fetch_sub(&live_total, 1);
 			accept_reject(l->srv, fd, 503);
 			continue;
 		}
@@ -228,7 +255,8 @@ static void begin_stop(struct loop *l)
 	l->grace_end_ms = clock_now_ms() + GRACE_MS;
 	/* The stop pipe stays readable: level-triggered, it would spin. */
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->srv->stop_fd, NULL);
-	server_stop_listening(l->srv); /* it leaves the epoll set too */
+	close(l->listen_fd); /* it leaves the epoll set too */
+	l->listen_fd = -1;
 	close_idle(l);
 }
 
@@ -242,11 +270,11 @@ static void finish_handoffs(struct loop *l)
 	struct conn *c;
 	eventfd_t count;
 
-	eventfd_read(done.efd, &count);
-	pthread_mutex_lock(&done.lock);
-	list = done.list;
-	done.list = (struct conn_list){ NULL, NULL };
-	pthread_mutex_unlock(&done.lock);
+	eventfd_read(l->done.efd, &count);
+	pthread_mutex_lock(&l->done.lock);
+	list = l->done.list;
+	l->done.list = (struct conn_list){ NULL, NULL };
+	pthread_mutex_unlock(&l->done.lock);
 	while ((c = list.head) != NULL) {
 		conn_list_remove(&list, c);
 		apply(l, c, conn_finish_handoff(c));
@@ -277,7 +305,7 @@ static void resume_accepting(struct loop *l)
 		return;
 	l->accept_paused_ms = 0;
 	if (!l->stopping)
-		watch_fd(l, l->srv->listen_fd, &l->srv->listen_fd);
+		watch_fd(l, l->listen_fd, &l->listen_fd);
 }
 
 /* One turn: wait for readiness, then let every ready connection run. */
@@ -295,9 +323,9 @@ static void wait_and_dispatch(struct loop *l)
 
 		if (tag == &l->srv->stop_fd)
 			begin_stop(l);
-		else if (tag == &l->srv->listen_fd)
+		else if (tag == &l->listen_fd)
 			accept_clients(l);
-		else if (tag == &done)
+		else if (tag == &l->done)
 			finish_handoffs(l);
 		else if (c->fd < 0)
 			continue; /* closed earlier in this batch */
@@ -320,20 +348,22 @@ static void expire_timeouts(struct loop *l)
 		apply(l, c, conn_on_timeout(c));
 }
 
-/* The end of the grace period: close whatever is still open. */
+/*
+ * The end of the grace period, once the pool is gone (run): close
+ * whatever is still open.
+ */
 static void close_all(struct loop *l)
 {
 	struct conn *c;
 
 	/*
-	 * The workers finish: their conns are ours.  A request pipelined
-	 * behind one of them can no longer be handed off (hand_off answers
-	 * it 503); the loop below then closes every connection.
+	 * The workers have finished: their conns are ours.  A request
+	 * pipelined behind one of them can no longer be handed off (hand_off
+	 * answers it 503); the loop below then closes every connection.
 	 */
-	pool_destroy(l->pool);
 	l->pool = NULL;
-	while ((c = done.list.head) != NULL) {
-		conn_list_remove(&done.list, c);
+	while ((c = l->done.list.head) != NULL) {
+		conn_list_remove(&l->done.list, c);
 		apply(l, c, conn_finish_handoff(c)); /* one last try to send */
 	}
 	while ((c = conn_timers_first(&l->timers)) != NULL)
@@ -341,61 +371,179 @@ static void close_all(struct loop *l)
 	sweep_closed(l);
 }
 
-static int loop_init(struct loop *l, struct server *srv)
+/* Sets l up; it owns listen_fd from now on, unless this fails. */
+static int loop_init(struct loop *l, struct server *srv, struct pool *pool,
+		     int listen_fd)
 {
 	memset(l, 0, sizeof(*l));
 	l->srv = srv;
+	l->pool = pool;
+	l->listen_fd = listen_fd;
 	conn_shared_init(&l->sh, srv, CONN_HANDLERS_OFFLOAD_BLOCKING);
+	pthread_mutex_init(&l->done.lock, NULL);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0)
-		return -1;
-	done.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (done.efd < 0 || watch_fd(l, done.efd, &done) != 0 ||
+		goto out_destroy_lock;
+	l->done.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->done.efd < 0 || watch_fd(l, l->done.efd, &l->done) != 0 ||
 	    watch_fd(l, srv->stop_fd, &srv->stop_fd) != 0 ||
-	    watch_fd(l, srv->listen_fd, &srv->listen_fd) != 0)
-		goto out_close_epoll;
-	l->pool = pool_create(srv->opt.threads, srv->opt.queue);
-	if (l->pool == NULL)
+	    watch_fd(l, listen_fd, &l->listen_fd) != 0)
 		goto out_close_epoll;
 	pool_set_depth_gauge(l->pool,
 			     stats_queue_gauge(srv->stats, srv->opt.queue));
 	return 0;
 
 out_close_epoll:
-	if (done.efd >= 0)
-		close(done.efd);
+	if (l->done.efd >= 0)
+		close(l->done.efd);
 	close(l->epfd);
+out_destroy_lock:
+	pthread_mutex_destroy(&l->done.lock);
 	return -1;
 }
 
 static void loop_destroy(struct loop *l)
 {
-	close(done.efd);
+	if (l->listen_fd >= 0)
+		close(l->listen_fd);
+	close(l->done.efd);
 	close(l->epfd);
+	pthread_mutex_destroy(&l->done.lock);
 	conn_shared_destroy(&l->sh);
+}
+
+/* A loop's life: until a stop, and the grace after it. */
+static void loop_run(struct loop *l)
+{
+	while (!l->stopping ||
+	       (l->live > 0 && clock_now_ms() < l->grace_end_ms)) {
+		wait_and_dispatch(l);
+		expire_timeouts(l);
+		sweep_closed(l);
+	}
+}
+
+/* Every loop but the first runs on a thread of its own. */
+static void *loop_thread(void *arg)
+{
+	loop_run(arg);
+	return NULL;
+}
+
+/*
+ * Sets up the loops; the first takes the listener server_setup opened
+ * (so the stop closes it there, and server_teardown finds -1), the others
+ * open their own.  Returns how many are ready: all, or fewer on an error
+ * (errno set).
+ *
+ * LESSON: N loops on one listener would all wake for every client (the
+ * thundering herd); EPOLLEXCLUSIVE wakes one, but the one that wakes takes
+ * every client waiting, so a burst of keep-alive clients can all land on
+ * one loop and stay there.  A listener per loop (SO_REUSEPORT) lets the
+ * kernel hash each client to a loop: an even spread, no shared queue, and
+ * each loop closes its own listener at the stop.  The price: the hash
+ * does not look at load, so a busy loop gets its share all the same.
+ * docs/06_epoll_async.md has the measurements.
+ */
+static int loops_init(struct loop *loops, int n, struct server *srv,
+		      struct pool *pool)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		int fd = i == 0 ? srv->listen_fd : server_listen_again(srv);
+
+		if (fd < 0)
+			break;
+		if (loop_init(&loops[i], srv, pool, fd) != 0) {
+			int saved = errno;
+
+			if (i > 0)
+				close(fd);
+			errno = saved;
+			break;
+		}
+	}
+	if (i > 0)
+		srv->listen_fd = -1; /* the first loop owns it now */
+	return i;
+}
+
+/*
+ * Starts every loop but the first on a thread of its own, with every
+ * signal blocked, so the stop's signal interrupts the main thread only.
+ * Returns how many loops run, the first included: n, or fewer (errno).
+ */
+static int loops_start(struct loop *loops, int n)
+{
+	sigset_t all, saved;
+	int i;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	for (i = 1; i < n; i++) {
+		errno = pthread_create(&loops[i].thread, NULL, loop_thread,
+				       &loops[i]);
+		if (errno != 0)
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return i;
+}
+
+/*
+ * Runs the first loop on this thread until the stop, then joins the
+ * others.  After a failed start-up a stop is requested first, so that
+ * the loops already running end.
+ */
+static void loops_run(struct server *srv, struct loop *loops, int started,
+		      int wanted)
+{
+	if (started < wanted)
+		server_request_stop(srv);
+	loop_run(&loops[0]);
+	for (int i = 1; i < started; i++)
+		pthread_join(loops[i].thread, NULL);
 }
 
 static int run(struct server *srv)
 {
-	struct loop l;
+	int n = srv->opt.loops, ready = 0, started = 0, err;
+	struct loop *loops = calloc((size_t)n, sizeof(*loops));
+	struct pool *pool = NULL;
 
 	/*
-	 * LESSON: files are never may_block, so only the loop's thread
-	 * serves them, never a worker: the cache is the loop's alone, and
-	 * needs no lock, as in 05.
+	 * LESSON: files are never may_block, so only the loops' threads serve
+	 * them, never a worker: with one loop the cache is its alone and
+	 * needs no lock, as in 05; with --loops N the loops share it, locked.
 	 */
-	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0 ||
-	    loop_init(&l, srv) != 0)
+	if (app_open_files(&srv->app, &srv->opt,
+			   n > 1 ? FILE_CACHE_SHARED : FILE_CACHE_PRIVATE) !=
+	    0) {
+		free(loops);
 		return -1;
-	while (!l.stopping || (l.live > 0 && clock_now_ms() < l.grace_end_ms)) {
-		wait_and_dispatch(&l);
-		expire_timeouts(&l);
-		sweep_closed(&l);
 	}
-	close_all(&l);
-	loop_destroy(&l);
+	/* LESSON: one pool for every loop: blocking work has no core. */
+	if (loops != NULL)
+		pool = pool_create(srv->opt.threads, srv->opt.queue);
+	if (pool != NULL)
+		ready = loops_init(loops, n, srv, pool);
+	if (ready == n)
+		started = loops_start(loops, n);
+	err = started == n ? 0 : errno;
+	if (started > 0)
+		loops_run(srv, loops, started, n);
+	/* The workers finish what they hold; then each loop closes its own. */
+	if (pool != NULL)
+		pool_destroy(pool);
+	for (int i = 0; i < ready; i++) {
+		close_all(&loops[i]);
+		loop_destroy(&loops[i]);
+	}
+	free(loops);
 	app_close_files(&srv->app);
-	return 0;
+	errno = err;
+	return err == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)

@@ -90,8 +90,9 @@ void conn_open(struct conn *c, struct conn_shared *sh, int fd)
 	c->sh = sh;
 	c->fd = fd;
 	strcpy(c->peer, "-");
-	net_peer_address(fd, c->peer, sizeof(c->peer));
-	net_set_nodelay(fd);
+	/* TCP_NODELAY came from the listener (server_setup). */
+	if (sh->srv->log_fd >= 0) /* the peer is for the access log only */
+		net_peer_address(fd, c->peer, sizeof(c->peer));
 	set_state(c, CONN_IDLE, sh->srv->opt.keepalive_timeout_ms);
 	stats_conn_opened(sh->srv->stats);
 }

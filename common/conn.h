@@ -134,10 +134,10 @@ struct conn {
 	struct conn_buffers *b; /* NULL while idle or lingering */
 	int fd;			/* -1 once closed */
 	enum conn_state state;
-	long long deadline_ms; /* CLOCK_MONOTONIC, see clock_now_ms */
-	size_t drained;	       /* bytes discarded while lingering */
-	unsigned int answered; /* requests answered in this call */
-	char peer[NET_ADDR_MAX];
+	long long deadline_ms;	 /* CLOCK_MONOTONIC, see clock_now_ms */
+	size_t drained;		 /* bytes discarded while lingering */
+	unsigned int answered;	 /* requests answered in this call */
+	char peer[NET_ADDR_MAX]; /* for the access log; "-" without one */
 
 	/* The loop's fields: only the list helpers below touch them. */
 	unsigned int events;	  /* what the loop watches for */
@@ -175,7 +175,9 @@ void conn_buffers_put(struct conn_shared *sh, struct conn_buffers *b);
 /*
  * Takes ownership of fd, an accepted non-blocking socket, and makes c an
  * idle connection waiting for its first request (CONN_WANT_READ).
- * Counts it in the stats.
+ * Counts it in the stats.  Makes no system call unless the access log is
+ * on (getpeername, for its lines): the socket's options came from the
+ * listener (server_setup).
  */
 void conn_open(struct conn *c, struct conn_shared *sh, int fd);
 

@@ -12,16 +12,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
-/* Opens, binds and listens on one resolved address; -1 on failure. */
-static int listen_on(const struct addrinfo *ai, int backlog)
+/* Opens, binds and listens on one address; -1 on failure. */
+static int listen_on(int family, const struct sockaddr *addr, socklen_t len,
+		     int backlog, enum net_port_use use)
 {
 	int one = 1;
 	int fd;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return -1;
 	/*
@@ -30,7 +31,17 @@ static int listen_on(const struct addrinfo *ai, int backlog)
 	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
 		goto out_close_fd;
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+	/*
+	 * LESSON: SO_REUSEPORT lets several listeners bind one port, and the
+	 * kernel hashes each new connection to one of them.  Any process of
+	 * the same user may join the group and take a share of the clients,
+	 * so it is only set when asked for: by default a second server on
+	 * the port fails with EADDRINUSE, which is what one wants to see.
+	 */
+	if (use == NET_PORT_SHARED &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+		goto out_close_fd;
+	if (bind(fd, addr, len) != 0)
 		goto out_close_fd;
 	if (listen(fd, backlog) != 0)
 		goto out_close_fd;
@@ -43,7 +54,7 @@ out_close_fd:;
 	return -1;
 }
 
-int net_listen(const char *host, int port, int backlog)
+int net_listen(const char *host, int port, int backlog, enum net_port_use use)
 {
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
@@ -62,9 +73,21 @@ int net_listen(const char *host, int port, int backlog)
 		return -1;
 	}
 	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
-		fd = listen_on(ai, backlog);
+		fd = listen_on(ai->ai_family, ai->ai_addr, ai->ai_addrlen,
+			       backlog, use);
 	freeaddrinfo(res);
 	return fd;
+}
+
+int net_listen_again(int fd, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	return listen_on(ss.ss_family, (struct sockaddr *)&ss, len, backlog,
+			 NET_PORT_SHARED);
 }
 
 /* Formats a socket address as "1.2.3.4" or "::1", with the port if asked. */
@@ -133,4 +156,12 @@ int net_set_nodelay(int fd)
 	int one = 1;
 
 	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int net_set_send_timeout(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000,
+			      .tv_usec = (ms % 1000) * 1000 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }

@@ -32,6 +32,7 @@ enum {
 	OPT_KEY_VERSION,
 	OPT_KEY_FILE_CACHE_VALID,
 	OPT_KEY_FILE_CACHE_ENTRIES,
+	OPT_KEY_LOOPS,
 };
 
 static const struct option long_options[] = {
@@ -52,6 +53,7 @@ static const struct option long_options[] = {
 	  OPT_KEY_FILE_CACHE_VALID },
 	{ "file-cache-entries", required_argument, NULL,
 	  OPT_KEY_FILE_CACHE_ENTRIES },
+	{ "loops", required_argument, NULL, OPT_KEY_LOOPS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -77,6 +79,7 @@ void opt_defaults(struct options *o)
 	o->max_body = HTTP_DEFAULT_MAX_BODY;
 	o->file_cache_valid_s = OPT_DEFAULT_FILE_CACHE_VALID;
 	o->file_cache_entries = OPT_DEFAULT_FILE_CACHE_ENTRIES;
+	o->loops = 1;
 }
 
 /* Parses a whole decimal number in [min, max]; 0 on success. */
@@ -112,6 +115,7 @@ static const struct numeric_option numeric_options[] = {
 	{ OPT_KEY_MAX_BODY, "--max-body", 0, 64LL * 1024 * 1024 },
 	{ OPT_KEY_FILE_CACHE_VALID, "--file-cache-valid", 0, 3600 },
 	{ OPT_KEY_FILE_CACHE_ENTRIES, "--file-cache-entries", 0, 1000000 },
+	{ OPT_KEY_LOOPS, "--loops", 1, OPT_MAX_LOOPS },
 };
 
 static void store_number(struct options *o, int key, long long v)
@@ -143,6 +147,9 @@ static void store_number(struct options *o, int key, long long v)
 		break;
 	case OPT_KEY_FILE_CACHE_ENTRIES:
 		o->file_cache_entries = (int)v;
+		break;
+	case OPT_KEY_LOOPS:
+		o->loops = (int)v;
 		break;
 	}
 }
@@ -264,6 +271,9 @@ void opt_print_usage(FILE *out, const char *prog)
 		"recently used\n"
 		"                           go first, 0 = no file cache "
 		"(default %d)\n"
+		"  --loops N                event loops (threads), each with a "
+		"listener,\n"
+		"                           06 only (default %d)\n"
 		"  --help                   this text\n"
 		"  --version                the version\n"
 		"\n"
@@ -274,5 +284,6 @@ void opt_print_usage(FILE *out, const char *prog)
 		"option or a failed start-up.\n",
 		prog, d.host, d.port, d.root, d.threads, d.queue, d.max_conns,
 		d.keepalive_timeout_ms / 1000, d.header_timeout_ms / 1000,
-		d.max_body, d.file_cache_valid_s, d.file_cache_entries);
+		d.max_body, d.file_cache_valid_s, d.file_cache_entries,
+		d.loops);
 }

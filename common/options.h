@@ -19,6 +19,7 @@
 #define OPT_DEFAULT_ROOT "www"
 #define OPT_DEFAULT_FILE_CACHE_VALID 1
 #define OPT_DEFAULT_FILE_CACHE_ENTRIES 1024
+#define OPT_MAX_LOOPS 64 /* --loops: a loop per core, on big machines */
 
 struct options {
 	const char *host;	  /* --host, default 127.0.0.1 */
@@ -34,6 +35,7 @@ struct options {
 	const char *access_log;	  /* --access-log FILE */
 	int file_cache_valid_s;	  /* --file-cache-valid SECONDS, 0 = off */
 	int file_cache_entries;	  /* --file-cache-entries N, 0 = off */
+	int loops;		  /* --loops: 06 event loops (threads) */
 };
 
 enum opt_result {

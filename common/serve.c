@@ -1,8 +1,9 @@
 /*
  * serve.c - the blocking driver of models 01 to 04.
  *
- *   exchange_next() says READ   -> wait (poll on the socket, and between
- *                                  requests the stop pipe) and read()
+ *   exchange_next() says READ   -> recv() what is there, and if nothing
+ *                                  is, wait (poll on the socket, and
+ *                                  between requests the stop pipe) first
  *                   says HANDLE -> run the handler right here
  *                   says WRITE  -> writev/sendfile until all of it is out
  *                   says CLOSE  -> lingering close
@@ -34,8 +35,9 @@
 struct session {
 	const struct server *srv;
 	int fd;
+	bool eager; /* between requests, read before waiting: see receive */
 	struct exchange ex;
-	char peer[NET_ADDR_MAX];
+	char peer[NET_ADDR_MAX]; /* for the access log; "-" without one */
 };
 
 enum wait_result { WAIT_READABLE, WAIT_TIMEOUT, WAIT_STOP, WAIT_ERROR };
@@ -81,35 +83,74 @@ static enum wait_result wait_for_bytes(struct session *s)
 }
 
 /*
- * Waits for the client and reads what it sent.  Returns 0 to go on (bytes
- * arrived, or a slow request got its 408 queued), -1 to close at once:
- * the client left, idled past the keep-alive timeout, or we are stopping.
+ * Reads what has arrived, without waiting: MSG_DONTWAIT makes this one
+ * call non-blocking on a blocking socket.  Returns the bytes read, 0 on
+ * EOF, or -1 with errno (EAGAIN: nothing has arrived).
  */
-static int receive(struct session *s)
+static ssize_t read_now(struct session *s)
 {
 	size_t room;
 	char *in = exchange_input(&s->ex, &room);
 	ssize_t n;
 
-	switch (wait_for_bytes(s)) {
-	case WAIT_READABLE:
-		break;
-	case WAIT_TIMEOUT:
-		if (exchange_is_idle(&s->ex))
-			return -1;
-		exchange_timeout(&s->ex); /* 408: too slow (slowloris) */
-		return 0;
-	case WAIT_STOP:
-	case WAIT_ERROR:
-		return -1;
-	}
 	do
-		n = read(s->fd, in, room);
+		n = recv(s->fd, in, room, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return -1; /* closed by the client, or reset */
-	exchange_received(&s->ex, (size_t)n);
-	return 0;
+	if (n > 0)
+		exchange_received(&s->ex, (size_t)n);
+	return n;
+}
+
+/*
+ * Gets more of the request: returns 0 to go on (bytes arrived, or a slow
+ * request got its 408 queued), -1 to close at once: the client left,
+ * idled past the keep-alive timeout, or we are stopping.
+ *
+ * LESSON: read first, wait second.  A poll() that finds the bytes already
+ * there is a system call for nothing, and so is a read that finds none:
+ * so guess which comes first.  In the middle of a request, the rest is
+ * usually right behind the part we have: read first.  Between requests,
+ * the next one is already there on a new connection (it follows the
+ * handshake) and from a client that sends without waiting for our
+ * answers; one that waits for each answer (a browser, wrk) hardly ever
+ * has its next request in before we come back from writing.  So a connection
+ * starts eager, and the first read between requests that finds nothing
+ * ends that: from then on, between requests, we wait first.  Every wait
+ * between requests still watches the stop pipe; a read that succeeds is
+ * not a wait, as a poll that reports the client and the stop together
+ * has always served the client.
+ */
+static int receive(struct session *s)
+{
+	bool between = exchange_is_idle(&s->ex);
+	bool wait_first = between && !s->eager;
+
+	for (;;) {
+		ssize_t n;
+
+		if (wait_first) {
+			switch (wait_for_bytes(s)) {
+			case WAIT_READABLE:
+				break;
+			case WAIT_TIMEOUT:
+				if (between)
+					return -1;
+				exchange_timeout(&s->ex); /* 408: slowloris */
+				return 0;
+			case WAIT_STOP:
+			case WAIT_ERROR:
+				return -1;
+			}
+		}
+		n = read_now(s);
+		if (n > 0)
+			return 0;
+		if (n == 0 || errno != EAGAIN)
+			return -1; /* closed by the client, or reset */
+		if (between && !wait_first)
+			s->eager = false; /* it made us wait: it will again */
+		wait_first = true;
+	}
 }
 
 /* Writes all the pending output; -1 if the client is gone or stalled. */
@@ -185,21 +226,9 @@ out_close:
 	return served;
 }
 
-/*
- * LESSON: a send timeout bounds how long a client that stops reading can
- * hold this thread inside write() or sendfile().
- */
-static void set_send_timeout(int fd, int ms)
-{
-	struct timeval tv = { .tv_sec = ms / 1000,
-			      .tv_usec = (ms % 1000) * 1000 };
-
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
 int serve_connection(const struct server *srv, int fd)
 {
-	struct session s = { .srv = srv, .fd = fd, .peer = "-" };
+	struct session s = { .srv = srv, .fd = fd, .eager = true, .peer = "-" };
 	size_t cap = http_request_buffer_size(&srv->limits);
 	char *buf = malloc(cap);
 	int served;
@@ -210,9 +239,12 @@ int serve_connection(const struct server *srv, int fd)
 		stats_conn_closed(srv->stats);
 		return 0;
 	}
-	net_peer_address(fd, s.peer, sizeof(s.peer));
-	net_set_nodelay(fd);
-	set_send_timeout(fd, srv->opt.keepalive_timeout_ms);
+	/*
+	 * TCP_NODELAY and the send timeout came from the listener
+	 * (server_setup); the peer's address is for the access log only.
+	 */
+	if (srv->log_fd >= 0)
+		net_peer_address(fd, s.peer, sizeof(s.peer));
 	exchange_init(&s.ex, srv, buf, cap, s.peer);
 	served = session_run(&s);
 	exchange_release(&s.ex);

@@ -141,6 +141,32 @@ static int open_stop_pipe(struct server *srv)
 	return 0;
 }
 
+/*
+ * What every accepted socket needs, set once on the listener.
+ *
+ * LESSON: on Linux a socket that accept() returns is a copy of the
+ * listening socket, socket options included, so TCP_NODELAY and
+ * SO_SNDTIMEO set here hold for every connection: two setsockopt calls
+ * saved per connection (tests/unit/test_net.c checks the copy, since POSIX
+ * does not promise it).  O_NONBLOCK is not copied - it is a flag of the
+ * open file, not of the socket - so the event loops ask accept4() for it.
+ */
+static int configure_listener(const struct server *srv, int fd)
+{
+	/*
+	 * Non-blocking, so that a client that gives up between poll() and
+	 * accept4() costs an EAGAIN, not a thread asleep in accept4().
+	 */
+	if (net_set_nonblocking(fd, true) != 0 || net_set_nodelay(fd) != 0)
+		return -1;
+	/*
+	 * LESSON: a send timeout bounds how long a client that stops reading
+	 * can hold a blocking model's thread inside write() or sendfile().
+	 * The event loops' sockets are non-blocking: it never applies there.
+	 */
+	return net_set_send_timeout(fd, srv->opt.keepalive_timeout_ms);
+}
+
 int server_setup(struct server *srv, const char *model,
 		 const struct options *opt, char *err, size_t errsz)
 {
@@ -166,17 +192,15 @@ int server_setup(struct server *srv, const char *model,
 				 .model = model,
 				 .stats = srv->stats };
 	raise_fd_limit();
-	srv->listen_fd = net_listen(opt->host, opt->port, NET_BACKLOG);
+	srv->listen_fd =
+		net_listen(opt->host, opt->port, NET_BACKLOG,
+			   opt->loops > 1 ? NET_PORT_SHARED : NET_PORT_OWN);
 	if (srv->listen_fd < 0) {
 		snprintf(err, errsz, "cannot listen on %s:%d: %s", opt->host,
 			 opt->port, strerror(errno));
 		goto out_destroy_stats;
 	}
-	/*
-	 * Non-blocking, so that a client that gives up between poll() and
-	 * accept4() costs an EAGAIN, not a thread asleep in accept4().
-	 */
-	if (net_set_nonblocking(srv->listen_fd, true) != 0 ||
+	if (configure_listener(srv, srv->listen_fd) != 0 ||
 	    open_stop_pipe(srv) != 0 || install_signals(srv) != 0) {
 		snprintf(err, errsz, "listener or signals: %s",
 			 strerror(errno));
@@ -240,6 +264,29 @@ int server_main(int argc, char **argv, const char *model,
 		fprintf(stderr, "%s: %s\n", model, strerror(errno));
 	server_teardown(&srv);
 	return rc == 0 ? 0 : 2;
+}
+
+int server_listen_again(const struct server *srv)
+{
+	int fd = net_listen_again(srv->listen_fd, NET_BACKLOG);
+
+	if (fd < 0)
+		return -1;
+	if (configure_listener(srv, fd) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+void server_request_stop(const struct server *srv)
+{
+	ssize_t rc = write(srv->stop_write_fd, "x", 1);
+
+	(void)rc; /* a full pipe means one byte is in: that is enough */
 }
 
 void server_stop_listening(struct server *srv)

@@ -15,7 +15,8 @@
  * Thread safety: struct server is filled by server_setup() and only read
  * after, by every thread and child, except listen_fd, which only the main
  * thread uses.  Every function here is for the main thread, but
- * server_wait_live() may read a count other threads change.
+ * server_wait_live() may read a count other threads change, and
+ * server_request_stop() is safe from any thread.
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -43,10 +44,13 @@ struct server {
 };
 
 /*
- * Resolves the root, opens the log, maps the counters, opens the listener,
- * ignores SIGPIPE, installs the stop handlers (without SA_RESTART, so a
- * blocked accept or read returns EINTR) and the SIGHUP handler (with
- * SA_RESTART).  Returns 0, or -1 with a message in err.
+ * Resolves the root, opens the log, maps the counters, opens the listener
+ * (non-blocking; with TCP_NODELAY and a send timeout of
+ * opt.keepalive_timeout_ms that every accepted socket inherits; shared
+ * with SO_REUSEPORT when opt.loops > 1), ignores SIGPIPE, installs the stop
+ * handlers (without SA_RESTART, so a blocked accept or read returns EINTR)
+ * and the SIGHUP handler (with SA_RESTART).  Returns 0, or -1 with a
+ * message in err.
  */
 int server_setup(struct server *srv, const char *model,
 		 const struct options *opt, char *err, size_t errsz);
@@ -64,6 +68,22 @@ void server_teardown(struct server *srv);
  */
 int server_main(int argc, char **argv, const char *model,
 		int (*run)(struct server *srv));
+
+/*
+ * 06 with --loops N: opens one more listener on the port srv->listen_fd
+ * is bound to, configured alike, for an event loop of its own; the kernel
+ * spreads new connections over the listeners (see net_listen_again).
+ * Only when opt.loops > 1 (the first listener must share its port).
+ * Returns the descriptor, the caller's to close, or -1 with errno set.
+ */
+int server_listen_again(const struct server *srv);
+
+/*
+ * Requests a stop, as SIGINT and SIGTERM do: every wait sees stop_fd
+ * readable.  For a model whose start-up failed half-way, to end the
+ * threads it had started.  Safe from any thread.
+ */
+void server_request_stop(const struct server *srv);
 
 /*
  * The first step of every stop: closes the listener (srv->listen_fd

@@ -455,6 +455,7 @@ int main(int argc, char **argv)
 	failed += run_connection_tests();
 	failed += run_timeout_tests();
 	failed += run_cache_tests();
+	failed += run_loops_tests();
 	failed += run_model_tests();
 	failed += run_metrics_tests();
 	return failed ? 1 : 0;

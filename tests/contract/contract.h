@@ -17,6 +17,7 @@
  *   timeouts     a second server with one-second timeouts
  *   cache        the file cache and both path resolvers, on servers of
  *                its own over a root it changes (test_cache.c)
+ *   loops        --loops 2: 06's event loops; the others ignore it
  *   model        /proc checks of the concurrency model, by binary name
  *   metrics      /metrics, the security headers, SIGHUP and log rotation
  *
@@ -138,6 +139,7 @@ int run_hardening_tests(void);
 int run_connection_tests(void);
 int run_timeout_tests(void);
 int run_cache_tests(void);
+int run_loops_tests(void);
 int run_model_tests(void);
 int run_metrics_tests(void);
 

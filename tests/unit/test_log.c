@@ -389,7 +389,7 @@ static int count_lines(const char *text)
  */
 static void test_reopen_under_threads(void **state)
 {
-	static char text[LOG_THREADS * LOG_LINES * 64];
+	static char text[LOG_THREADS * LOG_LINES * 128];
 	pthread_t t[LOG_THREADS];
 	struct logger l;
 	atomic_int started;
@@ -411,8 +411,17 @@ static void test_reopen_under_threads(void **state)
 	for (i = 1; i <= ROTATIONS; i++) {
 		rotate(&d, i);
 		log_reopen_request();
-		/* The next line from any thread makes the new file. */
+		/*
+		 * The next line from any thread makes the new file: ours, or,
+		 * if another thread holds the reopen, that one's.  Wait for it
+		 * (bounded) before the next rename, which needs it to exist.
+		 */
 		log_target(fd, "/load");
+		for (int tries = 0; tries < 100000; tries++) {
+			if (access(d.path, F_OK) == 0)
+				break;
+			sched_yield();
+		}
 	}
 	for (i = 0; i < LOG_THREADS; i++)
 		pthread_join(t[i], NULL);
