@@ -195,7 +195,7 @@ free_port() {
 start_nginx() {
 	mkdir -p "$2/nginx"
 	port=$(free_port)
-	ofc=""
+	ofc="# open_file_cache off (the default)"
 	[ "$3" = nginx-ofc ] &&
 		ofc="open_file_cache max=1024 inactive=20s; open_file_cache_valid 1s;"
 	cat >"$2/nginx/nginx.conf" <<EOF
