@@ -47,7 +47,7 @@ slowloris large"
 # 3 s is the shortest run in which a client waiting since the start can be
 # seen stalled (2 s without an answer, counted 0.5 s before the end).  No
 # warm-up: a fresh server faults in its few pages within the first
-# milliseconds, and 63 one-second warm-ups would cost 3 minutes a run.
+# milliseconds, and 72 one-second warm-ups would cost 3.6 minutes a run.
 QUICK=${QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=""
 if [ -n "$QUICK" ]; then
