@@ -12,7 +12,8 @@
 # exits 0 whatever a server did.
 #
 # Environment (see README.md):
-#   MODELS="01_blocking nginx"   which rows (default: all six and nginx)
+#   MODELS="01_blocking nginx"   which rows (default: all six, nginx and
+#                                nginx-ofc: nginx with open_file_cache)
 #   WORKLOADS="static-ka sleep"  which columns (default: all nine)
 #   REPEAT=3                     rounds; the report shows the median
 #   DURATION=3                   seconds measured per cell
@@ -34,7 +35,7 @@ ROOT_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 . "$BENCH_DIR/lib.sh"
 
 ALL_MODELS="01_blocking 02_fork 03_threads 04_threadpool \
-05_nonblocking_poll 06_epoll_async nginx"
+05_nonblocking_poll 06_epoll_async nginx nginx-ofc"
 ALL_WORKLOADS="static-ka static-close conns-1k conns-10k idle-10k sleep cpu \
 slowloris large"
 
@@ -46,7 +47,7 @@ slowloris large"
 # 3 s is the shortest run in which a client waiting since the start can be
 # seen stalled (2 s without an answer, counted 0.5 s before the end).  No
 # warm-up: a fresh server faults in its few pages within the first
-# milliseconds, and 63 one-second warm-ups would cost 3 minutes a run.
+# milliseconds, and 72 one-second warm-ups would cost 3.6 minutes a run.
 QUICK=${QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=""
 if [ -n "$QUICK" ]; then
@@ -309,7 +310,7 @@ workload() {
 
 # Why model $1 sits out workload $2 (empty: it runs).
 not_applicable() {
-	if [ "$1" = nginx ]; then
+	if is_nginx "$1"; then
 		[ -z "$NGINX" ] && echo "nginx not installed" && return
 		case $2 in
 		sleep | cpu) echo "nginx has no /api/ endpoints" ;;
@@ -404,7 +405,7 @@ run_cell() {
 		row_without_figures "$model" "$wl" "$round" "n/a" "$why"
 		return
 	fi
-	if [ "$model" != nginx ] && [ ! -x "$BIN_DIR/$model" ]; then
+	if ! is_nginx "$model" && [ ! -x "$BIN_DIR/$model" ]; then
 		row_without_figures "$model" "$wl" "$round" \
 			"failed: not built" "bin/$model missing"
 		return
@@ -573,6 +574,7 @@ kernel=$(uname -sr)
 os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
 wrk=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')
 nginx=$(nginx_version)
+nginx_ofc=nginx $(nginx_version) with open_file_cache max=1024 inactive=20s, open_file_cache_valid 1s
 slowhttptest=$(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p')
 curl=$(curl --version 2>/dev/null | awk 'NR == 1 { print $2 }')
 compiler=$(cc --version 2>/dev/null | head -n 1)

@@ -139,8 +139,8 @@ start_server() {
 	SERVER_PID=""
 	SERVER_URL=""
 	START_ERR=""
-	if [ "$1" = nginx ]; then
-		start_nginx "$2" "$3"
+	if is_nginx "$1"; then
+		start_nginx "$2" "$3" "$1"
 		return
 	fi
 	# shellcheck disable=SC2086 # SERVER_ARGS and PIN_SERVER are word lists
@@ -163,6 +163,15 @@ start_server() {
 	return 1
 }
 
+# Whether model $1 is one of the nginx references rather than one of ours:
+# nginx (its defaults) or nginx-ofc (with open_file_cache).
+is_nginx() {
+	case $1 in
+	nginx | nginx-ofc) return 0 ;;
+	esac
+	return 1
+}
+
 # A free TCP port below the ephemeral range (so wrk's own ports never take
 # it), found by reading /proc/net/tcp: no other tool needed.
 free_port() {
@@ -179,10 +188,16 @@ free_port() {
 
 # nginx with a configuration of our own: one worker process, no master, no
 # access log, sendfile, the same timeouts as our servers, and every path
-# (pid, logs, temp files) under the cell's directory.
+# (pid, logs, temp files) under the cell's directory.  $3 is the model:
+# nginx-ofc also keeps open files and their stat() in open_file_cache,
+# checked once a second, as our servers' file cache is by default
+# (--file-cache-valid 1); plain nginx opens and stats the file per request.
 start_nginx() {
 	mkdir -p "$2/nginx"
 	port=$(free_port)
+	ofc="# open_file_cache off (the default)"
+	[ "$3" = nginx-ofc ] &&
+		ofc="open_file_cache max=1024 inactive=20s; open_file_cache_valid 1s;"
 	cat >"$2/nginx/nginx.conf" <<EOF
 # Written by tests/bench/bench.sh for one bench cell.
 daemon off;
@@ -200,6 +215,7 @@ http {
 	tcp_nopush on;
 	keepalive_timeout ${CELL_KEEPALIVE}s;
 	keepalive_requests 1000000000;
+	$ofc
 	client_header_timeout ${HEADER_TIMEOUT}s;
 	client_body_temp_path $2/nginx/body;
 	proxy_temp_path $2/nginx/proxy;

@@ -44,6 +44,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 COLS='
 function col(name) { return (name in c) ? $(c[name]) : "" }
 function served() { return $3 == "ok" || $3 ~ /^client-limited/ }
+# An nginx row (nginx, nginx-ofc): a reference, not one of the six models.
+function reference(m) { return m ~ /^nginx/ }
 NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 '
 
@@ -164,6 +166,8 @@ function missing(m1, w1, m2, w2, name,   s) {
 	}
 	return ""
 }
+# An nginx row (nginx, nginx-ofc): a reference, not one of the six models.
+function reference(m) { return m ~ /^nginx/ }
 function n0(x) { return sprintf("%.0f", x) }
 function n1(x) { return sprintf("%.1f", x) }
 function n2(x) { return sprintf("%.2f", x) }
@@ -301,6 +305,8 @@ summary() {
 		class["05_nonblocking_poll"] = "SPED (single-process event-driven)"
 		class["06_epoll_async"] = "AMPED (SPED + helpers for blocking work)"
 		class["nginx"] = "SPED, one worker (the reference)"
+		class["nginx-ofc"] = "SPED, one worker, open_file_cache " \
+		    "(the reference for a file cache)"
 		py["01_blocking"] = "a plain `socket.accept()` loop"
 		py["02_fork"] = "`os.fork()` per client, or `multiprocessing`"
 		py["03_threads"] = "a `threading.Thread` per client"
@@ -308,6 +314,7 @@ summary() {
 		py["05_nonblocking_poll"] = "a hand-written `select` loop, or `selectors`"
 		py["06_epoll_async"] = "`asyncio`, with `run_in_executor` for blocking calls"
 		py["nginx"] = "–"
+		py["nginx-ofc"] = "–"
 	}
 	# How badly cell (m, w) failed: the share of wrk'"'"'s connections that
 	# stalled, plus the share of its requests that failed (errors and
@@ -333,7 +340,8 @@ summary() {
 		    (get(m, w, "requests") + err) + \
 		    (idle > 0 ? 1 - get(m, w, "idle_held") / idle : 0) + 0.001
 	}
-	# Where model m is slowest next to the best of the six (nginx aside):
+	# Where model m is slowest next to the best of the six (the nginx
+	# rows aside):
 	# "its weakest cell: sleep, 12% of the best req/s".
 	function weakest(m,   i, k, w, best, x, r, lo, at) {
 		lo = 2
@@ -344,7 +352,7 @@ summary() {
 			best = 0
 			for (k = 1; k <= nmodels; k++) {
 				x = model_order[k]
-				if (x != "nginx" && has(x, w, "req_per_s") && \
+				if (!reference(x) && has(x, w, "req_per_s") && \
 				    get(x, w, "req_per_s") + 0 > best)
 					best = get(x, w, "req_per_s") + 0
 			}
@@ -487,18 +495,30 @@ workload_tables() {
 	}' "$csv"
 }
 
-# Who wins where: per workload, the best of the six models (nginx aside).
+# Who wins where: per workload, the best of the six models, and beside
+# them the req/s of each nginx row in the run (the references).
 winners() {
-	echo "| workload | most req/s | least CPU µs/req | lowest p99 ms | nginx req/s (reference) |"
-	echo "|---|---|---|---|---|"
-	awk -F, "$COLS"'
+	awk -F, -v models="$models" "$COLS"'
 	function best(model, value, w) {
 		return (w in model) ? model[w] " (" value[w] ")" : "–"
 	}
+	BEGIN {
+		nm = split(models, ms, " ")
+		for (j = 1; j <= nm; j++)
+			if (reference(ms[j]))
+				refs[++nr] = ms[j]
+		printf "| workload | most req/s | least CPU µs/req | lowest p99 ms |"
+		for (j = 1; j <= nr; j++)
+			printf " %s req/s (reference) |", refs[j]
+		printf "\n|---|---|---|---|"
+		for (j = 1; j <= nr; j++)
+			printf "---|"
+		print ""
+	}
 	!($2 in seen) { seen[$2] = 1; order[++n] = $2 }
-	$1 == "nginx" {
+	reference($1) {
 		x = col("req_per_s")
-		ngx[$2] = (x == "" ? "–" : x) " (" $3 ")"
+		ref[$1, $2] = (x == "" ? "–" : x) " (" $3 ")"
 		next
 	}
 	!served() { next }
@@ -514,9 +534,12 @@ winners() {
 	END {
 		for (i = 1; i <= n; i++) {
 			w = order[i]
-			printf "| %s | %s | %s | %s | %s |\n", w, best(rpsm, rps, w), \
-			    best(cpum, cpu, w), best(p99m, p99, w), \
-			    (w in ngx) ? ngx[w] : "–"
+			printf "| %s | %s | %s | %s |", w, best(rpsm, rps, w), \
+			    best(cpum, cpu, w), best(p99m, p99, w)
+			for (j = 1; j <= nr; j++)
+				printf " %s |", ((refs[j], w) in ref) ? \
+				    ref[refs[j], w] : "–"
+			print ""
 		}
 	}' "$csv"
 }
@@ -596,6 +619,7 @@ EOF
 | machine | $(meta cpu_model), $(meta cores) cores, $(meta memory) |
 | system | $(meta os), $(meta kernel) |
 | tools | wrk $(meta wrk), slowhttptest $(meta slowhttptest), curl $(meta curl), nginx $(meta nginx), $(meta gnuplot) |
+| references | nginx: one worker, no master, \`sendfile on\`, \`access_log off\`, no \`open_file_cache\`; nginx-ofc: the same with \`open_file_cache max=1024 inactive=20s\` and \`open_file_cache_valid 1s\` |
 | compiler | $(meta compiler) |
 | revision | $(meta git_revision) |
 | per cell | $how, $(meta duration_s) s measured; $(meta repeat) round(s): each runs every workload, and each workload every model in turn |
@@ -617,7 +641,8 @@ rounds.
 
 ### Who wins where
 
-Best of the six models in each workload (failed cells excluded; medians).
+Best of the six models in each workload (failed cells excluded; medians);
+the nginx rows are references beside them, not in the contest.
 
 EOF
 	winners
