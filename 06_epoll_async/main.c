@@ -45,7 +45,11 @@
 
 #define MODEL "06_epoll_async"
 
-/* How long a stopping server lets responses in flight finish. */
+/*
+ * How long a stopping server lets responses in flight finish.  The queued
+ * blocking jobs are still run after it (pool_destroy drains the queue), so
+ * a stop may take longer: see docs/06_epoll_async.md, Stopping.
+ */
 #define GRACE_MS 2000
 /* Events taken from the kernel per epoll_wait. */
 #define MAX_EVENTS 256

@@ -214,6 +214,12 @@ static bool run_handler(struct conn *c, enum conn_want *want)
 
 	/* Yield after a few pipelined ones: the loop comes back (writable). */
 	if (++c->answered > CONN_PIPELINE_BUDGET) {
+		/*
+		 * Under the write clock: a header deadline already passed
+		 * would bring the loop straight back for 16 more.
+		 */
+		set_state(c, CONN_WRITING,
+			  c->sh->srv->opt.keepalive_timeout_ms);
 		*want = CONN_WANT_WRITE;
 		return false;
 	}

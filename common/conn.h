@@ -21,18 +21,22 @@
  *
  *        accept                          timeout / EOF
  *   --> CONN_IDLE ------------------------------------------------> close
- *        |  ^  first byte: take a buffer block
+ *        |  ^  readable: take a buffer block (back at once on EAGAIN)
  *        |  |
  *        v  |  response done, nothing pipelined: give the block back
  *   CONN_READING --complete request--> (may block, 06) CONN_HANDED_OFF
- *        |  ^                                                |
+ *        |  ^    (from CONN_WRITING too, for a pipelined one)  |
  *        |  |  response done, pipelined bytes: parse them    | worker done
  *        v  |                                                v
  *   CONN_WRITING <-----------------------------------------------+
  *        | a response that closes the connection (Connection: close,
- *        v HTTP/1.0, an error, a 5xx) is out
+ *        v HTTP/1.0, an error, a 5xx) is out - straight from
+ *          CONN_READING when it went out in one write
  *   CONN_LINGERING: shut down our side, discard input until EOF or
  *                   EXCHANGE_LINGER_MS (the lingering close of exchange.h)
+ *
+ * A response that goes out whole in one call never enters CONN_WRITING;
+ * the pipeline budget's yield does, so it waits under the write clock.
  *
  * Memory: an idle connection is just the struct below (under 200 bytes).
  * The request buffer and the exchange live in a struct conn_buffers block

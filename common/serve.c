@@ -36,6 +36,7 @@ struct session {
 	const struct server *srv;
 	int fd;
 	bool eager; /* between requests, read before waiting: see receive */
+	unsigned int eager_requests; /* eager reads, for the stop check */
 	struct exchange ex;
 	char peer[NET_ADDR_MAX]; /* for the access log; "-" without one */
 };
@@ -76,10 +77,24 @@ static enum wait_result wait_for_bytes(struct session *s)
 			return WAIT_ERROR;
 		if (n == 0)
 			return WAIT_TIMEOUT;
+		/* Between requests a stop wins: nothing is in hand yet. */
+		if (between && p[1].revents != 0)
+			return WAIT_STOP;
 		if (p[0].revents != 0)
 			return WAIT_READABLE;
 		return WAIT_STOP;
 	}
+}
+
+/* How many eager requests between two looks at the stop pipe. */
+#define STOP_CHECK_EVERY 64
+
+/* True once a stop was asked for; never waits. */
+static bool stop_requested(const struct session *s)
+{
+	struct pollfd p = { .fd = s->srv->stop_fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
 }
 
 /*
@@ -124,6 +139,15 @@ static int receive(struct session *s)
 {
 	bool between = exchange_is_idle(&s->ex);
 	bool wait_first = between && !s->eager;
+
+	/*
+	 * A client that always has its next request in never makes an eager
+	 * connection wait, so it would never see the stop pipe: look at it,
+	 * without waiting, every STOP_CHECK_EVERY eager requests.
+	 */
+	if (between && !wait_first &&
+	    ++s->eager_requests % STOP_CHECK_EVERY == 0 && stop_requested(s))
+		return -1;
 
 	for (;;) {
 		ssize_t n;

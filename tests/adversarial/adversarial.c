@@ -955,6 +955,63 @@ static void connect_after_sigterm_is_not_left_hanging(void **state)
 	expect_clean_exit("SIGTERM with a stalled reader");
 }
 
+/*
+ * [all] A client that always has its next requests in before we come
+ * back for them never makes a blocking model wait, so a stop seen only in
+ * waits would never be seen: this one keeps a burst in flight while it
+ * reads the last, and after SIGTERM the server must still close the
+ * connection and exit within a bound, not serve it for as long as it
+ * keeps sending.
+ */
+static void sigterm_with_eager_client(void **state)
+{
+	enum { BURST = 20, MAX_BURSTS = 5000 };
+	static const char get[] = "GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n";
+	char burst[sizeof(get) * BURST];
+	struct client *c;
+	int64_t stop_at = 0;
+	bool closed = false;
+
+	(void)state;
+	start_or_fail(NULL, 0);
+	burst[0] = '\0';
+	for (int i = 0; i < BURST; i++)
+		strcat(burst, get);
+	c = open_or_fail(0);
+	send_or_fail(c, burst);
+	for (int b = 0; b < MAX_BURSTS && !closed; b++) {
+		/* The next burst goes out before this one's replies are read.
+		 */
+		if (client_send_within(c, burst, strlen(burst),
+				       STOPPING_ANSWER_MS) != 0) {
+			closed = true;
+			break;
+		}
+		for (int i = 0; i < BURST; i++) {
+			struct reply r;
+
+			if (client_read_reply(c, &r, false,
+					      EXCHANGE_TIMEOUT_MS) != 0) {
+				closed = true;
+				break;
+			}
+			reply_free(&r);
+		}
+		if (b == 10) {
+			kill(srv.pid, SIGTERM);
+			stop_at = now_ms();
+		}
+		if (stop_at != 0 && now_ms() - stop_at > 3 * STOPPING_ANSWER_MS)
+			break;
+	}
+	if (!closed)
+		fail_msg("a client that never let the server wait was still "
+			 "served %lld ms after SIGTERM",
+			 (long long)(now_ms() - stop_at));
+	client_close_all();
+	expect_clean_exit("SIGTERM with an eager client");
+}
+
 struct adversarial_test {
 	const char *name;
 	CMUnitTestFunction fn;
@@ -969,6 +1026,7 @@ struct adversarial_test {
 static const struct adversarial_test all_tests[] = {
 	T(byte_at_a_time, "all"),
 	T(pipelined_burst, "all"),
+	T(sigterm_with_eager_client, "all"),
 	T(slow_reader_gets_every_byte, "all"),
 	T(slow_reader_does_not_stall_others, "02 03 04 05 06"),
 	T(stalled_reader_is_dropped, "all"),
