@@ -176,4 +176,28 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	return real(fd, level, name, val, len);
 }
 
+/*
+ * A connected pair over loopback, the tapped side accepted with
+ * accept_flags (SOCK_NONBLOCK for 05/06, 0 for 01-04's blocking socket).
+ * Returns the server's end; *client gets the other.  The includer has
+ * cmocka and net.h.
+ */
+static int tap_connect_pair(int *client, int accept_flags)
+{
+	int l = net_listen("127.0.0.1", 0, 4, NET_PORT_OWN), s;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	assert_true(l >= 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&ss, &len), 0);
+	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(*client >= 0);
+	assert_int_equal(connect(*client, (struct sockaddr *)&ss, len), 0);
+	s = accept4(l, NULL, NULL, accept_flags | SOCK_CLOEXEC);
+	assert_true(s >= 0);
+	close(l);
+	tap_reset(s);
+	return s;
+}
+
 #endif /* TESTS_UNIT_TAP_H */

@@ -57,20 +57,7 @@ static int group_teardown(void **state)
 /* A connected pair over loopback: the server's end, non-blocking. */
 static int connect_pair(void)
 {
-	int l = net_listen("127.0.0.1", 0, 4, NET_PORT_OWN), s;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	assert_true(l >= 0);
-	assert_int_equal(getsockname(l, (struct sockaddr *)&ss, &len), 0);
-	client_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(client_fd >= 0);
-	assert_int_equal(connect(client_fd, (struct sockaddr *)&ss, len), 0);
-	s = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	assert_true(s >= 0);
-	close(l);
-	tap_reset(s);
-	return s;
+	return tap_connect_pair(&client_fd, SOCK_NONBLOCK);
 }
 
 /* The client sends s, and it is in the server's socket. */

@@ -70,19 +70,8 @@ static int group_teardown(void **state)
 /* A connected pair over loopback: the server's end is returned. */
 static int connect_pair(void)
 {
-	int l = net_listen("127.0.0.1", 0, 4, NET_PORT_OWN), s;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	int s = tap_connect_pair(&client.fd, 0); /* blocking, as 01-04 */
 
-	assert_true(l >= 0);
-	assert_int_equal(getsockname(l, (struct sockaddr *)&ss, &len), 0);
-	client.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(client.fd >= 0);
-	assert_int_equal(connect(client.fd, (struct sockaddr *)&ss, len), 0);
-	s = accept4(l, NULL, NULL, SOCK_CLOEXEC); /* blocking, as 01-04 */
-	assert_true(s >= 0);
-	close(l);
-	tap_reset(s);
 	client.left = 0;
 	client.stop_after_first = false;
 	return s;
