@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "fake_server.h"
 #include "server.h"
 #include "static_files.h"
 #include "stats.h"
@@ -55,16 +56,7 @@ static int group_setup(void **state)
 	if (write_file(small_path, SMALL_BODY, strlen(SMALL_BODY)) != 0 ||
 	    write_file(big_path, NULL, BIG_LEN) != 0)
 		return -1;
-	opt_defaults(&srv.opt);
-	srv.log_fd = -1;
-	http_limits_init(&srv.limits);
-	srv.stats = stats_create();
-	if (srv.stats == NULL)
-		return -1;
-	srv.app = (struct app){ .root = srv.root,
-				.model = "test_model",
-				.stats = srv.stats };
-	return file_resolve_root(base, srv.root, sizeof(srv.root));
+	return fake_server_init(&srv, base);
 }
 
 static int group_teardown(void **state)

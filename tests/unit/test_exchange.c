@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "exchange.h"
+#include "fake_server.h"
 #include "server.h"
 #include "static_files.h"
 #include "stats.h"
@@ -41,15 +42,7 @@ static int group_setup(void **state)
 	for (int i = 0; i < FILE_LEN; i++)
 		fputc('a' + i % 26, f);
 	fclose(f);
-	srv.log_fd = -1;
-	http_limits_init(&srv.limits);
-	srv.stats = stats_create();
-	if (srv.stats == NULL)
-		return -1;
-	srv.app = (struct app){ .root = srv.root,
-				.model = "test_model",
-				.stats = srv.stats };
-	return file_resolve_root(base, srv.root, sizeof(srv.root));
+	return fake_server_init(&srv, base);
 }
 
 static int group_teardown(void **state)
