@@ -12,7 +12,10 @@
 #                   rewrites docs/bench.md (see tests/bench/README.md)
 #   make run        serve www/ on 127.0.0.1:8080 (MODEL=01_blocking ...)
 #   make diffs      docs/diffs/NN-MM.diff between neighbouring models
-#   make check-diffs  fail if docs/diffs/ is not what `make diffs` writes
+#   make check-diffs  fail if docs/diffs/ is not what `make diffs` writes,
+#                   or a figure in docs/ is not the published run's
+#   make docs-figures  write the published run's figures into the docs
+#                   (tests/bench/docfigures.sh; PUBLISH=1 does it too)
 #   make fuzz       run each fuzz target for FUZZ_SECONDS (needs clang)
 #   make BREAK=no-reap  build with one lesson undone (docs/labs/breaks.md)
 #   make break-check  every break must fail its named test, the clean build
@@ -90,7 +93,7 @@ endif
 
 .PHONY: all test unit contract soak browser asan tsan bench run diffs \
 	check-diffs format check-format lint fuzz clean deps deps-bench \
-	deploy deploy-measure
+	deploy deploy-measure docs-figures check-docs-figures
 .DEFAULT_GOAL := all
 
 all: $(SERVERS)
@@ -291,7 +294,7 @@ endef
 diffs:
 	$(Q)$(call write_diffs,docs/diffs)
 
-check-diffs:
+check-diffs: check-docs-figures
 	$(Q)set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	( $(call write_diffs,$$tmp) ) >/dev/null; \
 	if ! diff -r docs/diffs "$$tmp" >/dev/null; then \
@@ -301,6 +304,17 @@ check-diffs:
 		exit 1; \
 	fi; \
 	echo "check-diffs: docs/diffs/ is up to date"
+
+# The figures that the docs quote from the published run (docs/bench/):
+# docfigures.sh fills the marked ones, and the check fails when one differs.
+# test_docfigures.sh first checks that the check itself fails a wrong one.
+docs-figures:
+	$(Q)sh tests/bench/docfigures.sh
+
+check-docs-figures:
+	$(Q)sh tests/bench/test_docfigures.sh
+	$(Q)sh tests/bench/docfigures.sh --check && \
+		echo "check-docs-figures: the docs quote the published run"
 
 FORMAT_SRC = $(wildcard common/*.[ch] 0*/*.c tests/unit/*.c tests/adversarial/*.[ch] \
 	tests/contract/*.[ch] tests/lib/*.[ch] tests/soak/*.c tests/fuzz/*.c \

@@ -722,6 +722,9 @@ if [ -n "$doc" ]; then
 	fi
 	rm -f "$gen"
 	echo "report: $doc updated"
+	# The figures the other docs quote (docfigures.sh) follow the run.
+	[ "$(cd "$imgdir" && pwd -P)" = "$(cd "$here/../../docs/bench" &&
+		pwd -P)" ] && sh "$here/docfigures.sh" "$imgdir"
 fi
 
 # ---- the terminal summary ----------------------------------------------------
