@@ -189,7 +189,7 @@ function runline(    s, cores, load, n, l) {
 	s = s " on a " (cores ? cores "-core " : "") mv["cpu_model"]
 	if (mv["kernel"] != "")
 		s = s " (" mv["kernel"] ")"
-	s = s ", " ("repeat" in mv ? "the median of " mv["repeat"] \
+	s = s ", " (mv["repeat"] > 1 ? "the median of " mv["repeat"] \
 	    " rounds of " : "one round of ") mv["duration_s"] " s a cell"
 	if (load != "") {
 		s = s ", load average " load " at the start"
