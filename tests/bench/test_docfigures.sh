@@ -68,6 +68,7 @@ expect 0 "filling the page" sh "$tool" "$tmp/run" "$tmp/page.md"
 expect 0 "check of the filled page" sh "$tool" --check "$tmp/run" "$tmp/page.md"
 
 # What it wrote, figure by figure.
+# shellcheck disable=SC2016 # the backquotes are Markdown, not commands
 for want in \
 	'01 serves <!-- fig 01 static-close req_per_s -->12,277<!-- /fig --> req/s at' \
 	'<!-- fig 01 static-close cpu_us_per_req -->66.1<!-- /fig --> µs, p99' \
