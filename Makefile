@@ -1,6 +1,7 @@
 # One non-recursive Makefile for the six servers, their tests and the bench.
 #
-#   make            build every server into bin/ (and www/big/1mib.bin)
+#   make            build every server into bin/ (and www/big/1mib.bin,
+#                   www/live.js.gz)
 #   make test       unit tests, the contract and adversarial suites against
 #                   every server, the soak check (make soak), and the live
 #                   page in headless Chromium (skipped without it)
@@ -37,7 +38,8 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wimplicit-fallthrough -Wvla -Wundef
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) $(WERROR) -MMD -MP \
 	-Icommon
-LDLIBS := -pthread
+# zlib (Debian zlib1g-dev): gzip of static files, common/encoding.c.
+LDLIBS := -pthread -lz
 
 ifeq ($(MODE),release)
 OUT := build
@@ -272,8 +274,17 @@ $(BIG_FILE):
 		} \
 	}' > $@.tmp && mv $@.tmp $@
 
+# www/live.js.gz: the precompressed variant of live.js that the servers
+# send to a client taking gzip, as nginx's gzip_static would (static_files.h).
+# Made, not stored, so it cannot fall out of step with live.js; gzip -n
+# puts no name or time inside, so every build makes the same bytes.
+WWW_GZ := www/live.js.gz
+$(WWW_GZ): www/live.js
+	@echo "  GZIP    $@"
+	$(Q)gzip -9 -n -c $< > $@.tmp && mv $@.tmp $@
+
 # Extra prerequisites only: these targets' rules live elsewhere.
-all test run bench: $(BIG_FILE)
+all test run bench: $(BIG_FILE) $(WWW_GZ)
 
 # docs/diffs/01-02.diff ... between neighbouring models' main.c, into
 # directory $(1).  The labels replace diff's file times, so a file changes
@@ -346,7 +357,7 @@ build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC)
 	@echo "  FUZZ-CC $@"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC) \
-		$(FUZZ_LDFLAGS_$*) -pthread
+		$(FUZZ_LDFLAGS_$*) -pthread -lz
 
 fuzz: $(FUZZ_BIN)
 	$(Q)set -e; $(foreach f,$(FUZZ_BIN), \
@@ -356,6 +367,6 @@ fuzz: $(FUZZ_BIN)
 			$(f).corpus $(FUZZ_CORPUS_$(notdir $(f)));)
 
 clean:
-	rm -rf build bin $(BIG_FILE)
+	rm -rf build bin $(BIG_FILE) $(WWW_GZ)
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -15,9 +15,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,8 +100,10 @@ void file_entry_unref(void *entry)
 	struct file_entry *e = entry;
 
 	/* The last reference: nobody else can reach e any more. */
-	if (e != NULL && atomic_fetch_sub(&e->refs, 1) == 1)
+	if (e != NULL && atomic_fetch_sub(&e->refs, 1) == 1) {
+		free(e->gzip);
 		free(e);
+	}
 }
 
 /* Takes e out of the table and the LRU list and drops the cache's ref. */
@@ -182,25 +186,34 @@ static bool same_file(const struct file_identity *a,
 }
 
 /*
- * True when e still describes the file at its path.  One fstatat, without
- * the lock: other threads go on meanwhile.
+ * True when e still describes the file at its path, and the .gz beside
+ * it is what it was.  Two fstatat calls, without the lock: other threads
+ * go on meanwhile.
  *
  * LESSON: following symlinks here, without the openat2 of the slow path,
  * is safe because we only compare: if the path now leads somewhere else,
  * outside the root or not, the identity differs and the slow path decides
- * afresh.  The same inode, size and times are the very file we checked.
+ * afresh (a .gz included).  The same inode, size and times are the very
+ * file we checked.
  * ctime counts too: it cannot be set back, where mtime can (touch -d).
  */
 static bool still_valid(const struct file_cache *c, const struct file_entry *e)
 {
 	struct file_identity now;
+	char gz[PATH_MAX];
 	struct stat st;
 
 	if (fstatat(c->cfg.root_fd, e->rel, &st, 0) != 0 ||
 	    !S_ISREG(st.st_mode))
 		return false;
 	file_identity_from_stat(&now, &st);
-	return same_file(&now, &e->id);
+	if (!same_file(&now, &e->id))
+		return false;
+	/* The .gz beside it: the same, or still none. */
+	if (snprintf(gz, sizeof(gz), "%s.gz", e->rel) >= (int)sizeof(gz))
+		return false;
+	file_identity_at(&now, c->cfg.root_fd, gz);
+	return same_file(&now, &e->gz_id);
 }
 
 struct file_entry *file_cache_get(struct file_cache *c, const char *key)
@@ -296,6 +309,15 @@ void file_identity_from_stat(struct file_identity *id, const struct stat *st)
 	id->size = st->st_size;
 	id->mtime = st->st_mtim;
 	id->ctime = st->st_ctim;
+}
+
+void file_identity_at(struct file_identity *id, int dirfd, const char *rel)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (fstatat(dirfd, rel, &st, 0) == 0 && S_ISREG(st.st_mode))
+		file_identity_from_stat(id, &st);
 }
 
 int file_cache_count(struct file_cache *c)

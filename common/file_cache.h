@@ -6,8 +6,11 @@
  * "ETag", "Last-Modified" and "Cache-Control" are in the entry, and the
  * response borrows them.  What it gives up is freshness: an entry is
  * checked against the disk (one fstatat of the path it was opened by) at
- * most once per valid_s seconds.  A file changed in place (new mtime,
- * ctime or size), replaced (a rename over it: a new inode) or deleted is
+ * most once per valid_s seconds (and one fstatat of the path + ".gz":
+ * the entry also holds the file's gzip variant, see static_files.h, so a
+ * .gz that appears, changes or goes makes it stale too).  Memory: a body
+ * and at most a smaller gzip variant per entry.  A file changed in place (new
+ * mtime, ctime or size), replaced (a rename over it: a new inode) or deleted is
  * served fresh, or 404, once its entry is next checked, so at most valid_s
  * seconds late.  Like nginx's open_file_cache, and unlike a CDN, it never
  * serves a file it has not seen within the window.
@@ -49,8 +52,11 @@
 #endif
 
 #define FILE_ETAG_MAX 64
-/* "ETag: ...\r\nLast-Modified: ...\r\nCache-Control: no-cache\r\n" */
-#define FILE_LINES_MAX 160
+/*
+ * "ETag: ...\r\nLast-Modified: ...\r\nCache-Control: no-cache\r\n"
+ * "Vary: Accept-Encoding\r\n"
+ */
+#define FILE_LINES_MAX 192
 
 enum file_cache_sharing {
 	FILE_CACHE_PRIVATE, /* one thread (01, 02's child, 05, 06's loop) */
@@ -87,6 +93,21 @@ struct file_entry {
 	char lines[FILE_LINES_MAX]; /* header lines, each ending CRLF */
 	size_t lines_len;
 	char *body; /* id.size bytes */
+
+	/*
+	 * The gzip variant (static_files.c): read from rel + ".gz" or
+	 * compressed once, when the entry was made.  gzip NULL: none.
+	 * gz_id is what fstatat said of rel + ".gz" then (all zero: no
+	 * regular file), checked with id: a .gz that appears, changes or
+	 * goes makes the entry stale too.
+	 */
+	char *gzip; /* malloc'd, gzip_len bytes; freed with the entry */
+	size_t gzip_len;
+	char gzip_etag[FILE_ETAG_MAX];
+	char gzip_lines[FILE_LINES_MAX];
+	size_t gzip_lines_len;
+	time_t gzip_mtime;
+	struct file_identity gz_id;
 
 	/* ---- the cache's own ---- */
 	atomic_int refs;
@@ -140,6 +161,13 @@ void file_entry_unref(void *e);
 
 /* Fills id from st. */
 void file_identity_from_stat(struct file_identity *id, const struct stat *st);
+
+/*
+ * Fills id from fstatat(dirfd, rel), following symlinks, if that is a
+ * regular file; else zeroes it.  What file_cache_get() compares gz_id
+ * with.
+ */
+void file_identity_at(struct file_identity *id, int dirfd, const char *rel);
 
 /* The number of entries in the cache, for tests. */
 int file_cache_count(struct file_cache *c);

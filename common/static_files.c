@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "encoding.h"
 #include "http_date.h"
 
 #define INDEX_FILE "index.html"
@@ -346,22 +347,89 @@ static void redirect_to_slash(const struct http_request *req,
 
 /*
  * The ETag of st into etag, and the header lines every 200 and 304 of the
- * file carries into lines.  Returns the length of lines.
+ * file carries into lines.  coding ENC_GZIP: st is the gzip variant's
+ * source (the file, or its .gz), and the ETag is the variant's.  Returns
+ * the length of lines.
  */
-static size_t validator_lines(const struct stat *st, char etag[FILE_ETAG_MAX],
+static size_t validator_lines(const struct stat *st, enum enc_coding coding,
+			      char etag[FILE_ETAG_MAX],
 			      char lines[FILE_LINES_MAX])
 {
 	char date[HTTP_DATE_LEN];
 	int n;
 
 	file_etag(st, etag, FILE_ETAG_MAX);
+	/* Fits: file_etag writes at most 36 bytes of FILE_ETAG_MAX. */
+	if (coding == ENC_GZIP) {
+		char plain[FILE_ETAG_MAX];
+
+		memcpy(plain, etag, FILE_ETAG_MAX);
+		enc_variant_etag(plain, etag, FILE_ETAG_MAX);
+	}
 	http_date_format(st->st_mtime, date);
-	/* Cache, but ask us every time: the 304 makes that cheap. */
+	/*
+	 * Cache, but ask us every time: the 304 makes that cheap.
+	 *
+	 * LESSON: Vary goes on the identity response too.  Any file may
+	 * have a gzip variant (a .gz can appear beside it), and a shared
+	 * cache that stored this one without Vary would hand it to every
+	 * client - or a gzip body to one that cannot decode it.
+	 */
 	n = snprintf(lines, FILE_LINES_MAX,
 		     "ETag: %s\r\nLast-Modified: %s\r\n"
-		     "Cache-Control: no-cache\r\n",
+		     "Cache-Control: no-cache\r\nVary: Accept-Encoding\r\n",
 		     etag, date);
 	return n > 0 && n < FILE_LINES_MAX ? (size_t)n : 0;
+}
+
+/* One representation of a file, as its validators describe it. */
+struct variant {
+	const char *etag;
+	time_t mtime;
+	const char *lines; /* from validator_lines */
+	size_t lines_len;
+};
+
+static const char gzip_line[] = "Content-Encoding: gzip\r\n";
+
+/*
+ * Adds the validator lines of the response: sent's, or those of the
+ * variant the client's copy matches, and then makes resp a 304 and
+ * returns true.  alt, if not NULL, is the identity variant while sent is
+ * gzip and the client takes identity too: a cache that holds both asks
+ * with both ETags, and the 304's ETag tells it which copy is current.
+ */
+static bool not_modified(const struct http_request *req,
+			 const struct variant *sent, const struct variant *alt,
+			 struct response *resp)
+{
+	const struct variant *match = NULL;
+
+	if (file_not_modified(req, sent->etag, sent->mtime))
+		match = sent;
+	else if (alt != NULL && http_find_header(req, "If-None-Match") &&
+		 file_not_modified(req, alt->etag, alt->mtime))
+		match = alt;
+	if (match == NULL) {
+		resp_add_lines(resp, sent->lines, sent->lines_len);
+		return false;
+	}
+	resp_add_lines(resp, match->lines, match->lines_len);
+	resp->status = 304;
+	return true;
+}
+
+/*
+ * True when req is to get the gzip variant, if the file has one; then
+ * *identity_ok says whether identity would do too (for not_modified).
+ */
+static bool wants_gzip(const struct http_request *req, bool *identity_ok)
+{
+	struct enc_accept a;
+
+	enc_accept_from_request(&a, req);
+	*identity_ok = enc_accept_q(&a, ENC_IDENTITY) > 0;
+	return enc_choose(&a, true) == ENC_GZIP;
 }
 
 /* A 200 with the file range, or a 304: resp takes fd. */
@@ -369,11 +437,11 @@ static void serve_fd(int fd, const struct stat *st, const char *name,
 		     const struct http_request *req, struct response *resp)
 {
 	char etag[FILE_ETAG_MAX], lines[FILE_LINES_MAX];
+	struct variant v = { etag, st->st_mtime, lines,
+			     validator_lines(st, ENC_IDENTITY, etag, lines) };
 
-	resp_add_lines(resp, lines, validator_lines(st, etag, lines));
-	if (file_not_modified(req, etag, st->st_mtime)) {
+	if (not_modified(req, &v, NULL, resp)) {
 		close(fd);
-		resp->status = 304;
 		return;
 	}
 	resp->status = 200;
@@ -381,14 +449,65 @@ static void serve_fd(int fd, const struct stat *st, const char *name,
 	resp_set_file(resp, fd, 0, (size_t)st->st_size);
 }
 
+/*
+ * A 200 with all of gzfd, the .gz beside the file of st, or a 304: resp
+ * takes gzfd.  The type is the file's (name), not application/gzip.
+ */
+static void serve_gz_fd(int gzfd, const struct stat *gzst,
+			const struct stat *st, const char *name,
+			bool identity_ok, const struct http_request *req,
+			struct response *resp)
+{
+	char etag[FILE_ETAG_MAX], lines[FILE_LINES_MAX];
+	char id_etag[FILE_ETAG_MAX], id_lines[FILE_LINES_MAX];
+	struct variant gz = { etag, gzst->st_mtime, lines,
+			      validator_lines(gzst, ENC_GZIP, etag, lines) };
+	struct variant id = { id_etag, st->st_mtime, id_lines,
+			      validator_lines(st, ENC_IDENTITY, id_etag,
+					      id_lines) };
+
+	if (not_modified(req, &gz, identity_ok ? &id : NULL, resp)) {
+		close(gzfd);
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = file_mime_type(name);
+	resp_add_lines(resp, gzip_line, sizeof(gzip_line) - 1);
+	resp_set_file(resp, gzfd, 0, (size_t)gzst->st_size);
+}
+
+/* The gzip variant of e, or a 304: resp takes the reference to e. */
+static void serve_entry_gzip(struct file_entry *e, const struct variant *id,
+			     const struct http_request *req,
+			     struct response *resp)
+{
+	struct variant gz = { e->gzip_etag, e->gzip_mtime, e->gzip_lines,
+			      e->gzip_lines_len };
+
+	if (not_modified(req, &gz, id, resp)) {
+		file_entry_unref(e);
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = e->content_type;
+	resp_add_lines(resp, gzip_line, sizeof(gzip_line) - 1);
+	resp_set_body_ref(resp, e->gzip, e->gzip_len, file_entry_unref, e);
+}
+
 /* A 200 from memory, or a 304: resp takes the caller's reference to e. */
 static void serve_entry(struct file_entry *e, const struct http_request *req,
 			struct response *resp)
 {
-	resp_add_lines(resp, e->lines, e->lines_len);
-	if (file_not_modified(req, e->etag, e->id.mtime.tv_sec)) {
+	struct variant id = { e->etag, e->id.mtime.tv_sec, e->lines,
+			      e->lines_len };
+	bool identity_ok;
+
+	if (e->gzip != NULL && wants_gzip(req, &identity_ok)) {
+		serve_entry_gzip(e, identity_ok ? &id : NULL, req, resp);
+		return;
+	}
+	if (not_modified(req, &id, NULL, resp)) {
 		file_entry_unref(e);
-		resp->status = 304;
 		return;
 	}
 	resp->status = 200;
@@ -415,11 +534,99 @@ static int read_whole(int fd, char *buf, size_t size)
 }
 
 /*
- * A new cache entry for key from the open file fd (rel under the root,
- * named name for its type), with a reference for the caller; NULL if the
- * file cannot be read whole.
+ * Opens rel + ".gz" beside the file rel, under the very rules the file
+ * was opened by (open_beneath: no way out of the root, symlinks
+ * included).  Returns its descriptor with *st filled if it is a regular
+ * file, else -1.
  */
-static struct file_entry *load_entry(const char *key, const char *rel,
+static int open_gz(const struct file_root *root, const char *rel,
+		   struct stat *st)
+{
+	char gz[PATH_MAX];
+	int fd;
+
+	if (snprintf(gz, sizeof(gz), "%s.gz", rel) >= (int)sizeof(gz) ||
+	    open_beneath(root, gz, &fd, st) != 0)
+		return -1;
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Gives e (its body read) a gzip variant: the .gz beside it if there is
+ * one, else its body compressed if that is worth it.  Returns 0 (with or
+ * without a variant), or -1 if e must not be cached: its .gz is too big
+ * to keep, or cannot be read (the uncached path sends it instead).
+ */
+static int load_gzip(const struct file_root *root, struct file_entry *e,
+		     const struct stat *st)
+{
+	size_t size = (size_t)st->st_size, zlen;
+	char gz[PATH_MAX];
+	struct stat gzst;
+	int gzfd;
+	char *z;
+
+	if (snprintf(gz, sizeof(gz), "%s.gz", e->rel) >= (int)sizeof(gz))
+		return -1;
+	file_identity_at(&e->gz_id, root->fd, gz);
+	gzfd = open_gz(root, e->rel, &gzst);
+	if (gzfd >= 0) {
+		z = gzst.st_size <= FILE_CACHE_BODY_MAX
+			    ? malloc((size_t)gzst.st_size + 1)
+			    : NULL;
+		if (z == NULL ||
+		    read_whole(gzfd, z, (size_t)gzst.st_size) != 0) {
+			free(z);
+			close(gzfd);
+			return -1;
+		}
+		close(gzfd);
+		e->gzip = z;
+		e->gzip_len = (size_t)gzst.st_size;
+		e->gzip_mtime = gzst.st_mtime;
+		e->gzip_lines_len = validator_lines(
+			&gzst, ENC_GZIP, e->gzip_etag, e->gzip_lines);
+		return 0;
+	}
+	if (!enc_is_compressible(e->content_type) || size < ENC_GZIP_MIN ||
+	    size > ENC_GZIP_MAX)
+		return 0;
+	/*
+	 * LESSON: compression is CPU work, and here it runs on the thread
+	 * that serves the request: 06's loop itself (a file is never
+	 * may_block, so no worker ever serves one), 05's loop, a thread of
+	 * 03 or 04, 02's child.  It is cheap only because it runs once per
+	 * file version, when the entry is made, and is bounded: at most
+	 * ENC_GZIP_MAX bytes (the cache's 16 KiB in practice) take about
+	 * 0.2 ms.  Every later request, in every model, sends the kept
+	 * bytes.  Bigger files are compressed ahead of time (the .gz
+	 * above), never on a loop.
+	 */
+	if (enc_gzip(e->body, size, &z, &zlen) != 0)
+		return 0; /* out of memory: identity will do */
+	if (zlen >= size) {
+		free(z); /* it did not get smaller: not worth a variant */
+		return 0;
+	}
+	e->gzip = z;
+	e->gzip_len = zlen;
+	e->gzip_mtime = st->st_mtime;
+	e->gzip_lines_len =
+		validator_lines(st, ENC_GZIP, e->gzip_etag, e->gzip_lines);
+	return 0;
+}
+
+/*
+ * A new cache entry for key from the open file fd (rel under the root,
+ * named name for its type), with its gzip variant if it has one, and a
+ * reference for the caller; NULL if the file cannot be read whole.
+ */
+static struct file_entry *load_entry(const struct file_root *root,
+				     const char *key, const char *rel,
 				     const char *name, int fd,
 				     const struct stat *st)
 {
@@ -431,12 +638,35 @@ static struct file_entry *load_entry(const char *key, const char *rel,
 	if (e == NULL)
 		return NULL;
 	e->content_type = file_mime_type(name);
-	e->lines_len = validator_lines(st, e->etag, e->lines);
-	if (read_whole(fd, e->body, (size_t)st->st_size) != 0) {
+	e->lines_len = validator_lines(st, ENC_IDENTITY, e->etag, e->lines);
+	if (read_whole(fd, e->body, (size_t)st->st_size) != 0 ||
+	    load_gzip(root, e, st) != 0) {
 		file_entry_unref(e);
 		return NULL;
 	}
 	return e;
+}
+
+/*
+ * Serves the regular file fd, not from the cache: its .gz beside it if
+ * the client takes gzip and there is one, else the file.  Takes fd.
+ */
+static void serve_uncached(const struct file_root *root, const char *rel,
+			   const char *name, int fd, const struct stat *st,
+			   const struct http_request *req,
+			   struct response *resp)
+{
+	struct stat gzst;
+	bool identity_ok;
+	int gzfd;
+
+	if (wants_gzip(req, &identity_ok) &&
+	    (gzfd = open_gz(root, rel, &gzst)) >= 0) {
+		close(fd);
+		serve_gz_fd(gzfd, &gzst, st, name, identity_ok, req, resp);
+		return;
+	}
+	serve_fd(fd, st, name, req, resp);
 }
 
 /*
@@ -452,9 +682,9 @@ static void serve_opened(const struct file_root *root, const char *key,
 	struct file_entry *e = NULL;
 
 	if (root->cache != NULL && st->st_size <= FILE_CACHE_BODY_MAX)
-		e = load_entry(key, rel, name, fd, st);
+		e = load_entry(root, key, rel, name, fd, st);
 	if (e == NULL) {
-		serve_fd(fd, st, name, req, resp);
+		serve_uncached(root, rel, name, fd, st, req, resp);
 		return;
 	}
 	close(fd);

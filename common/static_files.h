@@ -23,6 +23,19 @@
  * file cache, if it has one (file_cache.h), and sent from memory; a larger
  * one is a file range sent with sendfile, never read into memory.
  *
+ * Compression (encoding.h): a client whose Accept-Encoding takes gzip
+ * gets the file's gzip variant, if it has one: name.gz beside it (as
+ * nginx's gzip_static), opened by the very rules above and sent with the
+ * original's Content-Type; else, for a file in the cache, its body
+ * compressed once when the entry was made, if its type is text and its
+ * size from ENC_GZIP_MIN to ENC_GZIP_MAX.  No cache: only name.gz.
+ * Every 200 and 304 of a file carries Vary: Accept-Encoding; the
+ * variant's ETag is the identity one with "-gzip" inside the quotes, and
+ * If-None-Match matches either (identity only for a client that takes
+ * identity, gzip only for one that takes gzip); the 304 carries the ETag
+ * that matched.  A .gz is taken on trust: keeping it in step with its
+ * original is the site's job, as with nginx.
+ *
  * Statuses: ".." segment or backslash 403; a path not starting with '/'
  * 400; a segment starting with '.' (".git", ".env", "."; a first segment
  * ".well-known" excepted, RFC 8615, though dotfiles inside it are not)
@@ -83,8 +96,9 @@ void file_root_close(struct file_root *root);
 
 /*
  * Fills resp for a GET or HEAD of decoded_path under root: 200 with the
- * file, 304 when the validators match, 301, 400, 403 or 404.  Adds ETag,
- * Last-Modified and Cache-Control to 200 and 304.  A 200 from the cache
+ * file or its gzip variant, 304 when the validators match, 301, 400, 403
+ * or 404.  Adds ETag, Last-Modified, Cache-Control and Vary to 200 and
+ * 304, and Content-Encoding to a gzip 200.  A 200 from the cache
  * holds a reference to its entry (resp_set_body_ref); one of a larger
  * file holds its descriptor.  req must not be NULL.  Does not call
  * resp_finish.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/deps.sh - check what the tests or the bench need, install it on Debian.
 #
-#   sh tests/deps.sh test    C compiler, make, cmocka, curl; chromium,
+#   sh tests/deps.sh test    C compiler, make, cmocka, zlib, curl; chromium,
 #                            python3 and promtool (Debian: prometheus) are
 #                            optional (without the first two make test skips
 #                            the live page test, tests/browser/; without
@@ -14,7 +14,7 @@
 #                            nginx and perf are optional (the bench then
 #                            leaves out the nginx row / the syscall counts)
 #   sh tests/deps.sh bench-parser
-#                            C compiler, make, and the two parsers that
+#                            C compiler, make, zlib, and the two parsers that
 #                            `make bench-parser` compares ours with:
 #                            picohttpparser (inside Debian's libh2o, which
 #                            ships no header for it) and the nodejs
@@ -42,6 +42,8 @@ esac
 # name:Debian package.  The name is a command, an absolute path, or a
 # shared library's file name (lib*.so*) that the dynamic linker must know.
 required="cc:gcc make:make /usr/include/cmocka.h:libcmocka-dev curl:curl"
+# zlib: the servers gzip static files (common/encoding.c).
+required="$required /usr/include/zlib.h:zlib1g-dev"
 optional="chromium:chromium python3:python3 promtool:prometheus"
 # The deploy tests: nginx in front of the servers, and the systemd unit
 # (systemd-analyze verify also wants its ExecReload's /bin/kill).
@@ -49,7 +51,8 @@ optional="$optional /usr/sbin/nginx:nginx systemd-analyze:systemd"
 optional="$optional /bin/kill:procps /usr/sbin/logrotate:logrotate"
 without="make test skips the tests that need them"
 if [ "$what" = bench-parser ]; then
-	required="cc:gcc make:make libh2o.so.0.13:libh2o0.13"
+	required="cc:gcc make:make /usr/include/zlib.h:zlib1g-dev"
+	required="$required libh2o.so.0.13:libh2o0.13"
 	required="$required /usr/include/http_parser.h:libhttp-parser-dev"
 	required="$required libhttp_parser.so:libhttp-parser-dev"
 	optional="taskset:util-linux"

@@ -20,6 +20,9 @@
  *   loops        --loops 2: 06's event loops; the others ignore it
  *   model        /proc checks of the concurrency model, by binary name
  *   metrics      /metrics, the security headers, SIGHUP and log rotation
+ *   compression  gzip on the fly and from .gz files, Vary, the variant
+ *                ETag, 304 and HEAD, on a server and root of its own
+ *                (test_compression.c)
  *
  * The first four share one server, so the descriptor check at the end of
  * "connections" sees what every earlier test left behind.
@@ -142,5 +145,6 @@ int run_cache_tests(void);
 int run_loops_tests(void);
 int run_model_tests(void);
 int run_metrics_tests(void);
+int run_compression_tests(void);
 
 #endif /* CONTRACT_H */

@@ -33,8 +33,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "compat.h"
+#include "encoding.h"
 #include "file_cache.h"
 #include "http_date.h"
 #include "http_parser.h"
@@ -905,6 +907,320 @@ static void test_cache_keeps_the_guards(void **state)
 	assert_int_equal(file_cache_count(t->fr.cache), 3);
 }
 
+/* ---- gzip: the .gz beside a file, and the variant kept in the cache ---- */
+
+static void put_bytes(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Writes text, gzipped, into path. */
+static void put_gz_at(const char *path, const char *text)
+{
+	size_t zlen;
+	char *z;
+
+	assert_int_equal(enc_gzip(text, strlen(text), &z, &zlen), 0);
+	put_bytes(path, z, zlen);
+	free(z);
+}
+
+/* Writes text, gzipped, into name under the root. */
+static void put_gz(const struct tree *t, const char *name, const char *text)
+{
+	char p[PATH_MAX];
+
+	at(t, name, p);
+	put_gz_at(p, text);
+}
+
+/* A page of len bytes of text that compresses well, NUL-terminated. */
+#define PAGE_LEN 4096
+static void make_page(char page[PAGE_LEN + 1])
+{
+	size_t i;
+
+	for (i = 0; i < PAGE_LEN; i++)
+		page[i] = "<li>a line of a page, again</li>\n"[i % 33];
+	page[PAGE_LEN] = '\0';
+}
+
+/* file_serve of path as GET (or method) with header lines. */
+static int serve_req(const struct tree *t, const char *method, const char *path,
+		     const char *headers, struct response *resp)
+{
+	struct req q;
+
+	make_req(&q, method, "/", headers);
+	resp_init(resp);
+	file_serve(&t->fr, path, &q.r, resp);
+	if (strcmp(method, "HEAD") == 0)
+		resp_finish(resp, &q.r);
+	return resp->status;
+}
+
+/*
+ * The body of a 200 (memory or file range) into out, NUL-terminated,
+ * inflated first if it carries Content-Encoding: gzip.
+ */
+static void body_text(const struct response *resp, char *out, size_t outsz)
+{
+	char raw[FILE_CACHE_BODY_MAX * 2];
+	size_t len = 0;
+
+	if (resp->file_fd >= 0) {
+		ssize_t n = pread(resp->file_fd, raw, sizeof(raw),
+				  resp->file_offset);
+
+		assert_true(n >= 0);
+		len = (size_t)n;
+	} else {
+		assert_true(resp->body_len <= sizeof(raw));
+		memcpy(raw, resp->body, resp->body_len);
+		len = resp->body_len;
+	}
+	if (strcmp(extra_header(resp, "Content-Encoding"), "gzip") == 0) {
+		z_stream zs;
+
+		memset(&zs, 0, sizeof(zs));
+		assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+		zs.next_in = (Bytef *)raw;
+		zs.avail_in = (uInt)len;
+		zs.next_out = (Bytef *)out;
+		zs.avail_out = (uInt)(outsz - 1);
+		assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+		out[zs.total_out] = '\0';
+		inflateEnd(&zs);
+		return;
+	}
+	assert_true(len < outsz);
+	memcpy(out, raw, len);
+	out[len] = '\0';
+}
+
+/* GETs path with headers: fails unless 200 with body want (decoded). */
+static void expect_coded(const struct tree *t, const char *path,
+			 const char *headers, bool gzip, const char *want)
+{
+	char body[PAGE_LEN + 64];
+	struct response resp;
+
+	assert_int_equal(serve_req(t, "GET", path, headers, &resp), 200);
+	assert_string_equal(extra_header(&resp, "Vary"), "Accept-Encoding");
+	assert_string_equal(extra_header(&resp, "Content-Encoding"),
+			    gzip ? "gzip" : "");
+	body_text(&resp, body, sizeof(body));
+	if (strcmp(body, want) != 0)
+		fail_msg("GET %s (%s): \"%.40s\", expected \"%.40s\"", path,
+			 headers, body, want);
+	resp_release(&resp);
+}
+
+#define AE_GZIP "Accept-Encoding: gzip\r\n"
+
+/* name.gz is sent as name with Content-Encoding, only to who takes it. */
+static void test_gz_beside_file(void **state)
+{
+	struct tree *t = *state;
+	struct response resp;
+	const char *etag;
+	int round;
+
+	put_gz(t, "hello.txt.gz", "precompressed hello\n");
+	put_gz(t, "sub/index.html.gz", "<p>precompressed sub</p>\n");
+	for (round = 0; round < 2; round++) { /* the second: cache hits */
+		expect_coded(t, "/hello.txt", AE_GZIP, true,
+			     "precompressed hello\n");
+		expect_coded(t, "/hello.txt", "", false, "hello\n");
+		expect_coded(t, "/hello.txt", "Accept-Encoding: gzip;q=0\r\n",
+			     false, "hello\n");
+		expect_coded(t, "/sub/", AE_GZIP, true,
+			     "<p>precompressed sub</p>\n");
+	}
+	assert_int_equal(serve_req(t, "GET", "/hello.txt", AE_GZIP, &resp),
+			 200);
+	/* The file's type, not application/gzip; the variant's ETag. */
+	assert_string_equal(resp.content_type, "text/plain; charset=utf-8");
+	etag = extra_header(&resp, "ETag");
+	assert_non_null(strstr(etag, "-gzip\""));
+	resp_release(&resp);
+	/* The .gz itself, asked for by name, is a file like any other. */
+	assert_int_equal(serve_req(t, "GET", "/hello.txt.gz", AE_GZIP, &resp),
+			 200);
+	assert_string_equal(resp.content_type, "application/gzip");
+	assert_string_equal(extra_header(&resp, "Content-Encoding"), "");
+	resp_release(&resp);
+}
+
+/* A .gz that leads out of the root, or is no regular file, is not sent. */
+static void test_gz_obeys_the_root(void **state)
+{
+	struct tree *t = *state;
+	char p[PATH_MAX], target[PATH_MAX];
+
+	snprintf(target, sizeof(target), "%s/secret.txt.gz", t->base);
+	put_gz_at(target, "top secret\n");
+	at(t, "hello.txt.gz", p);
+	assert_int_equal(symlink("../secret.txt.gz", p), 0);
+	at(t, "a..b.txt.gz", p);
+	assert_int_equal(symlink(target, p), 0); /* absolute, outside */
+	at(t, "sub/index.html.gz", p);
+	assert_int_equal(mkdir(p, 0755), 0);
+	at(t, "link_in.gz", p); /* link_in -> hello.txt */
+	assert_int_equal(mkfifo(p, 0644), 0);
+	expect_coded(t, "/hello.txt", AE_GZIP, false, "hello\n");
+	expect_coded(t, "/a..b.txt", AE_GZIP, false, "dots\n");
+	expect_coded(t, "/sub/", AE_GZIP, false, "<p>sub</p>\n");
+	expect_coded(t, "/link_in", AE_GZIP, false, "hello\n");
+	/* Dotfiles stay hidden, .gz or not. */
+	put_gz(t, ".hidden.gz", "hidden\n");
+	assert_refused(t, "/.hidden", 404);
+}
+
+/* Without a cache nothing is compressed on the fly: see static_files.h. */
+static void test_no_cache_no_gzip_on_the_fly(void **state)
+{
+	struct tree *t = *state;
+	char page[PAGE_LEN + 1], p[PATH_MAX];
+
+	make_page(page);
+	at(t, "page.html", p);
+	put_bytes(p, page, PAGE_LEN);
+	expect_coded(t, "/page.html", AE_GZIP, false, page);
+}
+
+/* The ETag and header lines of GET path with headers into etag. */
+static int etag_of(const struct tree *t, const char *path, const char *headers,
+		   char etag[64])
+{
+	struct response resp;
+	int status = serve_req(t, "GET", path, headers, &resp);
+
+	snprintf(etag, 64, "%s", extra_header(&resp, "ETag"));
+	resp_release(&resp);
+	return status;
+}
+
+/* A compressible file in the cache: gzipped once, at load. */
+static void test_gzip_on_the_fly(void **state)
+{
+	struct tree *t = *state;
+	char page[PAGE_LEN + 1], p[PATH_MAX], plain[64], gz[64], want[80];
+	struct response a, b;
+
+	make_page(page);
+	at(t, "page.html", p);
+	put_bytes(p, page, PAGE_LEN);
+	at(t, "page.png", p); /* the same bytes, a type that is not text */
+	put_bytes(p, page, PAGE_LEN);
+	expect_coded(t, "/page.html", AE_GZIP, true, page);
+	expect_coded(t, "/page.html", "", false, page);
+	expect_coded(t, "/page.html", "Accept-Encoding: br\r\n", false, page);
+	expect_coded(t, "/page.png", AE_GZIP, false, page);
+	expect_coded(t, "/hello.txt", AE_GZIP, false, "hello\n"); /* small */
+
+	/* Once per file version: two requests send the very same bytes. */
+	assert_int_equal(serve_req(t, "GET", "/page.html", AE_GZIP, &a), 200);
+	assert_int_equal(serve_req(t, "GET", "/page.html", AE_GZIP, &b), 200);
+	assert_ptr_equal(a.body, b.body);
+	assert_true(a.body_len < PAGE_LEN / 10);
+	resp_release(&b);
+
+	/* HEAD: the compressed length, no body. */
+	assert_int_equal(serve_req(t, "HEAD", "/page.html", AE_GZIP, &b), 200);
+	snprintf(want, sizeof(want), "Content-Length: %zu\r\n", a.body_len);
+	assert_non_null(strstr(b.head, want));
+	assert_non_null(strstr(b.head, "Content-Encoding: gzip\r\n"));
+	assert_int_equal(resp_body_bytes(&b), 0);
+	resp_release(&b);
+	resp_release(&a);
+
+	/* The variant's ETag is the identity one, "-gzip" inside quotes. */
+	assert_int_equal(etag_of(t, "/page.html", "", plain), 200);
+	assert_int_equal(etag_of(t, "/page.html", AE_GZIP, gz), 200);
+	snprintf(want, sizeof(want), "%.*s-gzip\"", (int)strlen(plain) - 1,
+		 plain);
+	assert_string_equal(gz, want);
+}
+
+/* If-None-Match with either ETag, as a client that takes either. */
+static void test_gzip_not_modified(void **state)
+{
+	struct tree *t = *state;
+	char page[PAGE_LEN + 1], p[PATH_MAX], plain[64], gz[64], h[256];
+	struct response resp;
+
+	make_page(page);
+	at(t, "page.html", p);
+	put_bytes(p, page, PAGE_LEN);
+	assert_int_equal(etag_of(t, "/page.html", "", plain), 200);
+	assert_int_equal(etag_of(t, "/page.html", AE_GZIP, gz), 200);
+
+	/* The gzip copy is current: 304 with its ETag and Vary. */
+	snprintf(h, sizeof(h), AE_GZIP "If-None-Match: %s\r\n", gz);
+	assert_int_equal(serve_req(t, "GET", "/page.html", h, &resp), 304);
+	assert_string_equal(extra_header(&resp, "ETag"), gz);
+	assert_string_equal(extra_header(&resp, "Vary"), "Accept-Encoding");
+	assert_string_equal(extra_header(&resp, "Content-Encoding"), "");
+	resp_release(&resp);
+	/* The identity copy is current too, for who takes identity. */
+	snprintf(h, sizeof(h), AE_GZIP "If-None-Match: \"x\", %s\r\n", plain);
+	assert_int_equal(serve_req(t, "GET", "/page.html", h, &resp), 304);
+	assert_string_equal(extra_header(&resp, "ETag"), plain);
+	resp_release(&resp);
+	/* Both held: the one we would send. */
+	snprintf(h, sizeof(h), AE_GZIP "If-None-Match: %s, %s\r\n", plain, gz);
+	assert_int_equal(serve_req(t, "GET", "/page.html", h, &resp), 304);
+	assert_string_equal(extra_header(&resp, "ETag"), gz);
+	resp_release(&resp);
+	/* A gzip copy is no use to a client that does not take gzip. */
+	snprintf(h, sizeof(h), "If-None-Match: %s\r\n", gz);
+	assert_int_equal(serve_req(t, "GET", "/page.html", h, &resp), 200);
+	assert_string_equal(extra_header(&resp, "ETag"), plain);
+	resp_release(&resp);
+	/* Nor an identity copy to one that refuses identity. */
+	snprintf(h, sizeof(h),
+		 "Accept-Encoding: gzip, identity;q=0\r\n"
+		 "If-None-Match: %s\r\n",
+		 plain);
+	assert_int_equal(serve_req(t, "GET", "/page.html", h, &resp), 200);
+	assert_string_equal(extra_header(&resp, "ETag"), gz);
+	resp_release(&resp);
+	/* The identity copy, asked for as identity. */
+	snprintf(h, sizeof(h), "If-None-Match: %s\r\n", plain);
+	assert_int_equal(serve_req(t, "GET", "/page.html", h, &resp), 304);
+	assert_string_equal(extra_header(&resp, "Vary"), "Accept-Encoding");
+	resp_release(&resp);
+}
+
+/* A .gz that appears, changes or goes is seen after the window. */
+static void test_cache_sees_gz_change(void **state)
+{
+	struct tree *t = *state;
+	char page[PAGE_LEN + 1], p[PATH_MAX];
+
+	make_page(page);
+	at(t, "page.html", p);
+	put_bytes(p, page, PAGE_LEN);
+	expect_coded(t, "/page.html", AE_GZIP, true, page);
+	put_gz(t, "page.html.gz", "first\n");
+	expect_coded(t, "/page.html", AE_GZIP, true, page); /* within */
+	time_passes();
+	expect_coded(t, "/page.html", AE_GZIP, true, "first\n");
+	put_gz(t, "page.html.gz", "second, longer\n");
+	time_passes();
+	expect_coded(t, "/page.html", AE_GZIP, true, "second, longer\n");
+	at(t, "page.html.gz", p);
+	assert_int_equal(unlink(p), 0);
+	time_passes();
+	expect_coded(t, "/page.html", AE_GZIP, true, page);
+	expect_coded(t, "/page.html", "", false, page);
+}
+
 #define C(f) cmocka_unit_test_setup_teardown(f, cache_setup, teardown)
 #define CACHE_TESTS                                                            \
 	C(test_cache_serves_from_memory), C(test_cache_sees_change_in_place),  \
@@ -916,7 +1232,9 @@ static void test_cache_keeps_the_guards(void **state)
 			test_cache_entry_outlives_eviction, cache_setup_2,     \
 			teardown),                                             \
 		C(test_cache_conditional_head_and_big),                        \
-		C(test_cache_keeps_the_guards)
+		C(test_cache_keeps_the_guards), C(test_gz_beside_file),        \
+		C(test_gz_obeys_the_root), C(test_gzip_on_the_fly),            \
+		C(test_gzip_not_modified), C(test_cache_sees_gz_change)
 
 static int group_openat2(void **state)
 {
@@ -951,6 +1269,9 @@ int main(void)
 		cmocka_unit_test(test_etag),
 		T(test_not_modified),
 		T(test_resolve_env),
+		T(test_gz_beside_file),
+		T(test_gz_obeys_the_root),
+		T(test_no_cache_no_gzip_on_the_fly),
 	};
 	const struct CMUnitTest cache_tests[] = { CACHE_TESTS };
 #undef T
