@@ -73,6 +73,7 @@ enum step {
 /* Everything a step works with. */
 struct parser {
 	struct scan s;
+	enum step step; /* the step running; st->step once it is done */
 	struct http_parse_state *st;
 	struct http_request *req;
 	const struct http_limits *lim;
@@ -430,7 +431,7 @@ static inline int take_eol(struct scan *s)
 /* Ends a step: the next one starts where this one stopped. */
 static int next_step(struct parser *p, enum step next)
 {
-	p->st->step = next;
+	p->step = next;
 	return 0;
 }
 
@@ -1084,7 +1085,7 @@ static int end_head(struct parser *p)
  */
 static int step_field(struct parser *p)
 {
-	bool trailer = p->st->step == STEP_TRAILER;
+	bool trailer = p->step == STEP_TRAILER;
 	struct http_request *req = p->req;
 	struct scan *s = &p->s;
 	struct http_str name;
@@ -1137,7 +1138,7 @@ static int step_field_value(struct parser *p)
 	rc = take_eol(s);
 	if (rc != 0)
 		return rc;
-	if (p->st->step == STEP_TRAILER_VALUE)
+	if (p->step == STEP_TRAILER_VALUE)
 		return next_step(p, STEP_TRAILER);
 	trim_ows(&value);
 	req->headers[req->num_headers++].value = value;
@@ -1316,7 +1317,7 @@ static int step_chunk_data_end(struct parser *p)
  */
 static int run_step(struct parser *p)
 {
-	switch ((enum step)p->st->step) {
+	switch (p->step) {
 	case STEP_LEAD:
 		return step_lead(p);
 	case STEP_METHOD:
@@ -1354,36 +1355,47 @@ static int run_step(struct parser *p)
  * step stops.  Only a step that finishes moves st on; one that runs out of
  * bytes keeps just its run's progress and starts again on the next call.
  *
- * The cursor is loaded from st once.  After a step finishes, the cursor is
- * already where the next step starts, so st is written then but not read
- * back: with two steps per field line, reloading it each time cost more
- * than some of the steps themselves.
+ * The cursor and the step are loaded from st once, into a copy of the
+ * parser that lives only in this function, and st is written once on the
+ * way out.  The compiler can then keep them in registers: were they
+ * reached through pointers, every store into req (a size_t, like the
+ * cursor's fields) could be a store into them too, and the compiler would
+ * have to read them back from memory after each one.  A step that stops
+ * half-way has moved the cursor, so where the last finished step left it
+ * is kept apart, in done.
  */
-static int run_steps(struct parser *p)
+static int run_steps(struct parser *outer)
 {
-	struct http_parse_state *st = p->st;
-	struct scan *s = &p->s;
+	struct parser p = *outer;
+	struct http_parse_state *st = p.st;
+	struct scan *s = &p.s;
+	struct scan done;
 	int rc = 0;
 
+	p.step = (enum step)st->step;
 	s->pos = st->pos;
 	s->limit = st->limit;
 	s->over = st->over;
 	s->lf_ok = st->lf_ok;
 	s->run_end = st->run_end;
 	s->run_acc = st->run_acc;
-	while (st->step != STEP_DONE) {
-		rc = run_step(p);
+	done = *s;
+	while (p.step != STEP_DONE) {
+		rc = run_step(&p);
 		if (rc != 0)
 			break;
-		st->pos = s->pos;
-		st->limit = s->limit;
-		st->over = s->over;
-		st->lf_ok = s->lf_ok;
+		done = *s;
 		s->run_end = 0;
 		s->run_acc = 0;
 	}
+	st->step = p.step;
+	st->pos = done.pos;
+	st->limit = done.limit;
+	st->over = done.over;
+	st->lf_ok = done.lf_ok;
 	st->run_end = rc == HTTP_INCOMPLETE ? s->run_end : 0;
 	st->run_acc = rc == HTTP_INCOMPLETE ? s->run_acc : 0;
+	outer->s.examined = s->examined;
 	return rc;
 }
 
