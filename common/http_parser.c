@@ -1452,29 +1452,36 @@ static void clear_request(struct http_request *req)
 	req->status = 0;
 }
 
-/* A new request at buf[0]: its request line's section comes first. */
+/*
+ * A new request at buf[0]: its request line's section comes first.  Every
+ * field of st is set here, once (a memset first would write them twice);
+ * only the count of bytes examined goes on from request to request.
+ */
 static void start_request(struct http_parse_state *st, struct http_request *req,
 			  const struct http_limits *lim)
 {
-	size_t examined = st->examined;
-
-	http_parse_state_init(st);
-	st->examined = examined;
-	st->step = STEP_LEAD;
-	st->lf_ok = true;
-	st->limit = lim->max_request_line;
-	st->over = 414;
+	*st = (struct http_parse_state){
+		.step = STEP_LEAD,
+		.lf_ok = true,
+		.over = 414,
+		.limit = lim->max_request_line,
+		.examined = st->examined,
+	};
 	clear_request(req);
 }
 
 /* ---- public functions ---------------------------------------------------- */
 
+static const struct http_limits default_limits = {
+	.max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE,
+	.max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES,
+	.max_headers = HTTP_MAX_HEADERS,
+	.max_body = HTTP_DEFAULT_MAX_BODY,
+};
+
 void http_limits_init(struct http_limits *lim)
 {
-	lim->max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE;
-	lim->max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES;
-	lim->max_headers = HTTP_MAX_HEADERS;
-	lim->max_body = HTTP_DEFAULT_MAX_BODY;
+	*lim = default_limits;
 }
 
 void http_parse_state_init(struct http_parse_state *st)
@@ -1485,13 +1492,10 @@ void http_parse_state_init(struct http_parse_state *st)
 
 size_t http_request_buffer_size(const struct http_limits *lim)
 {
-	struct http_limits defaults;
 	size_t head, body;
 
-	if (lim == NULL) {
-		http_limits_init(&defaults);
-		lim = &defaults;
-	}
+	if (lim == NULL)
+		lim = &default_limits;
 	head = add_saturated(add_saturated(lim->max_request_line, 2),
 			     lim->max_header_bytes);
 	body = add_saturated(lim->max_body, lim->max_header_bytes);
@@ -1503,16 +1507,15 @@ ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 			   struct http_parse_state *st)
 {
 	struct http_parse_state scratch;
-	struct http_limits defaults;
 	struct parser p;
 	int rc;
 
-	if (lim == NULL) {
-		http_limits_init(&defaults);
-		lim = &defaults;
-	}
+	if (lim == NULL)
+		lim = &default_limits;
 	if (st == NULL) {
-		http_parse_state_init(&scratch);
+		/* Nothing to go on from: start_request() sets the rest. */
+		scratch.step = STEP_NEW;
+		scratch.examined = 0;
 		st = &scratch;
 	}
 	if (st->step == STEP_NEW || st->step >= STEP_DONE || len < st->seen)
