@@ -437,19 +437,43 @@ static int next_step(struct parser *p, enum step next)
 
 /* ---- request line -------------------------------------------------------- */
 
-/* Method names are case-sensitive (RFC 9110 9.1): "get" is not GET. */
+/* A view equal to a string literal lit, case and all: no strlen(). */
+#define VIEW_EQ(p, n, lit)                                                     \
+	((n) == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
+
+/*
+ * Method names are case-sensitive (RFC 9110 9.1): "get" is not GET.  Each
+ * test compares the lengths first, and a memcmp() of a length known when
+ * compiling is a load and a compare, not a call into the C library.
+ */
 static bool method_lookup(const struct http_str *name, enum http_method *m)
 {
-	size_t i;
+	const char *p = name->p;
+	size_t n = name->len;
+	enum http_method found;
 
-	for (i = 0; i < NUM_METHODS; i++) {
-		if (method_names[i].len == name->len &&
-		    memcmp(method_names[i].name, name->p, name->len) == 0) {
-			*m = (enum http_method)i;
-			return true;
-		}
-	}
-	return false;
+	if (VIEW_EQ(p, n, "GET"))
+		found = HTTP_GET;
+	else if (VIEW_EQ(p, n, "HEAD"))
+		found = HTTP_HEAD;
+	else if (VIEW_EQ(p, n, "POST"))
+		found = HTTP_POST;
+	else if (VIEW_EQ(p, n, "PUT"))
+		found = HTTP_PUT;
+	else if (VIEW_EQ(p, n, "DELETE"))
+		found = HTTP_DELETE;
+	else if (VIEW_EQ(p, n, "CONNECT"))
+		found = HTTP_CONNECT;
+	else if (VIEW_EQ(p, n, "OPTIONS"))
+		found = HTTP_OPTIONS;
+	else if (VIEW_EQ(p, n, "TRACE"))
+		found = HTTP_TRACE;
+	else if (VIEW_EQ(p, n, "PATCH"))
+		found = HTTP_PATCH;
+	else
+		return false;
+	*m = found;
+	return true;
 }
 
 /*
