@@ -240,10 +240,27 @@ static bool equal_nocase(const char *a, const char *b, size_t n)
 	return true;
 }
 
-/* A view equal to a string literal lit, ignoring case: no strlen(). */
+/*
+ * Equal but for ASCII case, a[0..n) and lower[0..n), which is in lower
+ * case already: only a's bytes need folding.
+ */
+static bool equal_lower(const char *a, const char *lower, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (to_lower((unsigned char)a[i]) != (unsigned char)lower[i])
+			return false;
+	return true;
+}
+
+/*
+ * A view equal to a string literal lit, ignoring case: no strlen().  lit
+ * must be written in lower case ("content-length").
+ */
 #define VIEW_IS(view, lit)                                                     \
 	((view)->len == sizeof(lit) - 1 &&                                     \
-	 equal_nocase((view)->p, lit, sizeof(lit) - 1))
+	 equal_lower((view)->p, lit, sizeof(lit) - 1))
 
 /* ---- the cursor ---------------------------------------------------------- */
 
@@ -553,10 +570,10 @@ static bool authority_is_valid(const struct http_str *a, bool need_host,
 	return p == end;
 }
 
-/* Case-insensitive test that a view starts with a string literal. */
+/* Case-insensitive test that a view starts with lit, in lower case. */
 #define HAS_PREFIX_NOCASE(view, lit)                                           \
 	((view)->len >= sizeof(lit) - 1 &&                                     \
-	 equal_nocase((view)->p, lit, sizeof(lit) - 1))
+	 equal_lower((view)->p, lit, sizeof(lit) - 1))
 
 /*
  * absolute-form, "http://host:port/path?query" (RFC 9112 3.2.2): what a
@@ -851,17 +868,17 @@ static enum field_name field_name_of(const struct http_str *name)
 {
 	switch (name->len) {
 	case sizeof("Host") - 1:
-		return VIEW_IS(name, "Host") ? FIELD_HOST : FIELD_OTHER;
+		return VIEW_IS(name, "host") ? FIELD_HOST : FIELD_OTHER;
 	case sizeof("Expect") - 1:
-		return VIEW_IS(name, "Expect") ? FIELD_EXPECT : FIELD_OTHER;
+		return VIEW_IS(name, "expect") ? FIELD_EXPECT : FIELD_OTHER;
 	case sizeof("Connection") - 1:
-		return VIEW_IS(name, "Connection") ? FIELD_CONNECTION
+		return VIEW_IS(name, "connection") ? FIELD_CONNECTION
 						   : FIELD_OTHER;
 	case sizeof("Content-Length") - 1:
-		return VIEW_IS(name, "Content-Length") ? FIELD_CONTENT_LENGTH
+		return VIEW_IS(name, "content-length") ? FIELD_CONTENT_LENGTH
 						       : FIELD_OTHER;
 	case sizeof("Transfer-Encoding") - 1:
-		return VIEW_IS(name, "Transfer-Encoding")
+		return VIEW_IS(name, "transfer-encoding")
 			       ? FIELD_TRANSFER_ENCODING
 			       : FIELD_OTHER;
 	default:
