@@ -73,6 +73,7 @@ enum step {
 /* Everything a step works with. */
 struct parser {
 	struct scan s;
+	enum step step; /* the step running; st->step once it is done */
 	struct http_parse_state *st;
 	struct http_request *req;
 	const struct http_limits *lim;
@@ -239,10 +240,27 @@ static bool equal_nocase(const char *a, const char *b, size_t n)
 	return true;
 }
 
-/* A view equal to a string literal lit, ignoring case: no strlen(). */
+/*
+ * Equal but for ASCII case, a[0..n) and lower[0..n), which is in lower
+ * case already: only a's bytes need folding.
+ */
+static bool equal_lower(const char *a, const char *lower, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (to_lower((unsigned char)a[i]) != (unsigned char)lower[i])
+			return false;
+	return true;
+}
+
+/*
+ * A view equal to a string literal lit, ignoring case: no strlen().  lit
+ * must be written in lower case ("content-length").
+ */
 #define VIEW_IS(view, lit)                                                     \
 	((view)->len == sizeof(lit) - 1 &&                                     \
-	 equal_nocase((view)->p, lit, sizeof(lit) - 1))
+	 equal_lower((view)->p, lit, sizeof(lit) - 1))
 
 /* ---- the cursor ---------------------------------------------------------- */
 
@@ -430,25 +448,49 @@ static inline int take_eol(struct scan *s)
 /* Ends a step: the next one starts where this one stopped. */
 static int next_step(struct parser *p, enum step next)
 {
-	p->st->step = next;
+	p->step = next;
 	return 0;
 }
 
 /* ---- request line -------------------------------------------------------- */
 
-/* Method names are case-sensitive (RFC 9110 9.1): "get" is not GET. */
+/* A view equal to a string literal lit, case and all: no strlen(). */
+#define VIEW_EQ(p, n, lit)                                                     \
+	((n) == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
+
+/*
+ * Method names are case-sensitive (RFC 9110 9.1): "get" is not GET.  Each
+ * test compares the lengths first, and a memcmp() of a length known when
+ * compiling is a load and a compare, not a call into the C library.
+ */
 static bool method_lookup(const struct http_str *name, enum http_method *m)
 {
-	size_t i;
+	const char *p = name->p;
+	size_t n = name->len;
+	enum http_method found;
 
-	for (i = 0; i < NUM_METHODS; i++) {
-		if (method_names[i].len == name->len &&
-		    memcmp(method_names[i].name, name->p, name->len) == 0) {
-			*m = (enum http_method)i;
-			return true;
-		}
-	}
-	return false;
+	if (VIEW_EQ(p, n, "GET"))
+		found = HTTP_GET;
+	else if (VIEW_EQ(p, n, "HEAD"))
+		found = HTTP_HEAD;
+	else if (VIEW_EQ(p, n, "POST"))
+		found = HTTP_POST;
+	else if (VIEW_EQ(p, n, "PUT"))
+		found = HTTP_PUT;
+	else if (VIEW_EQ(p, n, "DELETE"))
+		found = HTTP_DELETE;
+	else if (VIEW_EQ(p, n, "CONNECT"))
+		found = HTTP_CONNECT;
+	else if (VIEW_EQ(p, n, "OPTIONS"))
+		found = HTTP_OPTIONS;
+	else if (VIEW_EQ(p, n, "TRACE"))
+		found = HTTP_TRACE;
+	else if (VIEW_EQ(p, n, "PATCH"))
+		found = HTTP_PATCH;
+	else
+		return false;
+	*m = found;
+	return true;
 }
 
 /*
@@ -528,10 +570,10 @@ static bool authority_is_valid(const struct http_str *a, bool need_host,
 	return p == end;
 }
 
-/* Case-insensitive test that a view starts with a string literal. */
+/* Case-insensitive test that a view starts with lit, in lower case. */
 #define HAS_PREFIX_NOCASE(view, lit)                                           \
 	((view)->len >= sizeof(lit) - 1 &&                                     \
-	 equal_nocase((view)->p, lit, sizeof(lit) - 1))
+	 equal_lower((view)->p, lit, sizeof(lit) - 1))
 
 /*
  * absolute-form, "http://host:port/path?query" (RFC 9112 3.2.2): what a
@@ -826,17 +868,17 @@ static enum field_name field_name_of(const struct http_str *name)
 {
 	switch (name->len) {
 	case sizeof("Host") - 1:
-		return VIEW_IS(name, "Host") ? FIELD_HOST : FIELD_OTHER;
+		return VIEW_IS(name, "host") ? FIELD_HOST : FIELD_OTHER;
 	case sizeof("Expect") - 1:
-		return VIEW_IS(name, "Expect") ? FIELD_EXPECT : FIELD_OTHER;
+		return VIEW_IS(name, "expect") ? FIELD_EXPECT : FIELD_OTHER;
 	case sizeof("Connection") - 1:
-		return VIEW_IS(name, "Connection") ? FIELD_CONNECTION
+		return VIEW_IS(name, "connection") ? FIELD_CONNECTION
 						   : FIELD_OTHER;
 	case sizeof("Content-Length") - 1:
-		return VIEW_IS(name, "Content-Length") ? FIELD_CONTENT_LENGTH
+		return VIEW_IS(name, "content-length") ? FIELD_CONTENT_LENGTH
 						       : FIELD_OTHER;
 	case sizeof("Transfer-Encoding") - 1:
-		return VIEW_IS(name, "Transfer-Encoding")
+		return VIEW_IS(name, "transfer-encoding")
 			       ? FIELD_TRANSFER_ENCODING
 			       : FIELD_OTHER;
 	default:
@@ -1084,7 +1126,7 @@ static int end_head(struct parser *p)
  */
 static int step_field(struct parser *p)
 {
-	bool trailer = p->st->step == STEP_TRAILER;
+	bool trailer = p->step == STEP_TRAILER;
 	struct http_request *req = p->req;
 	struct scan *s = &p->s;
 	struct http_str name;
@@ -1137,7 +1179,7 @@ static int step_field_value(struct parser *p)
 	rc = take_eol(s);
 	if (rc != 0)
 		return rc;
-	if (p->st->step == STEP_TRAILER_VALUE)
+	if (p->step == STEP_TRAILER_VALUE)
 		return next_step(p, STEP_TRAILER);
 	trim_ows(&value);
 	req->headers[req->num_headers++].value = value;
@@ -1316,7 +1358,7 @@ static int step_chunk_data_end(struct parser *p)
  */
 static int run_step(struct parser *p)
 {
-	switch ((enum step)p->st->step) {
+	switch (p->step) {
 	case STEP_LEAD:
 		return step_lead(p);
 	case STEP_METHOD:
@@ -1354,36 +1396,47 @@ static int run_step(struct parser *p)
  * step stops.  Only a step that finishes moves st on; one that runs out of
  * bytes keeps just its run's progress and starts again on the next call.
  *
- * The cursor is loaded from st once.  After a step finishes, the cursor is
- * already where the next step starts, so st is written then but not read
- * back: with two steps per field line, reloading it each time cost more
- * than some of the steps themselves.
+ * The cursor and the step are loaded from st once, into a copy of the
+ * parser that lives only in this function, and st is written once on the
+ * way out.  The compiler can then keep them in registers: were they
+ * reached through pointers, every store into req (a size_t, like the
+ * cursor's fields) could be a store into them too, and the compiler would
+ * have to read them back from memory after each one.  A step that stops
+ * half-way has moved the cursor, so where the last finished step left it
+ * is kept apart, in done.
  */
-static int run_steps(struct parser *p)
+static int run_steps(struct parser *outer)
 {
-	struct http_parse_state *st = p->st;
-	struct scan *s = &p->s;
+	struct parser p = *outer;
+	struct http_parse_state *st = p.st;
+	struct scan *s = &p.s;
+	struct scan done;
 	int rc = 0;
 
+	p.step = (enum step)st->step;
 	s->pos = st->pos;
 	s->limit = st->limit;
 	s->over = st->over;
 	s->lf_ok = st->lf_ok;
 	s->run_end = st->run_end;
 	s->run_acc = st->run_acc;
-	while (st->step != STEP_DONE) {
-		rc = run_step(p);
+	done = *s;
+	while (p.step != STEP_DONE) {
+		rc = run_step(&p);
 		if (rc != 0)
 			break;
-		st->pos = s->pos;
-		st->limit = s->limit;
-		st->over = s->over;
-		st->lf_ok = s->lf_ok;
+		done = *s;
 		s->run_end = 0;
 		s->run_acc = 0;
 	}
+	st->step = p.step;
+	st->pos = done.pos;
+	st->limit = done.limit;
+	st->over = done.over;
+	st->lf_ok = done.lf_ok;
 	st->run_end = rc == HTTP_INCOMPLETE ? s->run_end : 0;
 	st->run_acc = rc == HTTP_INCOMPLETE ? s->run_acc : 0;
+	outer->s.examined = s->examined;
 	return rc;
 }
 
@@ -1440,29 +1493,36 @@ static void clear_request(struct http_request *req)
 	req->status = 0;
 }
 
-/* A new request at buf[0]: its request line's section comes first. */
+/*
+ * A new request at buf[0]: its request line's section comes first.  Every
+ * field of st is set here, once (a memset first would write them twice);
+ * only the count of bytes examined goes on from request to request.
+ */
 static void start_request(struct http_parse_state *st, struct http_request *req,
 			  const struct http_limits *lim)
 {
-	size_t examined = st->examined;
-
-	http_parse_state_init(st);
-	st->examined = examined;
-	st->step = STEP_LEAD;
-	st->lf_ok = true;
-	st->limit = lim->max_request_line;
-	st->over = 414;
+	*st = (struct http_parse_state){
+		.step = STEP_LEAD,
+		.lf_ok = true,
+		.over = 414,
+		.limit = lim->max_request_line,
+		.examined = st->examined,
+	};
 	clear_request(req);
 }
 
 /* ---- public functions ---------------------------------------------------- */
 
+static const struct http_limits default_limits = {
+	.max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE,
+	.max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES,
+	.max_headers = HTTP_MAX_HEADERS,
+	.max_body = HTTP_DEFAULT_MAX_BODY,
+};
+
 void http_limits_init(struct http_limits *lim)
 {
-	lim->max_request_line = HTTP_DEFAULT_MAX_REQUEST_LINE;
-	lim->max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES;
-	lim->max_headers = HTTP_MAX_HEADERS;
-	lim->max_body = HTTP_DEFAULT_MAX_BODY;
+	*lim = default_limits;
 }
 
 void http_parse_state_init(struct http_parse_state *st)
@@ -1473,13 +1533,10 @@ void http_parse_state_init(struct http_parse_state *st)
 
 size_t http_request_buffer_size(const struct http_limits *lim)
 {
-	struct http_limits defaults;
 	size_t head, body;
 
-	if (lim == NULL) {
-		http_limits_init(&defaults);
-		lim = &defaults;
-	}
+	if (lim == NULL)
+		lim = &default_limits;
 	head = add_saturated(add_saturated(lim->max_request_line, 2),
 			     lim->max_header_bytes);
 	body = add_saturated(lim->max_body, lim->max_header_bytes);
@@ -1491,16 +1548,15 @@ ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 			   struct http_parse_state *st)
 {
 	struct http_parse_state scratch;
-	struct http_limits defaults;
 	struct parser p;
 	int rc;
 
-	if (lim == NULL) {
-		http_limits_init(&defaults);
-		lim = &defaults;
-	}
+	if (lim == NULL)
+		lim = &default_limits;
 	if (st == NULL) {
-		http_parse_state_init(&scratch);
+		/* Nothing to go on from: start_request() sets the rest. */
+		scratch.step = STEP_NEW;
+		scratch.examined = 0;
 		st = &scratch;
 	}
 	if (st->step == STEP_NEW || st->step >= STEP_DONE || len < st->seen)

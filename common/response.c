@@ -185,48 +185,92 @@ static bool status_has_body(int status)
 	return status >= 200 && status != 204 && status != 304;
 }
 
-static int head_put(struct response *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/*
+ * The head is written without printf.  Every response writes one, and
+ * formatting "Content-Length: %zu" through vsnprintf() parses the format,
+ * sets up a string stream and calls a routine per conversion: in a
+ * profile of 06 serving a small file, that was 7 % of the server's CPU.
+ * The head's parts are strings whose lengths we know or can count, and
+ * two numbers; appending them is a memcpy() each.
+ */
 
-/* Appends to r->head; -1 when it does not fit. */
-static int head_put(struct response *r, const char *fmt, ...)
+/* Appends s[0..n) to r->head, kept NUL-terminated; -1 if it does not fit. */
+static int head_put(struct response *r, const char *s, size_t n)
 {
-	size_t room = sizeof(r->head) - r->head_len;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(r->head + r->head_len, room, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= room)
+	if (n >= sizeof(r->head) - r->head_len)
 		return -1;
-	r->head_len += (size_t)n;
+	memcpy(r->head + r->head_len, s, n);
+	r->head_len += n;
+	r->head[r->head_len] = '\0';
 	return 0;
+}
+
+/* A string literal, its length known when compiling. */
+#define HEAD_PUT_LIT(r, lit) head_put(r, lit, sizeof(lit) - 1)
+
+static int head_put_str(struct response *r, const char *s)
+{
+	return head_put(r, s, strlen(s));
+}
+
+/* v in decimal. */
+static int head_put_uint(struct response *r, unsigned long long v)
+{
+	char digits[20]; /* 2^64 - 1 has 20 */
+	size_t i = sizeof(digits);
+
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return head_put(r, digits + i, sizeof(digits) - i);
+}
+
+/* "HTTP/1.1 404 Not Found\r\n"; statuses are three digits, 100-599. */
+static int head_put_status_line(struct response *r)
+{
+	if (HEAD_PUT_LIT(r, "HTTP/1.1 ") < 0 ||
+	    head_put_uint(r, (unsigned int)r->status) < 0 ||
+	    HEAD_PUT_LIT(r, " ") < 0 ||
+	    head_put_str(r, resp_reason(r->status)) < 0)
+		return -1;
+	return HEAD_PUT_LIT(r, "\r\n");
+}
+
+/* Content-Type and Content-Length, for a status that has a body. */
+static int head_put_content(struct response *r)
+{
+	if (r->content_type != NULL && (HEAD_PUT_LIT(r, "Content-Type: ") < 0 ||
+					head_put_str(r, r->content_type) < 0 ||
+					HEAD_PUT_LIT(r, "\r\n") < 0))
+		return -1;
+	if (HEAD_PUT_LIT(r, "Content-Length: ") < 0 ||
+	    head_put_uint(r, r->body_len + r->file_len) < 0)
+		return -1;
+	return HEAD_PUT_LIT(r, "\r\n");
 }
 
 static int write_head(struct response *r)
 {
 	r->head_len = 0;
-	if (head_put(r, "HTTP/1.1 %d %s\r\n", r->status,
-		     resp_reason(r->status)) < 0)
+	if (head_put_status_line(r) < 0)
 		return -1;
 	/* An interim response is only its status line (100 Continue). */
 	if (r->status < 200)
-		return head_put(r, "\r\n");
-	if (head_put(r, "Date: %s\r\nServer: %s\r\n", http_date_now(),
-		     SERVER_NAME) < 0)
+		return HEAD_PUT_LIT(r, "\r\n");
+	if (HEAD_PUT_LIT(r, "Date: ") < 0 ||
+	    head_put_str(r, http_date_now()) < 0 ||
+	    HEAD_PUT_LIT(r, "\r\nServer: " SERVER_NAME "\r\n") < 0)
 		return -1;
-	if (status_has_body(r->status)) {
-		if (r->content_type != NULL &&
-		    head_put(r, "Content-Type: %s\r\n", r->content_type) < 0)
-			return -1;
-		if (head_put(r, "Content-Length: %zu\r\n",
-			     r->body_len + r->file_len) < 0)
-			return -1;
-	}
-	return head_put(r, "Connection: %s\r\n%s%.*s\r\n",
-			r->keep_alive ? "keep-alive" : "close",
-			SECURITY_HEADERS, (int)r->extra_len, r->extra);
+	if (status_has_body(r->status) && head_put_content(r) < 0)
+		return -1;
+	if (r->keep_alive ? HEAD_PUT_LIT(r, "Connection: keep-alive\r\n") < 0
+			  : HEAD_PUT_LIT(r, "Connection: close\r\n") < 0)
+		return -1;
+	if (HEAD_PUT_LIT(r, SECURITY_HEADERS) < 0 ||
+	    head_put(r, r->extra, r->extra_len) < 0)
+		return -1;
+	return HEAD_PUT_LIT(r, "\r\n");
 }
 
 int resp_finish(struct response *r, const struct http_request *req)

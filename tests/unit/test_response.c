@@ -224,6 +224,53 @@ static void test_head_overflow_becomes_500(void **state)
 	assert_non_null(strstr(head_of(&r), "\r\n\r\n"));
 }
 
+/*
+ * The whole head, byte for byte: the order of the lines, a status with
+ * its reason, a length past 32 bits, the extra lines last.  The Date
+ * value is taken from the head itself (the second may turn meanwhile).
+ */
+static void test_head_is_exact(void **state)
+{
+	char buf[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	char want[RESP_HEAD_MAX];
+	struct http_request req;
+	struct response r;
+	const char *h, *date;
+
+	(void)state;
+	assert_true(fd >= 0);
+	parse(buf, &req);
+	resp_init(&r);
+	r.status = 206;
+	r.content_type = "video/mp4";
+	resp_set_file(&r, fd, 0, 5000000000u);
+	assert_int_equal(resp_add_header(&r, "X-Test", "%d", 42), 0);
+	assert_int_equal(resp_finish(&r, &req), 0);
+	h = head_of(&r);
+	date = strstr(h, "\r\nDate: ");
+	assert_non_null(date);
+	snprintf(want, sizeof(want),
+		 "HTTP/1.1 206 Unknown\r\n"
+		 "Date: %.29s\r\n"
+		 "Server: concurrency-servers\r\n"
+		 "Content-Type: video/mp4\r\n"
+		 "Content-Length: 5000000000\r\n"
+		 "Connection: keep-alive\r\n"
+		 "X-Content-Type-Options: nosniff\r\n"
+		 "X-Frame-Options: DENY\r\n"
+		 "Referrer-Policy: no-referrer\r\n"
+		 "Content-Security-Policy: default-src 'self'; "
+		 "frame-ancestors 'none'; base-uri 'none'; "
+		 "form-action 'self'\r\n"
+		 "X-Test: 42\r\n"
+		 "\r\n",
+		 date + strlen("\r\nDate: "));
+	assert_string_equal(h, want);
+	assert_int_equal(r.head_len, strlen(want));
+	resp_release(&r);
+}
+
 static void test_reasons(void **state)
 {
 	static const int used[] = {
@@ -266,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_add_header_refuses_crlf_and_overflow),
 		cmocka_unit_test(test_printf_truncates),
 		cmocka_unit_test(test_head_overflow_becomes_500),
+		cmocka_unit_test(test_head_is_exact),
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_release_twice),
 	};
