@@ -23,6 +23,14 @@
  * file cache, if it has one (file_cache.h), and sent from memory; a larger
  * one is a file range sent with sendfile, never read into memory.
  *
+ * Byte ranges (range.h): every 200 of a file says Accept-Ranges: bytes.
+ * A GET with one satisfiable "Range: bytes=" range gets 206 Partial
+ * Content and only those bytes (from memory, or sendfile from an offset),
+ * one that is not satisfiable 416; several ranges, an invalid Range, or
+ * an If-Range that is not the file's ETag get the whole file, 200.  We do
+ * not send multipart/byteranges.  HEAD ignores Range (RFC 9110 14.2).
+ * A 304 is decided first: a range is only ever a part of a 200.
+ *
  * Statuses: ".." segment or backslash 403; a path not starting with '/'
  * 400; a segment starting with '.' (".git", ".env", "."; a first segment
  * ".well-known" excepted, RFC 8615, though dotfiles inside it are not)
@@ -83,11 +91,12 @@ void file_root_close(struct file_root *root);
 
 /*
  * Fills resp for a GET or HEAD of decoded_path under root: 200 with the
- * file, 304 when the validators match, 301, 400, 403 or 404.  Adds ETag,
- * Last-Modified and Cache-Control to 200 and 304.  A 200 from the cache
- * holds a reference to its entry (resp_set_body_ref); one of a larger
- * file holds its descriptor.  req must not be NULL.  Does not call
- * resp_finish.
+ * file, 206 with a range of it, 304 when the validators match, 416 for a
+ * range past its end, 301, 400, 403 or 404.  Adds ETag, Last-Modified and
+ * Cache-Control to 200, 206 and 304, Accept-Ranges to 200 and 206, and
+ * Content-Range to 206 and 416.  A 200 or 206 from the cache holds a
+ * reference to its entry (resp_set_body_ref); one of a larger file holds
+ * its descriptor.  req must not be NULL.  Does not call resp_finish.
  */
 void file_serve(const struct file_root *root, const char *decoded_path,
 		const struct http_request *req, struct response *resp);
