@@ -36,6 +36,15 @@
  * that matched.  A .gz is taken on trust: keeping it in step with its
  * original is the site's job, as with nginx.
  *
+ * Byte ranges (range.h): every 200 of a file says Accept-Ranges: bytes.
+ * A GET with one satisfiable "Range: bytes=" range gets 206 Partial
+ * Content and only those bytes (from memory, or sendfile from an offset),
+ * one that is not satisfiable 416; several ranges, an invalid Range, or
+ * an If-Range that is not the file's ETag get the whole file, 200.  We do
+ * not send multipart/byteranges.  HEAD ignores Range (RFC 9110 14.2).
+ * A 304 is decided first: a range is only ever a part of a 200.
+ * Ranges apply to the identity file only; a gzip variant is sent whole.
+ *
  * Statuses: ".." segment or backslash 403; a path not starting with '/'
  * 400; a segment starting with '.' (".git", ".env", "."; a first segment
  * ".well-known" excepted, RFC 8615, though dotfiles inside it are not)
@@ -96,11 +105,13 @@ void file_root_close(struct file_root *root);
 
 /*
  * Fills resp for a GET or HEAD of decoded_path under root: 200 with the
- * file or its gzip variant, 304 when the validators match, 301, 400, 403
- * or 404.  Adds ETag, Last-Modified, Cache-Control and Vary to 200 and
- * 304, and Content-Encoding to a gzip 200.  A 200 from the cache
- * holds a reference to its entry (resp_set_body_ref); one of a larger
- * file holds its descriptor.  req must not be NULL.  Does not call
+ * file or its gzip variant, 206 with a range of the identity file, 304
+ * when the validators match, 416 for a range past its end, 301, 400, 403
+ * or 404.  Adds ETag, Last-Modified, Cache-Control and Vary to 200, 206
+ * and 304, Accept-Ranges to an identity 200 and 206, Content-Range to
+ * 206 and 416, and Content-Encoding to a gzip 200.  A 200 or 206 from the
+ * cache holds a reference to its entry (resp_set_body_ref); one of a
+ * larger file holds its descriptor.  req must not be NULL.  Does not call
  * resp_finish.
  */
 void file_serve(const struct file_root *root, const char *decoded_path,

@@ -452,6 +452,7 @@ int main(int argc, char **argv)
 	failed += run_http_tests();
 	failed += run_error_tests();
 	failed += run_hardening_tests();
+	failed += run_range_tests();
 	failed += run_connection_tests();
 	failed += run_timeout_tests();
 	failed += run_cache_tests();

@@ -13,6 +13,8 @@
  *   errors       malformed and over-limit requests (RFC 9112)
  *   hardening    UTF-8 in JSON, the slash redirect, dotfiles, HEAD errors,
  *                the query rule
+ *   ranges       Range and If-Range on static files: 206, 416, and when
+ *                the whole file is the answer (test_ranges.c)
  *   connections  keep-alive, pipelining, many clients, leaks, SIGTERM
  *   timeouts     a second server with one-second timeouts
  *   cache        the file cache and both path resolvers, on servers of
@@ -24,7 +26,7 @@
  *                ETag, 304 and HEAD, on a server and root of its own
  *                (test_compression.c)
  *
- * The first four share one server, so the descriptor check at the end of
+ * The first five share one server, so the descriptor check at the end of
  * "connections" sees what every earlier test left behind.
  *
  * Thread safety: none; the suite is single-threaded.
@@ -139,6 +141,7 @@ const char *header_or_fail(const struct reply *r, const char *name);
 int run_http_tests(void);
 int run_error_tests(void);
 int run_hardening_tests(void);
+int run_range_tests(void);
 int run_connection_tests(void);
 int run_timeout_tests(void);
 int run_cache_tests(void);

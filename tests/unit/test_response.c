@@ -251,7 +251,7 @@ static void test_head_is_exact(void **state)
 	date = strstr(h, "\r\nDate: ");
 	assert_non_null(date);
 	snprintf(want, sizeof(want),
-		 "HTTP/1.1 206 Unknown\r\n"
+		 "HTTP/1.1 299 Unknown\r\n"
 		 "Date: %.29s\r\n"
 		 "Server: concurrency-servers\r\n"
 		 "Content-Type: video/mp4\r\n"
