@@ -458,5 +458,6 @@ int main(int argc, char **argv)
 	failed += run_loops_tests();
 	failed += run_model_tests();
 	failed += run_metrics_tests();
+	failed += run_ratelimit_tests();
 	return failed ? 1 : 0;
 }

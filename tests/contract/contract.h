@@ -20,6 +20,8 @@
  *   loops        --loops 2: 06's event loops; the others ignore it
  *   model        /proc checks of the concurrency model, by binary name
  *   metrics      /metrics, the security headers, SIGHUP and log rotation
+ *   ratelimit    --rate-limit, --burst and --trust-proxy, each test on a
+ *                server of its own (test_ratelimit.c)
  *
  * The first four share one server, so the descriptor check at the end of
  * "connections" sees what every earlier test left behind.
@@ -142,5 +144,6 @@ int run_cache_tests(void);
 int run_loops_tests(void);
 int run_model_tests(void);
 int run_metrics_tests(void);
+int run_ratelimit_tests(void);
 
 #endif /* CONTRACT_H */
