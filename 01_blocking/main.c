@@ -25,8 +25,13 @@ static int run(struct server *srv)
 {
 	int fd;
 
-	/* One thread serves files: its cache needs no lock. */
-	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0)
+	/*
+	 * One thread serves files: its cache needs no lock.  LESSON: the
+	 * same thread checks every request against the rate limit, so the
+	 * buckets are plain memory too.
+	 */
+	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0 ||
+	    server_open_ratelimit(srv, RATELIMIT_PRIVATE) != 0)
 		return -1;
 	while ((fd = accept_wait(srv)) >= 0) {
 		/*

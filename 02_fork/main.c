@@ -182,7 +182,15 @@ static int run(struct server *srv)
 	 * own, which dies with it: it helps only the requests of one
 	 * keep-alive connection.
 	 */
+	/*
+	 * LESSON: the rate limit cannot work that way - a client that opens
+	 * a new connection per request would get a new child, and a fresh
+	 * copy of the buckets, each time.  So the buckets are made here,
+	 * before the first fork, in a MAP_SHARED mapping every child sees,
+	 * under process-shared locks (ratelimit.c says why robust ones).
+	 */
 	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0 ||
+	    server_open_ratelimit(srv, RATELIMIT_PROCESSES) != 0 ||
 	    prepare(srv) != 0)
 		return -1;
 	while ((fd = accept_wait(srv)) >= 0) {

@@ -76,8 +76,13 @@ static int run(struct server *srv)
 {
 	int fd;
 
-	/* LESSON: every thread serves files: one cache, under its lock. */
+	/*
+	 * LESSON: every thread serves files: one cache, under its lock.
+	 * Every thread checks the rate limit too: one table of buckets,
+	 * under striped locks, so two clients rarely wait for each other.
+	 */
 	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_SHARED) != 0 ||
+	    server_open_ratelimit(srv, RATELIMIT_THREADS) != 0 ||
 	    prepare(srv) != 0)
 		return -1;
 	while ((fd = accept_wait(srv)) >= 0) {

@@ -291,8 +291,13 @@ static int run(struct server *srv)
 {
 	struct loop l;
 
-	/* One thread serves files: its cache needs no lock. */
+	/*
+	 * One thread serves files: its cache needs no lock.  LESSON: the
+	 * loop checks every request against the rate limit, and it is the
+	 * only thread: thousands of clients, and the buckets need no lock.
+	 */
 	if (app_open_files(&srv->app, &srv->opt, FILE_CACHE_PRIVATE) != 0 ||
+	    server_open_ratelimit(srv, RATELIMIT_PRIVATE) != 0 ||
 	    loop_init(&l, srv) != 0)
 		return -1;
 	loop_run(&l);

@@ -520,10 +520,16 @@ static int run(struct server *srv)
 	 * LESSON: files are never may_block, so only the loops' threads serve
 	 * them, never a worker: with one loop the cache is its alone and
 	 * needs no lock, as in 05; with --loops N the loops share it, locked.
+	 * The rate limit likewise: the loop checks a request when it is
+	 * complete, before any worker sees it.  With --loops N one client's
+	 * connections land on any loop (the kernel hashes its port too), so
+	 * the loops share one table, under striped locks.
 	 */
 	if (app_open_files(&srv->app, &srv->opt,
 			   n > 1 ? FILE_CACHE_SHARED : FILE_CACHE_PRIVATE) !=
-	    0) {
+		    0 ||
+	    server_open_ratelimit(srv, n > 1 ? RATELIMIT_THREADS
+					     : RATELIMIT_PRIVATE) != 0) {
 		free(loops);
 		return -1;
 	}

@@ -458,3 +458,13 @@ void app_handle_error(int status, bool head, struct response *resp)
 		resp_add_header(resp, "Retry-After", "1");
 	resp_finish(resp, NULL);
 }
+
+void app_handle_limited(int retry_after_s, const struct http_request *req,
+			struct response *resp)
+{
+	resp_init(resp);
+	resp_error(resp, 429);
+	resp_add_header(resp, "Retry-After", "%d", retry_after_s);
+	resp->keep_alive = req->keep_alive;
+	resp_finish(resp, req);
+}

@@ -117,4 +117,13 @@ void app_close_files(struct app *app);
  */
 void app_handle_error(int status, bool head, struct response *resp);
 
+/*
+ * Fills resp with a finished 429 Too Many Requests for req, which the
+ * rate limit refused: Retry-After: retry_after_s, and the connection kept
+ * as req asked (the request was read whole, so the next one starts
+ * cleanly).
+ */
+void app_handle_limited(int retry_after_s, const struct http_request *req,
+			struct response *resp);
+
 #endif /* APP_H */

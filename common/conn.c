@@ -41,7 +41,8 @@ void conn_shared_destroy(struct conn_shared *sh)
 	sh->cached = 0;
 }
 
-struct conn_buffers *conn_buffers_get(struct conn_shared *sh, const char *peer)
+struct conn_buffers *conn_buffers_get(struct conn_shared *sh,
+				      const struct net_peer *peer)
 {
 	struct conn_buffers *b = sh->free_blocks;
 
@@ -89,10 +90,10 @@ void conn_open(struct conn *c, struct conn_shared *sh, int fd)
 	memset(c, 0, sizeof(*c));
 	c->sh = sh;
 	c->fd = fd;
-	strcpy(c->peer, "-");
 	/* TCP_NODELAY came from the listener (server_setup). */
-	if (sh->srv->log_fd >= 0) /* the peer is for the access log only */
-		net_peer_address(fd, c->peer, sizeof(c->peer));
+	net_peer_unknown(&c->peer);
+	if (exchange_needs_peer(sh->srv))
+		net_peer_of(fd, &c->peer);
 	set_state(c, CONN_IDLE, sh->srv->opt.keepalive_timeout_ms);
 	stats_conn_opened(sh->srv->stats);
 }
@@ -288,7 +289,7 @@ static enum conn_want read_and_drive(struct conn *c)
 	ssize_t n;
 
 	if (c->b == NULL) {
-		c->b = conn_buffers_get(c->sh, c->peer);
+		c->b = conn_buffers_get(c->sh, &c->peer);
 		if (c->b == NULL)
 			return CONN_WANT_CLOSE; /* out of memory: shed it */
 	}

@@ -138,10 +138,10 @@ struct conn {
 	struct conn_buffers *b; /* NULL while idle or lingering */
 	int fd;			/* -1 once closed */
 	enum conn_state state;
-	long long deadline_ms;	 /* CLOCK_MONOTONIC, see clock_now_ms */
-	size_t drained;		 /* bytes discarded while lingering */
-	unsigned int answered;	 /* requests answered in this call */
-	char peer[NET_ADDR_MAX]; /* for the access log; "-" without one */
+	long long deadline_ms; /* CLOCK_MONOTONIC, see clock_now_ms */
+	size_t drained;	       /* bytes discarded while lingering */
+	unsigned int answered; /* requests answered in this call */
+	struct net_peer peer;  /* for the access log and the rate limit */
 
 	/* The loop's fields: only the list helpers below touch them. */
 	unsigned int events;	  /* what the loop watches for */
@@ -171,7 +171,8 @@ void conn_shared_destroy(struct conn_shared *sh);
  * exchange for the connection from peer.  Returns NULL (errno ENOMEM) if
  * memory is short.
  */
-struct conn_buffers *conn_buffers_get(struct conn_shared *sh, const char *peer);
+struct conn_buffers *conn_buffers_get(struct conn_shared *sh,
+				      const struct net_peer *peer);
 
 /* Gives a block back: cached if there is room, else freed.  NULL is ok. */
 void conn_buffers_put(struct conn_shared *sh, struct conn_buffers *b);
@@ -179,9 +180,9 @@ void conn_buffers_put(struct conn_shared *sh, struct conn_buffers *b);
 /*
  * Takes ownership of fd, an accepted non-blocking socket, and makes c an
  * idle connection waiting for its first request (CONN_WANT_READ).
- * Counts it in the stats.  Makes no system call unless the access log is
- * on (getpeername, for its lines): the socket's options came from the
- * listener (server_setup).
+ * Counts it in the stats.  Makes no system call unless the access log or
+ * the rate limit is on (getpeername: exchange_needs_peer): the socket's
+ * options came from the listener (server_setup).
  */
 void conn_open(struct conn *c, struct conn_shared *sh, int fd);
 

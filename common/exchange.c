@@ -16,16 +16,18 @@
 #include "app.h"
 #include "clock.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "stats.h"
 
 static const char continue_msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 void exchange_init(struct exchange *ex, const struct server *srv, char *buf,
-		   size_t cap, const char *peer)
+		   size_t cap, const struct net_peer *peer)
 {
 	ex->srv = srv;
 	ex->peer = peer;
+	ex->client = peer;
 	ex->buf = buf;
 	ex->cap = cap;
 	ex->used = 0;
@@ -39,6 +41,11 @@ void exchange_init(struct exchange *ex, const struct server *srv, char *buf,
 	ex->interim_len = 0;
 	resp_init(&ex->resp);
 	ex->sent = 0;
+}
+
+bool exchange_needs_peer(const struct server *srv)
+{
+	return srv->log_fd >= 0 || srv->ratelimit != NULL;
 }
 
 void exchange_release(struct exchange *ex)
@@ -107,6 +114,70 @@ static void queue_continue(struct exchange *ex)
 	ex->continue_queued = true;
 }
 
+/* True when the connection comes from a --trust-proxy address. */
+static bool peer_is_proxy(const struct exchange *ex)
+{
+	const struct options *opt = &ex->srv->opt;
+
+	for (int i = 0; i < opt->proxies && ex->peer->known; i++) {
+		if (net_ip_equal(&ex->peer->ip, &opt->proxy[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Who sent the request: the peer, unless the peer is a trusted proxy and
+ * the request carries X-Forwarded-For with an address as its last entry.
+ *
+ * LESSON: X-Forwarded-For is a header like any other: anybody can send
+ * one, with any address in it.  A server that believed it from everyone
+ * would let a client pick a new address per request - a fresh rate-limit
+ * bucket each time - and write whatever it likes into the log.  Only the
+ * proxy's word counts, and only its own entry: a proxy appends the
+ * address it saw to what the client sent, so the entries before the last
+ * are the client's claims and the last is the proxy's.  Any other peer's
+ * header is ignored, and a malformed last entry means the peer.
+ */
+static const struct net_peer *client_of(struct exchange *ex)
+{
+	const struct http_str *xff = NULL;
+	const char *p, *end;
+
+	if (!peer_is_proxy(ex))
+		return ex->peer;
+	/* Several field lines are one list, in order (RFC 9110 5.3). */
+	for (size_t i = 0; i < ex->req.num_headers; i++) {
+		const struct http_header *h = &ex->req.headers[i];
+
+		if (http_str_equal_nocase(&h->name, "X-Forwarded-For"))
+			xff = &h->value;
+	}
+	if (xff == NULL)
+		return ex->peer;
+	end = xff->p + xff->len;
+	p = end;
+	while (p > xff->p && p[-1] != ',')
+		p--;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (net_peer_parse(p, (size_t)(end - p), &ex->forwarded) != 0)
+		return ex->peer;
+	return &ex->forwarded;
+}
+
+/*
+ * The rate limit, once per request: 0, or the Retry-After seconds.  A
+ * client whose address is unknown (it left before getpeername) is let
+ * through: its connection is already gone.
+ */
+static int over_limit(const struct exchange *ex)
+{
+	if (ex->srv->ratelimit == NULL || !ex->client->known)
+		return 0;
+	return ratelimit_take(ex->srv->ratelimit, &ex->client->ip);
+}
+
 /* Parses what has arrived; the parser resumes where it stopped. */
 static enum exchange_step parse_input(struct exchange *ex)
 {
@@ -118,8 +189,17 @@ static enum exchange_step parse_input(struct exchange *ex)
 	n = http_parse_request(ex->buf, ex->used, &ex->srv->limits, req,
 			       &ex->parse);
 	if (n > 0) {
+		int retry_s;
+
 		ex->req_len = (size_t)n;
 		ex->req_valid = true;
+		ex->client = client_of(ex);
+		retry_s = over_limit(ex);
+		if (retry_s > 0) {
+			app_handle_limited(retry_s, req, &ex->resp);
+			start_sending(ex);
+			return EXCHANGE_WRITE;
+		}
 		app_find_route(req, &ex->route);
 		ex->phase = EXCHANGE_READY;
 		return EXCHANGE_HANDLE;
@@ -147,8 +227,9 @@ static void record_response(struct exchange *ex)
 
 	stats_record(srv->stats, ex->resp.status,
 		     clock_now_us() - ex->started_us);
-	log_access(srv->log_fd, ex->peer, ex->req_valid ? &ex->req : NULL,
-		   ex->resp.status, resp_body_bytes(&ex->resp));
+	log_access(srv->log_fd, ex->client->text,
+		   ex->req_valid ? &ex->req : NULL, ex->resp.status,
+		   resp_body_bytes(&ex->resp));
 }
 
 /*
@@ -171,6 +252,7 @@ static void finish_response(struct exchange *ex)
 	ex->used -= ex->req_len;
 	ex->req_len = 0;
 	ex->req_valid = false;
+	ex->client = ex->peer;
 	ex->continue_queued = false;
 	http_parse_state_init(&ex->parse);
 	ex->phase = EXCHANGE_RECEIVING;

@@ -57,6 +57,7 @@
 
 #include "app.h"
 #include "http_parser.h"
+#include "net.h"
 #include "response.h"
 
 struct server;
@@ -85,7 +86,14 @@ enum exchange_phase {
 
 struct exchange {
 	const struct server *srv;
-	const char *peer; /* the client's address, for the access log */
+	const struct net_peer *peer; /* the connection's other end */
+	/*
+	 * Who sent the request in hand, for the access log and the rate
+	 * limit: the peer, or with --trust-proxy the address the proxy put
+	 * last in X-Forwarded-For (then in forwarded).
+	 */
+	const struct net_peer *client;
+	struct net_peer forwarded;
 
 	char *buf;   /* the caller's; holds the request and what follows */
 	size_t cap;  /* its size */
@@ -113,10 +121,18 @@ struct exchange {
 
 /*
  * Starts ex on an empty buffer buf of cap bytes for the connection from
- * peer (a string that outlives ex).  Never fails.
+ * peer (which outlives ex: see exchange_needs_peer).  Never fails.
  */
 void exchange_init(struct exchange *ex, const struct server *srv, char *buf,
-		   size_t cap, const char *peer);
+		   size_t cap, const struct net_peer *peer);
+
+/*
+ * True when the exchanges of srv use the peer's address: for the access
+ * log or the rate limit.  The driver then looks it up (net_peer_of) for
+ * exchange_init; otherwise it passes an unknown peer and saves a
+ * getpeername per connection.
+ */
+bool exchange_needs_peer(const struct server *srv);
 
 /* Releases what the response holds (its file).  ex may be reused after. */
 void exchange_release(struct exchange *ex);
@@ -124,7 +140,12 @@ void exchange_release(struct exchange *ex);
 /*
  * Works out the next step from what has been received and sent, moving on
  * as far as it can without I/O: it parses, queues error responses (400,
- * 413, 431, ...) and 100 Continue, and records finished responses.
+ * 413, 431, ...) and 100 Continue, and records finished responses.  A
+ * complete request is checked against the rate limit (srv->ratelimit)
+ * here, once, so it runs wherever the driver runs exchange_next(): on the
+ * connection's thread or process in 01-04, on the loop in 05 and 06.  A
+ * request over the limit is answered 429 with Retry-After, keep-alive as
+ * the request asked, and never reaches EXCHANGE_HANDLE.
  */
 enum exchange_step exchange_next(struct exchange *ex);
 

@@ -165,3 +165,92 @@ int net_set_send_timeout(int fd, int ms)
 
 	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
+
+static const unsigned char v4_mapped_prefix[12] = { 0, 0, 0, 0, 0,    0,
+						    0, 0, 0, 0, 0xff, 0xff };
+
+static bool ip_is_v4(const struct net_ip *ip)
+{
+	return memcmp(ip->b, v4_mapped_prefix, sizeof(v4_mapped_prefix)) == 0;
+}
+
+/* Writes ip the usual way: dotted quad for IPv4 (mapped), else IPv6. */
+static void format_ip(const struct net_ip *ip, char *out, size_t outsz)
+{
+	bool v4 = ip_is_v4(ip);
+
+	if (inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? ip->b + 12 : ip->b, out,
+		      (socklen_t)outsz) == NULL)
+		snprintf(out, outsz, "-");
+}
+
+void net_peer_unknown(struct net_peer *p)
+{
+	p->known = false;
+	memset(&p->ip, 0, sizeof(p->ip));
+	snprintf(p->text, sizeof(p->text), "-");
+}
+
+int net_peer_of(int fd, struct net_peer *p)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	net_peer_unknown(p);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&ss;
+
+		memcpy(p->ip.b, v4_mapped_prefix, sizeof(v4_mapped_prefix));
+		memcpy(p->ip.b + 12, &in->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&ss;
+
+		memcpy(p->ip.b, &in6->sin6_addr, 16);
+	} else {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	p->known = true;
+	format_ip(&p->ip, p->text, sizeof(p->text));
+	return 0;
+}
+
+int net_ip_parse(const char *s, size_t len, struct net_ip *ip)
+{
+	char lit[INET6_ADDRSTRLEN];
+	struct net_ip out;
+
+	/* inet_pton wants a C string; a literal longer than this is not one. */
+	if (len == 0 || len >= sizeof(lit) || memchr(s, '\0', len) != NULL)
+		goto out_invalid;
+	memcpy(lit, s, len);
+	lit[len] = '\0';
+	memcpy(out.b, v4_mapped_prefix, sizeof(v4_mapped_prefix));
+	if (inet_pton(AF_INET, lit, out.b + 12) == 1 ||
+	    inet_pton(AF_INET6, lit, out.b) == 1) {
+		*ip = out;
+		return 0;
+	}
+out_invalid:
+	errno = EINVAL;
+	return -1;
+}
+
+int net_peer_parse(const char *s, size_t len, struct net_peer *p)
+{
+	struct net_ip ip;
+
+	if (net_ip_parse(s, len, &ip) != 0)
+		return -1;
+	p->known = true;
+	p->ip = ip;
+	format_ip(&p->ip, p->text, sizeof(p->text));
+	return 0;
+}
+
+bool net_ip_equal(const struct net_ip *a, const struct net_ip *b)
+{
+	return memcmp(a->b, b->b, sizeof(a->b)) == 0;
+}

@@ -33,6 +33,9 @@ enum {
 	OPT_KEY_FILE_CACHE_VALID,
 	OPT_KEY_FILE_CACHE_ENTRIES,
 	OPT_KEY_LOOPS,
+	OPT_KEY_RATE_LIMIT,
+	OPT_KEY_BURST,
+	OPT_KEY_TRUST_PROXY,
 };
 
 static const struct option long_options[] = {
@@ -54,6 +57,9 @@ static const struct option long_options[] = {
 	{ "file-cache-entries", required_argument, NULL,
 	  OPT_KEY_FILE_CACHE_ENTRIES },
 	{ "loops", required_argument, NULL, OPT_KEY_LOOPS },
+	{ "rate-limit", required_argument, NULL, OPT_KEY_RATE_LIMIT },
+	{ "burst", required_argument, NULL, OPT_KEY_BURST },
+	{ "trust-proxy", required_argument, NULL, OPT_KEY_TRUST_PROXY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -116,6 +122,8 @@ static const struct numeric_option numeric_options[] = {
 	{ OPT_KEY_FILE_CACHE_VALID, "--file-cache-valid", 0, 3600 },
 	{ OPT_KEY_FILE_CACHE_ENTRIES, "--file-cache-entries", 0, 1000000 },
 	{ OPT_KEY_LOOPS, "--loops", 1, OPT_MAX_LOOPS },
+	{ OPT_KEY_RATE_LIMIT, "--rate-limit", 0, OPT_MAX_RATE },
+	{ OPT_KEY_BURST, "--burst", 1, OPT_MAX_RATE },
 };
 
 static void store_number(struct options *o, int key, long long v)
@@ -151,6 +159,12 @@ static void store_number(struct options *o, int key, long long v)
 	case OPT_KEY_LOOPS:
 		o->loops = (int)v;
 		break;
+	case OPT_KEY_RATE_LIMIT:
+		o->rate_limit = (int)v;
+		break;
+	case OPT_KEY_BURST:
+		o->burst = (int)v;
+		break;
 	}
 }
 
@@ -177,9 +191,61 @@ static int take_number(struct options *o, int key, const char *arg, char *err,
 	return -1;
 }
 
+/*
+ * --trust-proxy: one address or a comma-separated list, added to those
+ * already given.  0, or -1 with a message in err.
+ */
+static int take_proxies(struct options *o, const char *arg, char *err,
+			size_t errsz)
+{
+	const char *p = arg;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+
+		if (o->proxies == OPT_MAX_PROXIES) {
+			snprintf(err, errsz,
+				 "--trust-proxy: more than %d "
+				 "addresses",
+				 OPT_MAX_PROXIES);
+			return -1;
+		}
+		if (net_ip_parse(p, len, &o->proxy[o->proxies]) != 0) {
+			snprintf(err, errsz,
+				 "--trust-proxy: '%.*s' is not "
+				 "an IPv4 or IPv6 address",
+				 (int)len, p);
+			return -1;
+		}
+		o->proxies++;
+		if (p[len] == '\0')
+			return 0;
+		p += len + 1;
+	}
+}
+
+/* What no single option can check: --burst means nothing alone. */
+static int check_together(struct options *o, bool burst_given, char *err,
+			  size_t errsz)
+{
+	if (burst_given && o->rate_limit == 0) {
+		snprintf(err, errsz, "--burst needs --rate-limit above 0");
+		return -1;
+	}
+	/*
+	 * A bucket must hold at least a second's worth: with fewer, a
+	 * client that sends its R requests together once a second would be
+	 * refused although it keeps to the rate.
+	 */
+	if (!burst_given)
+		o->burst = o->rate_limit;
+	return 0;
+}
+
 enum opt_result opt_parse(struct options *o, int argc, char **argv, char *err,
 			  size_t errsz)
 {
+	bool burst_given = false;
 	int c;
 
 	/* glibc starts afresh only at 0: at 1 it may go on with the rest of
@@ -199,6 +265,10 @@ enum opt_result opt_parse(struct options *o, int argc, char **argv, char *err,
 			break;
 		case OPT_KEY_ACCESS_LOG:
 			o->access_log = optarg;
+			break;
+		case OPT_KEY_TRUST_PROXY:
+			if (take_proxies(o, optarg, err, errsz) != 0)
+				return OPT_EXIT_ERROR;
 			break;
 		case 'h':
 		case OPT_KEY_HELP:
@@ -221,12 +291,15 @@ enum opt_result opt_parse(struct options *o, int argc, char **argv, char *err,
 		default:
 			if (take_number(o, c, optarg, err, errsz) != 0)
 				return OPT_EXIT_ERROR;
+			burst_given |= c == OPT_KEY_BURST;
 		}
 	}
 	if (optind < argc) {
 		snprintf(err, errsz, "unexpected argument '%s'", argv[optind]);
 		return OPT_EXIT_ERROR;
 	}
+	if (check_together(o, burst_given, err, errsz) != 0)
+		return OPT_EXIT_ERROR;
 	return OPT_RUN;
 }
 
@@ -274,6 +347,19 @@ void opt_print_usage(FILE *out, const char *prog)
 		"  --loops N                event loops (threads), each with a "
 		"listener,\n"
 		"                           06 only (default %d)\n"
+		"  --rate-limit R           requests a second per client "
+		"address, more are\n"
+		"                           429 with Retry-After; 0 = no limit "
+		"(default 0)\n"
+		"  --burst B                requests a client may send at once "
+		"before the\n"
+		"                           rate applies (default R)\n"
+		"  --trust-proxy ADDR       when the peer is ADDR (a reverse "
+		"proxy), the client\n"
+		"                           is the last X-Forwarded-For entry, "
+		"for the log and\n"
+		"                           --rate-limit; repeat it or list "
+		"ADDR,ADDR\n"
 		"  --help                   this text\n"
 		"  --version                the version\n"
 		"\n"

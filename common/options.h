@@ -14,12 +14,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "net.h"
+
 #define OPT_DEFAULT_PORT 8080
 #define OPT_DEFAULT_HOST "127.0.0.1"
 #define OPT_DEFAULT_ROOT "www"
 #define OPT_DEFAULT_FILE_CACHE_VALID 1
 #define OPT_DEFAULT_FILE_CACHE_ENTRIES 1024
-#define OPT_MAX_LOOPS 64 /* --loops: a loop per core, on big machines */
+#define OPT_MAX_LOOPS 64     /* --loops: a loop per core, on big machines */
+#define OPT_MAX_RATE 1000000 /* --rate-limit and --burst */
+#define OPT_MAX_PROXIES 8    /* --trust-proxy addresses */
 
 struct options {
 	const char *host;	  /* --host, default 127.0.0.1 */
@@ -36,6 +40,10 @@ struct options {
 	int file_cache_valid_s;	  /* --file-cache-valid SECONDS, 0 = off */
 	int file_cache_entries;	  /* --file-cache-entries N, 0 = off */
 	int loops;		  /* --loops: 06 event loops (threads) */
+	int rate_limit;		  /* --rate-limit R a second, 0 = off */
+	int burst;		  /* --burst B, or R when not given */
+	int proxies;		  /* --trust-proxy addresses in proxy[] */
+	struct net_ip proxy[OPT_MAX_PROXIES];
 };
 
 enum opt_result {

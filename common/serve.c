@@ -38,7 +38,7 @@ struct session {
 	bool eager; /* between requests, read before waiting: see receive */
 	unsigned int eager_requests; /* eager reads, for the stop check */
 	struct exchange ex;
-	char peer[NET_ADDR_MAX]; /* for the access log; "-" without one */
+	struct net_peer peer; /* for the access log and the rate limit */
 };
 
 enum wait_result { WAIT_READABLE, WAIT_TIMEOUT, WAIT_STOP, WAIT_ERROR };
@@ -252,7 +252,7 @@ out_close:
 
 int serve_connection(const struct server *srv, int fd)
 {
-	struct session s = { .srv = srv, .fd = fd, .eager = true, .peer = "-" };
+	struct session s = { .srv = srv, .fd = fd, .eager = true };
 	size_t cap = http_request_buffer_size(&srv->limits);
 	char *buf = malloc(cap);
 	int served;
@@ -265,11 +265,12 @@ int serve_connection(const struct server *srv, int fd)
 	}
 	/*
 	 * TCP_NODELAY and the send timeout came from the listener
-	 * (server_setup); the peer's address is for the access log only.
+	 * (server_setup); the peer's address is for the log and the limit.
 	 */
-	if (srv->log_fd >= 0)
-		net_peer_address(fd, s.peer, sizeof(s.peer));
-	exchange_init(&s.ex, srv, buf, cap, s.peer);
+	net_peer_unknown(&s.peer);
+	if (exchange_needs_peer(srv))
+		net_peer_of(fd, &s.peer);
+	exchange_init(&s.ex, srv, buf, cap, &s.peer);
 	served = session_run(&s);
 	exchange_release(&s.ex);
 	free(buf);

@@ -220,6 +220,7 @@ out_close_log:
 void server_teardown(struct server *srv)
 {
 	server_stop_listening(srv);
+	server_close_ratelimit(srv);
 	close_log(srv);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -280,6 +281,28 @@ int server_listen_again(const struct server *srv)
 		return -1;
 	}
 	return fd;
+}
+
+int server_open_ratelimit(struct server *srv, enum ratelimit_sharing sharing)
+{
+	struct ratelimit_config cfg = {
+		.rate = srv->opt.rate_limit,
+		.burst = srv->opt.burst,
+		.slots = RATELIMIT_SLOTS,
+		.sharing = sharing,
+	};
+
+	srv->ratelimit = NULL;
+	if (srv->opt.rate_limit <= 0)
+		return 0;
+	srv->ratelimit = ratelimit_create(&cfg);
+	return srv->ratelimit != NULL ? 0 : -1;
+}
+
+void server_close_ratelimit(struct server *srv)
+{
+	ratelimit_destroy(srv->ratelimit);
+	srv->ratelimit = NULL;
 }
 
 void server_request_stop(const struct server *srv)

@@ -28,7 +28,9 @@
 
 #include "app.h"
 #include "http_parser.h"
+#include "net.h"
 #include "options.h"
+#include "ratelimit.h"
 #include "stats.h"
 
 struct server {
@@ -37,10 +39,11 @@ struct server {
 	char root[PATH_MAX]; /* --root, resolved */
 	struct http_limits limits;
 	int listen_fd;
-	int stop_fd;	     /* readable once a stop was requested */
-	int stop_write_fd;   /* the signal handler writes here */
-	int log_fd;	     /* access log, or -1 */
-	struct stats *stats; /* shared mapping */
+	int stop_fd;		     /* readable once a stop was requested */
+	int stop_write_fd;	     /* the signal handler writes here */
+	int log_fd;		     /* access log, or -1 */
+	struct stats *stats;	     /* shared mapping */
+	struct ratelimit *ratelimit; /* --rate-limit, or NULL: no limit */
 };
 
 /*
@@ -77,6 +80,20 @@ int server_main(int argc, char **argv, const char *model,
  * Returns the descriptor, the caller's to close, or -1 with errno set.
  */
 int server_listen_again(const struct server *srv);
+
+/*
+ * With --rate-limit above 0, makes srv->ratelimit, the buckets, shared as
+ * the model says (ratelimit.h); else leaves it NULL.  Called by each
+ * model's run() before it serves anything - in 02 before the first fork,
+ * so that every child has the same table.  Returns 0, or -1 with errno.
+ */
+int server_open_ratelimit(struct server *srv, enum ratelimit_sharing sharing);
+
+/*
+ * Frees what server_open_ratelimit made (server_teardown does); no request
+ * may be under way.
+ */
+void server_close_ratelimit(struct server *srv);
 
 /*
  * Requests a stop, as SIGINT and SIGTERM do: every wait sees stop_fd

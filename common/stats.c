@@ -44,6 +44,7 @@ struct stats *stats_create(void)
 	atomic_init(&st->requests, 0);
 	for (i = 0; i < 6; i++)
 		atomic_init(&st->by_class[i], 0);
+	atomic_init(&st->rate_limited, 0);
 	atomic_init(&st->active_conns, 0);
 	atomic_init(&st->total_conns, 0);
 	atomic_init(&st->processes, 1);
@@ -106,6 +107,8 @@ void stats_record(struct stats *st, int status, uint64_t latency_us)
 	atomic_fetch_add_explicit(&st->requests, 1, RELAXED);
 	if (class >= 1 && class <= 5)
 		atomic_fetch_add_explicit(&st->by_class[class], 1, RELAXED);
+	if (status == 429)
+		atomic_fetch_add_explicit(&st->rate_limited, 1, RELAXED);
 	atomic_fetch_add_explicit(&st->latency_us[bucket_of(latency_us)], 1,
 				  RELAXED);
 	/* 2^64 microseconds is 584,000 years of summed latency. */
@@ -353,6 +356,9 @@ int stats_format_prometheus(const struct stats *st, const char *model,
 	put_counter(&t, "http_requests_total", "Responses sent.",
 		    load(&st->requests));
 	put_responses(&t, st);
+	put_counter(&t, "http_rate_limited_total",
+		    "Requests refused by --rate-limit (429).",
+		    load(&st->rate_limited));
 	put_gauge(&t, "http_connections_open", "Connections being served.",
 		  gauge(&st->active_conns));
 	put_counter(&t, "http_connections_total", "Connections accepted.",

@@ -26,7 +26,8 @@
 struct stats {
 	long long started_ms; /* clock_now_ms() */
 	atomic_uint_fast64_t requests;
-	atomic_uint_fast64_t by_class[6]; /* [1] = 1xx ... [5] = 5xx */
+	atomic_uint_fast64_t by_class[6];  /* [1] = 1xx ... [5] = 5xx */
+	atomic_uint_fast64_t rate_limited; /* 429s: --rate-limit refused */
 	atomic_int_fast64_t active_conns;
 	atomic_uint_fast64_t total_conns;
 	atomic_int_fast64_t processes; /* 1 + live children (02) */
@@ -59,7 +60,10 @@ void stats_process_exited(struct stats *st);
  */
 atomic_int_fast64_t *stats_queue_gauge(struct stats *st, int capacity);
 
-/* Counts one response with its status and its latency in microseconds. */
+/*
+ * Counts one response with its status and its latency in microseconds; a
+ * 429 (only the rate limit answers it) is counted in rate_limited too.
+ */
 void stats_record(struct stats *st, int status, uint64_t latency_us);
 
 /* The latency below which pct percent of requests fell (upper bound). */
@@ -99,6 +103,7 @@ int stats_format_json(const struct stats *st, const char *model, char *out,
  *   http_server_uptime_seconds       gauge
  *   http_requests_total              counter
  *   http_responses_total{class}      counter, class "1xx" ... "5xx"
+ *   http_rate_limited_total          counter, 429s of --rate-limit
  *   http_connections_open            gauge
  *   http_connections_total           counter
  *   http_server_threads              gauge, of the process that answered

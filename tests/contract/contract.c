@@ -460,5 +460,6 @@ int main(int argc, char **argv)
 	failed += run_model_tests();
 	failed += run_metrics_tests();
 	failed += run_compression_tests();
+	failed += run_ratelimit_tests();
 	return failed ? 1 : 0;
 }

@@ -25,6 +25,8 @@
  *   compression  gzip on the fly and from .gz files, Vary, the variant
  *                ETag, 304 and HEAD, on a server and root of its own
  *                (test_compression.c)
+ *   ratelimit    --rate-limit, --burst and --trust-proxy, each test on a
+ *                server of its own (test_ratelimit.c)
  *
  * The first five share one server, so the descriptor check at the end of
  * "connections" sees what every earlier test left behind.
@@ -149,5 +151,6 @@ int run_loops_tests(void);
 int run_model_tests(void);
 int run_metrics_tests(void);
 int run_compression_tests(void);
+int run_ratelimit_tests(void);
 
 #endif /* CONTRACT_H */

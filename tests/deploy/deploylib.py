@@ -237,9 +237,11 @@ class Client:
     exactly went over the wire; this is 30 lines.
     """
 
-    def __init__(self, port, timeout=5):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
+    def __init__(self, port, timeout=5, source=None):
+        """source: the local address to connect from (loopback: 127/8)."""
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.buf = b""
 
     def request(self, path, headers=(), method="GET"):

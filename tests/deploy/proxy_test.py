@@ -12,6 +12,9 @@ What it checks, each against real nginx:
     X-Forwarded-For, X-Forwarded-Proto, Host), and that nginx keeps its
     connection to an instance open (HTTP/1.1, no Connection: close, one
     connection for ten requests), seen by a recording upstream;
+  - an instance with --trust-proxy 127.0.0.1 logs the client's address
+    (the last X-Forwarded-For entry, the one nginx added), not nginx's and
+    not one the client forged; without the option it logs nginx's;
   - two instances of MODEL both get traffic (their access logs); a POST
     body and a 1 MiB answer pass; one instance SIGKILLed, the next 20
     requests all answer 200;
@@ -124,6 +127,46 @@ def test_headers(r):
           "10 requests took %d upstream connections" % up.connections)
     r.ok("keep-alive to the upstream: HTTP/1.1, no Connection: close, "
          "10 requests on 1 connection")
+
+
+# ---- the client's address ------------------------------------------------------
+
+CLIENT_ADDR = "127.0.0.2"  # loopback takes all of 127/8: a client not nginx
+
+
+def logged_clients(path, needle):
+    """The first field (the client) of each log line that contains needle."""
+    try:
+        with open(path, errors="replace") as f:
+            return [line.split(" ", 1)[0] for line in f if needle in line]
+    except FileNotFoundError:
+        return []
+
+
+def test_trust_proxy(r, bin_dir, model):
+    """With --trust-proxy nginx's address, the log shows the client's."""
+    d = tempdir("trust")
+    logs = [os.path.join(d, "trusted.log"), os.path.join(d, "plain.log")]
+    binary = os.path.join(bin_dir, model)
+    with Server(binary, WWW, ["--access-log", logs[0],
+                              "--trust-proxy", "127.0.0.1"]) as a, \
+            Server(binary, WWW, ["--access-log", logs[1]]) as b:
+        for log, srv, want in ((logs[0], a, CLIENT_ADDR),
+                               (logs[1], b, "127.0.0.1")):
+            with Nginx(tempdir("trust-nginx-%d" % srv.port),
+                       ["127.0.0.1:%d" % srv.port]) \
+                    as ngx, Client(ngx.port, source=CLIENT_ADDR) as c:
+                # A forged entry first: nginx appends the real address.
+                status, _, _ = c.request(SMALL + "?trust", headers=[
+                    ("X-Forwarded-For", "203.0.113.66")])
+                check(status == 200, "GET through nginx: %d" % status)
+                wait_until("the request in the log", 5, 0.05,
+                           lambda: logged_clients(log, SMALL + "?trust"))
+                got = logged_clients(log, SMALL + "?trust")
+                check(got == [want], "logged as %r, expected %s" % (got, want))
+    r.ok("--trust-proxy 127.0.0.1: the log shows the client %s (not "
+         "nginx, not the forged entry); without it, nginx's 127.0.0.1"
+         % CLIENT_ADDR)
 
 
 # ---- two instances ---------------------------------------------------------------
@@ -382,6 +425,7 @@ def main():
     model = sys.argv[2] if len(sys.argv) > 2 else "06_epoll_async"
     r = Report()
     r.run("headers", test_headers)
+    r.run("trust proxy", test_trust_proxy, bin_dir, model)
     r.run("failover", test_failover, bin_dir, model)
     r.run("busy instance", test_busy_instance, bin_dir, model)
     r.run("blocking model", test_blocking_model, bin_dir)

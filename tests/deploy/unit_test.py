@@ -130,6 +130,7 @@ def run_exec_start(r, stage):
     log = os.path.join(logs, MODEL + ".log")
     argv = exec_start(stage, MODEL, 0, log)
     check("--access-log" in argv, "ExecStart writes no access log")
+    check("--trust-proxy" in argv, "ExecStart trusts no proxy")
     # Server() adds --port 0 --host --root; the unit's own come later and
     # win, so this runs what the unit says.
     with Server(argv[0], os.path.join(TOP, "www"), argv[1:]) as srv:

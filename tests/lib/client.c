@@ -98,7 +98,24 @@ struct client *client_open(int port)
 	return client_open_rcvbuf(port, 0);
 }
 
-struct client *client_open_rcvbuf(int port, int rcvbuf)
+/* Binds fd to the local address src (port 0); 0, or -1 with a message. */
+static int bind_source(int fd, const char *src)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+
+	if (inet_pton(AF_INET, src, &sa.sin_addr) != 1) {
+		errmsg_set("%s: not an IPv4 address", src);
+		return -1;
+	}
+	if (bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		errmsg_set("bind %s: %s", src, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* client_open_rcvbuf(), from src when it is not NULL. */
+static struct client *open_client(int port, int rcvbuf, const char *src)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct client *c = slot_take();
@@ -112,6 +129,10 @@ struct client *client_open_rcvbuf(int port, int rcvbuf)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		errmsg_set("socket: %s", strerror(errno));
+		return NULL;
+	}
+	if (src != NULL && bind_source(fd, src) == -1) {
+		close(fd);
 		return NULL;
 	}
 	/* Before the handshake, so the window is small from the start. */
@@ -129,6 +150,16 @@ struct client *client_open_rcvbuf(int port, int rcvbuf)
 	}
 	c->fd = fd;
 	return c;
+}
+
+struct client *client_open_rcvbuf(int port, int rcvbuf)
+{
+	return open_client(port, rcvbuf, NULL);
+}
+
+struct client *client_open_from(int port, const char *src)
+{
+	return open_client(port, 0, src);
 }
 
 void client_close(struct client *c)

@@ -86,6 +86,12 @@ struct client *client_open(int port);
  */
 struct client *client_open_rcvbuf(int port, int rcvbuf);
 
+/*
+ * client_open() from the local IPv4 address src ("127.0.0.2": loopback
+ * takes every address of 127/8), so one test can be several clients.
+ */
+struct client *client_open_from(int port, const char *src);
+
 /* Closes the connection and frees the slot.  NULL is ignored. */
 void client_close(struct client *c);
 

@@ -81,7 +81,7 @@ static void test_open_makes_no_calls(void **state)
 	conn_open(&c, &sh, connect_pair());
 	assert_int_equal(tap.setsockopts, 0);
 	assert_int_equal(tap.getpeernames, 0);
-	assert_string_equal(c.peer, "-");
+	assert_string_equal(c.peer.text, "-");
 	conn_close(&c);
 	close(client_fd);
 }
@@ -98,7 +98,26 @@ static void test_open_with_log_asks_peer(void **state)
 	srv.log_fd = -1;
 	assert_int_equal(tap.getpeernames, 1);
 	assert_int_equal(tap.setsockopts, 0);
-	assert_string_equal(c.peer, "127.0.0.1");
+	assert_string_equal(c.peer.text, "127.0.0.1");
+	conn_close(&c);
+	close(client_fd);
+}
+
+/* The rate limit needs the peer too, access log or not. */
+static void test_open_with_rate_limit_asks_peer(void **state)
+{
+	struct ratelimit_config cfg = { .rate = 1, .burst = 1, .slots = 8 };
+	struct conn c;
+
+	(void)state;
+	srv.ratelimit = ratelimit_create(&cfg);
+	assert_non_null(srv.ratelimit);
+	conn_open(&c, &sh, connect_pair());
+	ratelimit_destroy(srv.ratelimit);
+	srv.ratelimit = NULL;
+	assert_int_equal(tap.getpeernames, 1);
+	assert_true(c.peer.known);
+	assert_string_equal(c.peer.text, "127.0.0.1");
 	conn_close(&c);
 	close(client_fd);
 }
@@ -131,6 +150,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_makes_no_calls),
 		cmocka_unit_test(test_open_with_log_asks_peer),
+		cmocka_unit_test(test_open_with_rate_limit_asks_peer),
 		cmocka_unit_test(test_keepalive_request_keeps_want),
 	};
 

@@ -17,6 +17,7 @@
 
 #include "exchange.h"
 #include "fake_server.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "static_files.h"
 #include "stats.h"
@@ -61,10 +62,17 @@ struct wire {
 	size_t out_len;
 };
 
+/* The connection's peer, as net_peer_of() would fill it. */
+static struct net_peer peer = {
+	.known = true,
+	.ip = { .b = { [10] = 0xff, [11] = 0xff, [12] = 127, [15] = 1 } },
+	.text = "127.0.0.1"
+};
+
 static void wire_init(struct wire *w, size_t cap)
 {
 	assert_true(cap <= sizeof(w->buf));
-	exchange_init(&w->ex, &srv, w->buf, cap, "127.0.0.1");
+	exchange_init(&w->ex, &srv, w->buf, cap, &peer);
 	w->out_len = 0;
 }
 
@@ -444,6 +452,198 @@ static void test_request_is_routed_once(void **state)
 	exchange_release(&w.ex);
 }
 
+/* ---- the rate limit and --trust-proxy ---- */
+
+static long long frozen_clock(void)
+{
+	return 1000;
+}
+
+/* Turns the rate limit on for srv: 1 a second, burst, time frozen. */
+static void limit_on(int burst)
+{
+	struct ratelimit_config cfg = { .rate = 1,
+					.burst = burst,
+					.slots = 64,
+					.sharing = RATELIMIT_PRIVATE,
+					.now_ms = frozen_clock };
+
+	srv.ratelimit = ratelimit_create(&cfg);
+	assert_non_null(srv.ratelimit);
+}
+
+static void limit_off(void)
+{
+	ratelimit_destroy(srv.ratelimit);
+	srv.ratelimit = NULL;
+}
+
+/*
+ * A request over the limit is answered 429 with Retry-After, without
+ * running its handler, and the connection stays open for the next one.
+ */
+static void test_over_limit_is_429_and_keeps_alive(void **state)
+{
+	struct wire w;
+	uint64_t before = atomic_load(&srv.stats->rate_limited);
+
+	(void)state;
+	limit_on(1);
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/model HTTP/1.1\r\nHost: x\r\n\r\n"
+		    "GET /api/model HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_HANDLE);
+	exchange_handle(&w.ex);
+	/* The second never asks for a handler: the exchange answers it. */
+	take_all(&w, SIZE_MAX);
+	assert_int_equal(count(w.out, "HTTP/1.1 200 OK\r\n"), 1);
+	assert_int_equal(count(w.out, "{\"model\""), 1);
+	assert_non_null(strstr(w.out, "HTTP/1.1 429 Too Many Requests\r\n"));
+	assert_non_null(strstr(w.out, "\r\nRetry-After: 1\r\n"));
+	assert_null(strstr(w.out, "Connection: close"));
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_READ);
+	assert_true(exchange_is_idle(&w.ex));
+	assert_int_equal(atomic_load(&srv.stats->rate_limited), before + 1);
+	exchange_release(&w.ex);
+	limit_off();
+}
+
+/* A 429 to a HEAD has no body, as every HEAD answer. */
+static void test_over_limit_head_has_no_body(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	limit_on(1);
+	wire_init(&w, 4096);
+	deliver(&w, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+		    "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	assert_non_null(strstr(w.out, "HTTP/1.1 429 "));
+	assert_int_equal(strcmp(w.out + strlen(w.out) - 4, "\r\n\r\n"), 0);
+	exchange_release(&w.ex);
+	limit_off();
+}
+
+/*
+ * Runs one request through a fresh exchange with the access log on a
+ * pipe, and returns the log line's first field (the client) in who.
+ */
+static void logged_client(const char *request, char *who, size_t whosz)
+{
+	struct wire w;
+	char line[512];
+	int fds[2];
+	ssize_t n;
+
+	assert_int_equal(pipe(fds), 0);
+	srv.log_fd = fds[1];
+	wire_init(&w, 4096);
+	deliver(&w, request);
+	run(&w);
+	exchange_release(&w.ex);
+	srv.log_fd = -1;
+	close(fds[1]);
+	n = read(fds[0], line, sizeof(line) - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	line[n] = '\0';
+	snprintf(who, whosz, "%.*s", (int)strcspn(line, " "), line);
+}
+
+/* A request that carries X-Forwarded-For: xff. */
+#define XFF "GET /api/model HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: "
+#define XFF_REQUEST(xff) XFF xff "\r\n\r\n"
+
+static void trust(const char *addr)
+{
+	srv.opt.proxies = 1;
+	assert_int_equal(net_ip_parse(addr, strlen(addr), &srv.opt.proxy[0]),
+			 0);
+}
+
+/* From the trusted proxy, the client is the entry the proxy added: last. */
+static void test_trusted_proxy_forwards_the_last_entry(void **state)
+{
+	char who[64];
+
+	(void)state;
+	trust("127.0.0.1");
+	logged_client(XFF_REQUEST("198.51.100.7, 203.0.113.5"), who,
+		      sizeof(who));
+	assert_string_equal(who, "203.0.113.5");
+	logged_client(XFF_REQUEST("2001:DB8:0::1"), who, sizeof(who));
+	assert_string_equal(who, "2001:db8::1");
+	/* Two field lines are one list: the last line's last entry. */
+	logged_client("GET / HTTP/1.1\r\nHost: x\r\n"
+		      "X-Forwarded-For: 192.0.2.1\r\n"
+		      "x-forwarded-for: 192.0.2.2,192.0.2.3\r\n\r\n",
+		      who, sizeof(who));
+	assert_string_equal(who, "192.0.2.3");
+	logged_client("GET / HTTP/1.1\r\nHost: x\r\n\r\n", who, sizeof(who));
+	assert_string_equal(who, "127.0.0.1");
+	srv.opt.proxies = 0;
+}
+
+/* From anybody else, X-Forwarded-For is ignored. */
+static void test_untrusted_peer_is_the_client(void **state)
+{
+	char who[64];
+
+	(void)state;
+	logged_client(XFF_REQUEST("203.0.113.5"), who, sizeof(who));
+	assert_string_equal(who, "127.0.0.1");
+	trust("10.0.0.1");
+	logged_client(XFF_REQUEST("203.0.113.5"), who, sizeof(who));
+	assert_string_equal(who, "127.0.0.1");
+	srv.opt.proxies = 0;
+}
+
+/* A last entry that is not an address means the peer. */
+static void test_malformed_forwarded_for_means_the_peer(void **state)
+{
+	static const char *const bad[] = {
+		XFF_REQUEST("203.0.113.5, bogus"),
+		XFF_REQUEST("203.0.113.5,"),
+		XFF_REQUEST("203.0.113.5:8080"),
+		XFF_REQUEST("[2001:db8::1]"),
+		XFF_REQUEST("unknown"),
+		XFF_REQUEST("203.0.113.5 198.51.100.1"),
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For:\r\n\r\n",
+	};
+	char who[64];
+
+	(void)state;
+	trust("127.0.0.1");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		logged_client(bad[i], who, sizeof(who));
+		if (strcmp(who, "127.0.0.1") != 0)
+			fail_msg("%s: logged as %s", bad[i], who);
+	}
+	srv.opt.proxies = 0;
+}
+
+/* Behind the proxy, each forwarded client has a bucket of its own. */
+static void test_limit_is_keyed_by_forwarded_client(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	limit_on(1);
+	trust("127.0.0.1");
+	wire_init(&w, 4096);
+	deliver(&w, XFF_REQUEST("192.0.2.1") XFF_REQUEST("192.0.2.2")
+			    XFF_REQUEST("192.0.2.1"));
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	assert_int_equal(count(w.out, "HTTP/1.1 200 OK\r\n"), 2);
+	assert_int_equal(count(w.out, "HTTP/1.1 429 "), 1);
+	assert_true(strstr(w.out, "HTTP/1.1 429 ") >
+		    strstr(strstr(w.out, "HTTP/1.1 200") + 1, "HTTP/1.1 200"));
+	exchange_release(&w.ex);
+	srv.opt.proxies = 0;
+	limit_off();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +664,12 @@ int main(void)
 		cmocka_unit_test(test_refused_request_is_503_then_close),
 		cmocka_unit_test(test_refused_head_gets_no_body),
 		cmocka_unit_test(test_request_is_routed_once),
+		cmocka_unit_test(test_over_limit_is_429_and_keeps_alive),
+		cmocka_unit_test(test_over_limit_head_has_no_body),
+		cmocka_unit_test(test_trusted_proxy_forwards_the_last_entry),
+		cmocka_unit_test(test_untrusted_peer_is_the_client),
+		cmocka_unit_test(test_malformed_forwarded_for_means_the_peer),
+		cmocka_unit_test(test_limit_is_keyed_by_forwarded_client),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -133,12 +133,84 @@ static void test_accepted_socket_has_listener_options(void **state)
 	close(l);
 }
 
+/* Literals: IPv4 as its mapped IPv6 form, written back the usual way. */
+static void test_address_literals(void **state)
+{
+	struct net_ip a, b;
+	struct net_peer p;
+
+	(void)state;
+	assert_int_equal(net_ip_parse("192.0.2.1", 9, &a), 0);
+	assert_int_equal(net_ip_parse("::ffff:192.0.2.1", 16, &b), 0);
+	assert_true(net_ip_equal(&a, &b));
+	assert_int_equal(net_ip_parse("2001:db8::1", 11, &b), 0);
+	assert_false(net_ip_equal(&a, &b));
+	/* Only len bytes count: the rest of the buffer is not read. */
+	assert_int_equal(net_ip_parse("10.0.0.1, 10.0.0.2", 8, &a), 0);
+	assert_int_equal(net_peer_parse("::FFFF:10.0.0.1", 15, &p), 0);
+	assert_true(p.known);
+	assert_true(net_ip_equal(&p.ip, &a));
+	assert_string_equal(p.text, "10.0.0.1");
+	assert_int_equal(net_peer_parse("2001:DB8:0:0::1", 15, &p), 0);
+	assert_string_equal(p.text, "2001:db8::1");
+	/* Not literals; p is left as it was. */
+	static const char *const bad[] = {
+		"",
+		"localhost",
+		"10.0.0.1:80",
+		"[::1]",
+		"10.0.0.256",
+		"1.2.3",
+		" 10.0.0.1",
+		"fe80::1%eth0",
+		"1111:2222:3333:4444:5555:6666:7777:8888:9999",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(net_ip_parse(bad[i], strlen(bad[i]), &a), -1);
+		assert_int_equal(net_peer_parse(bad[i], strlen(bad[i]), &p),
+				 -1);
+		assert_string_equal(p.text, "2001:db8::1");
+	}
+	assert_int_equal(net_ip_parse("10.0.0.1\0", 9, &a), -1);
+	net_peer_unknown(&p);
+	assert_false(p.known);
+	assert_string_equal(p.text, "-");
+}
+
+/* The peer of a connected socket, and of one that is not. */
+static void test_peer_of_socket(void **state)
+{
+	int l = net_listen("127.0.0.1", 0, 16, NET_PORT_OWN);
+	struct net_peer p;
+	struct net_ip lo;
+	int c, fd;
+
+	(void)state;
+	assert_true(l >= 0);
+	c = connect_to(l);
+	fd = accept4(l, NULL, NULL, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(net_peer_of(fd, &p), 0);
+	assert_true(p.known);
+	assert_string_equal(p.text, "127.0.0.1");
+	assert_int_equal(net_ip_parse("127.0.0.1", 9, &lo), 0);
+	assert_true(net_ip_equal(&p.ip, &lo));
+	assert_int_equal(net_peer_of(l, &p), -1); /* a listener: no peer */
+	assert_false(p.known);
+	assert_string_equal(p.text, "-");
+	close(fd);
+	close(c);
+	close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_own_port_is_not_shared),
 		cmocka_unit_test(test_shared_port_spreads_clients),
 		cmocka_unit_test(test_accepted_socket_has_listener_options),
+		cmocka_unit_test(test_address_literals),
+		cmocka_unit_test(test_peer_of_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

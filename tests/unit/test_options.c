@@ -85,6 +85,8 @@ static void test_defaults(void **state)
 	assert_int_equal(o.max_body, HTTP_DEFAULT_MAX_BODY);
 	assert_false(o.quiet);
 	assert_null(o.access_log);
+	assert_int_equal(o.rate_limit, 0);
+	assert_int_equal(o.proxies, 0);
 }
 
 /* Nothing on the command line: the defaults, and run. */
@@ -167,6 +169,7 @@ static void test_number_ranges(void **state)
 		{ "--keepalive-timeout", "1", "3600", "0", "3601" },
 		{ "--header-timeout", "1", "3600", "0", "3601" },
 		{ "--max-body", "0", "67108864", "-1", "67108865" },
+		{ "--rate-limit", "0", "1000000", "-1", "1000001" },
 	};
 	struct parse p;
 
@@ -189,7 +192,7 @@ static void test_bad_numbers(void **state)
 	static const char *const names[] = {
 		"--port",      "--threads",	      "--queue",
 		"--max-conns", "--keepalive-timeout", "--header-timeout",
-		"--max-body",
+		"--max-body",  "--rate-limit",	      "--burst",
 	};
 	static const char *const values[] = {
 		"-5", "abc", "12x", "0x10", "1.5", "", "99999999999999999999",
@@ -239,6 +242,9 @@ static void test_missing_value(void **state)
 		"--header-timeout",
 		"--max-body",
 		"--access-log",
+		"--rate-limit",
+		"--burst",
+		"--trust-proxy",
 	};
 	struct parse p;
 
@@ -288,6 +294,9 @@ static void test_usage(void **state)
 		"--max-body",
 		"--quiet",
 		"--access-log",
+		"--rate-limit",
+		"--burst",
+		"--trust-proxy",
 		"--help",
 		"--version",
 	};
@@ -336,6 +345,84 @@ static void test_unknown_in_cluster(void **state)
 	assert_error(&p, "unknown option", "-x", NULL);
 }
 
+/* --burst defaults to the rate; it is 1 to OPT_MAX_RATE, and only with it. */
+static void test_rate_limit_and_burst(void **state)
+{
+	struct parse p;
+
+	(void)state;
+	assert_int_equal(parse(&p, "--rate-limit", "5", NULL), OPT_RUN);
+	assert_int_equal(p.o.rate_limit, 5);
+	assert_int_equal(p.o.burst, 5);
+	assert_int_equal(parse(&p, "--burst", "20", "--rate-limit", "5", NULL),
+			 OPT_RUN);
+	assert_int_equal(p.o.rate_limit, 5);
+	assert_int_equal(p.o.burst, 20);
+	assert_int_equal(
+		parse(&p, "--rate-limit", "1", "--burst", "1000000", NULL),
+		OPT_RUN);
+	assert_int_equal(p.o.burst, 1000000);
+	parse(&p, "--rate-limit", "1", "--burst", "0", NULL);
+	assert_error(&p, "--burst", "'0'", NULL);
+	parse(&p, "--rate-limit", "1", "--burst", "1000001", NULL);
+	assert_error(&p, "--burst", "1000001", NULL);
+	/* A burst with no rate would limit nothing: say so. */
+	parse(&p, "--burst", "3", NULL);
+	assert_error(&p, "--burst", "--rate-limit", NULL);
+	parse(&p, "--burst", "3", "--rate-limit", "0", NULL);
+	assert_error(&p, "--burst", "--rate-limit", NULL);
+	assert_int_equal(parse(&p, "--rate-limit", "0", NULL), OPT_RUN);
+	assert_int_equal(p.o.rate_limit, 0);
+}
+
+/* --trust-proxy: IPv4 or IPv6 literals, repeated or listed, at most 8. */
+static void test_trust_proxy(void **state)
+{
+	struct net_ip want;
+	struct parse p;
+
+	(void)state;
+	assert_int_equal(parse(&p, "--trust-proxy", "127.0.0.1", NULL),
+			 OPT_RUN);
+	assert_int_equal(p.o.proxies, 1);
+	assert_int_equal(net_ip_parse("127.0.0.1", 9, &want), 0);
+	assert_true(net_ip_equal(&p.o.proxy[0], &want));
+	assert_int_equal(parse(&p, "--trust-proxy", "10.0.0.1,::1",
+			       "--trust-proxy=192.0.2.9", NULL),
+			 OPT_RUN);
+	assert_int_equal(p.o.proxies, 3);
+	assert_int_equal(net_ip_parse("::1", 3, &want), 0);
+	assert_true(net_ip_equal(&p.o.proxy[1], &want));
+	assert_int_equal(net_ip_parse("192.0.2.9", 9, &want), 0);
+	assert_true(net_ip_equal(&p.o.proxy[2], &want));
+	assert_int_equal(parse(&p, "--trust-proxy",
+			       "1.0.0.1,1.0.0.2,1.0.0.3,1.0.0.4,1.0.0.5,"
+			       "1.0.0.6,1.0.0.7,1.0.0.8",
+			       NULL),
+			 OPT_RUN);
+	assert_int_equal(p.o.proxies, OPT_MAX_PROXIES);
+	parse(&p, "--trust-proxy",
+	      "1.0.0.1,1.0.0.2,1.0.0.3,1.0.0.4,1.0.0.5,1.0.0.6,1.0.0.7",
+	      "--trust-proxy", "1.0.0.8,1.0.0.9", NULL);
+	assert_error(&p, "--trust-proxy", "more than 8", NULL);
+	/* Names, ports, brackets, empty entries: not an address. */
+	static const char *const bad[] = {
+		"localhost",
+		"127.0.0.1:80",
+		"[::1]",
+		"",
+		"10.0.0.1,",
+		",10.0.0.1",
+		"10.0.0.1, 10.0.0.2",
+		"300.0.0.1",
+		"10.0.0.0/8",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse(&p, "--trust-proxy", bad[i], NULL);
+		assert_error(&p, "--trust-proxy", "not an IPv4 or IPv6", NULL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +440,8 @@ int main(void)
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_parse_twice),
 		cmocka_unit_test(test_unknown_in_cluster),
+		cmocka_unit_test(test_rate_limit_and_burst),
+		cmocka_unit_test(test_trust_proxy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -367,6 +367,7 @@ static void test_prometheus_worst_case_fits(void **state)
 	atomic_store(&st->requests, UINT64_MAX);
 	for (i = 1; i <= 5; i++)
 		atomic_store(&st->by_class[i], UINT64_MAX);
+	atomic_store(&st->rate_limited, UINT64_MAX);
 	atomic_store(&st->active_conns, INT64_MIN);
 	atomic_store(&st->total_conns, UINT64_MAX);
 	atomic_store(&st->processes, INT64_MIN);
