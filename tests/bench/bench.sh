@@ -3,19 +3,24 @@
 #
 # For each cell (model x workload) it starts a fresh server pinned to CPU 0,
 # runs wrk on CPU 1 for DURATION seconds while watching the server's process
-# tree in /proc, stops the server, and writes one CSV row.  It does so
-# REPEAT times, in rounds: each round runs every workload, and each
-# workload every model in turn, so that a change in the machine's load
-# falls on all models alike.  The system calls are counted in a separate,
-# short pass (perf, in round 1) so that tracing never slows a measured
-# run.  It measures and records; it never decides pass or fail, and it
-# exits 0 whatever a server did.
+# tree in /proc, stops the server, and writes one CSV row; in the allcores
+# workload alone server and wrk share every core.  It does so in rounds:
+# each round runs every workload, and each workload every model in turn,
+# so that a change in the machine's load falls on all models alike; from
+# round 3 on, only the cells whose rounds so far disagree run again.  The
+# system calls are counted in a separate, short pass (perf, in round 1 of
+# static-ka and static-close) so that tracing never slows a measured run.
+# It prints the estimated duration at the start, and the time left on
+# every cell.  It measures and records; it never decides pass or fail,
+# and it exits 0 whatever a server did.
 #
 # Environment (see README.md):
 #   MODELS="01_blocking nginx"   which rows (default: all six, nginx and
 #                                nginx-ofc: nginx with open_file_cache)
-#   WORKLOADS="static-ka sleep"  which columns (default: all nine)
+#   WORKLOADS="static-ka sleep"  which columns (default: all ten)
 #   REPEAT=3                     rounds; the report shows the median
+#   TIGHT_PCT=5                  from round 3 on, only cells whose rounds
+#                                differ by more than this run (0: all)
 #   DURATION=3                   seconds measured per cell
 #   QUICK=1                      one round of 1-second cells, 2,000 instead
 #                                of 10,000 connections, no syscall pass:
@@ -37,17 +42,18 @@ ROOT_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 ALL_MODELS="01_blocking 02_fork 03_threads 04_threadpool \
 05_nonblocking_poll 06_epoll_async nginx nginx-ofc"
 ALL_WORKLOADS="static-ka static-close conns-1k conns-10k idle-10k sleep cpu \
-slowloris large"
+slowloris large allcores"
 
 # ---- settings ----------------------------------------------------------------
 
-# The full run: 3 rounds of 3-second cells without a warm-up.  Three rounds
-# of 3 s tell more than one of 9 s on a shared machine: the median drops a
-# round that other work disturbed, and min-max shows how much it moved.
-# 3 s is the shortest run in which a client waiting since the start can be
-# seen stalled (2 s without an answer, counted 0.5 s before the end).  No
+# The full run: 3 rounds of 3-second cells without a warm-up, at most 15
+# minutes on 2 cores (README.md: How long it takes).  Three rounds of 3 s
+# tell more than one of 9 s on a shared machine: the median drops a round
+# that other work disturbed, and min-max shows how much it moved.  3 s is
+# the shortest run in which a client waiting since the start can be seen
+# stalled (2 s without an answer, counted 0.5 s before the end).  No
 # warm-up: a fresh server faults in its few pages within the first
-# milliseconds, and 72 one-second warm-ups would cost 3.6 minutes a run.
+# milliseconds, and 74 one-second warm-ups a round would cost 4 minutes.
 QUICK=${QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=""
 if [ -n "$QUICK" ]; then
@@ -68,32 +74,45 @@ else
 	WARMUP=${WARMUP:-0}
 	CONNS_10K=${CONNS_10K:-10000}
 	IDLE_CONNS=${IDLE_CONNS:-10000}
-	SLOWLORIS_RAMP=${SLOWLORIS_RAMP:-3}
+	SLOWLORIS_RAMP=${SLOWLORIS_RAMP:-2}
 	STALL_MS=${STALL_MS:-2000}
 	HOLD_WAIT_MS=${HOLD_WAIT_MS:-5000}
 	HOLD_QUIET_MS=${HOLD_QUIET_MS:-1000}
 	PERF=${PERF:-auto}
 fi
 SLOWLORIS_CONNS=${SLOWLORIS_CONNS:-500}
+# slowhttptest opens its connections at this rate: all 500 within the
+# first second, and the ramp leaves one more for them to be accepted.
+SLOWLORIS_RATE=500
 CPU_N=${CPU_N:-250}
 SLEEP_MS=${SLEEP_MS:-10}
 # The static probe of the sleep workload: requests a second, and the
 # seconds it runs alone before the load.
 PROBE_RATE=${PROBE_RATE:-20}
 PROBE_ALONE_S=1
-# The syscall pass: seconds of wrk with perf attached.
+# The syscall pass: seconds of wrk with perf attached, and the workloads
+# that get one (in round 1).  static-ka is the request path itself, the
+# figure issue 10 sets targets for; static-close adds what a connection
+# costs (accept, close, and for 02 and 03 a fork or a thread).  The other
+# workloads add nothing that a count of calls would teach, and a pass in
+# every cell cost 1.5 minutes a run.
 SYSCALL_S=1
+SYSCALL_WORKLOADS=${SYSCALL_WORKLOADS:-static-ka static-close}
 SAMPLE_INTERVAL=0.2
 FORCE=${FORCE:-0}
+# From round 3 on, only the cells whose rounds so far differ by more than
+# this percentage (in req/s or CPU per request) run again; 0: every cell
+# runs every round.  See loose_cells.
+TIGHT_PCT=${TIGHT_PCT:-5}
 
 for n in "$REPEAT" "$DURATION" "$WARMUP" "$CPU_N" "$SLEEP_MS" \
 	"$CONNS_10K" "$IDLE_CONNS" "$PROBE_RATE" "$HOLD_WAIT_MS" \
-	"$HOLD_QUIET_MS"; do
+	"$HOLD_QUIET_MS" "$TIGHT_PCT"; do
 	case $n in
 	'' | *[!0-9]*)
 		echo "bench: REPEAT, DURATION, WARMUP, CPU_N, SLEEP_MS," \
-			"CONNS_10K, IDLE_CONNS, PROBE_RATE and HOLD_*_MS are" \
-			"whole numbers (got '$n')" >&2
+			"CONNS_10K, IDLE_CONNS, PROBE_RATE, HOLD_*_MS and" \
+			"TIGHT_PCT are whole numbers (got '$n')" >&2
 		exit 2
 		;;
 	esac
@@ -121,7 +140,12 @@ IDLE_KEEPALIVE_TIMEOUT=60
 HEADER_TIMEOUT=10
 SERVER_ARGS="--threads $THREADS --queue $QUEUE --max-conns $MAX_CONNS \
 --header-timeout $HEADER_TIMEOUT"
+# What cell_setup sets for each cell.
 CELL_KEEPALIVE=$KEEPALIVE_TIMEOUT
+CELL_PIN=""
+CELL_ARGS=""
+CELL_WORKERS=1
+WRK_PIN=""
 
 # Publishing rewrites docs/bench.md and docs/bench/, so it is asked for,
 # never implied, and only the whole matrix at full length may be published:
@@ -161,13 +185,22 @@ NGINX=$(command -v nginx 2>/dev/null || true)
 
 # The server alone on CPU 0; this script and everything it starts (wrk,
 # slowhttptest, perf, the holder, the probe, the /proc sampler) on CPU 1.
+# The allcores workload alone unpins the server and wrk: PIN_ALL gives
+# them back every CPU this script was allowed when it began (they would
+# inherit its CPU 1 otherwise).  ALL_CORES is that workload's number of
+# event loops (06), nginx workers and wrk threads: one per CPU.
 NCPU=$(getconf _NPROCESSORS_ONLN)
+ALL_CORES=$NCPU
+[ "$ALL_CORES" -gt 64 ] && ALL_CORES=64 # 06's --loops at most
 if [ "$NCPU" -ge 2 ]; then
 	PIN_SERVER="taskset -c 0"
+	PIN_ALL="taskset -c $(taskset -pc $$ | sed 's/.*: *//')"
 	taskset -pc 1 $$ >/dev/null
-	PINNING="server on CPU 0; wrk and tools on CPU 1"
+	PINNING="server on CPU 0; wrk and tools on CPU 1; allcores: server \
+and wrk unpinned (${PIN_ALL#taskset -c }), the tools on CPU 1"
 else
 	PIN_SERVER=""
+	PIN_ALL=""
 	PINNING="none (one CPU): server and wrk share it"
 fi
 
@@ -188,8 +221,8 @@ if [ "$PERF" != 0 ] && command -v perf >/dev/null 2>&1 &&
 	perf stat -x, -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
 	PERF=1
 	PERF_NOTE="perf stat -e raw_syscalls:sys_enter, in a pass of its own \
-(${SYSCALL_S} s, round 1, after the measured run): the measured runs are \
-not traced"
+(${SYSCALL_S} s, round 1, after the measured run) in $(echo \
+$SYSCALL_WORKLOADS | sed 's/ /, /g'): the measured runs are not traced"
 else
 	if [ "$PERF" = 0 ] && [ -n "$QUICK" ]; then
 		PERF_NOTE="n/a (QUICK=1 skips the syscall pass; PERF=1 runs it)"
@@ -216,6 +249,8 @@ mkdir -p "$OUT" "$WORK" "$DOCROOT" || exit 1
 RUNS=$OUT/runs.csv
 CSV=$OUT/results.csv
 META=$OUT/meta.env
+# Each cell's estimated and actual seconds, to check estimate() by.
+TIMES=$OUT/times.csv
 
 # Keep the five newest runs.
 # shellcheck disable=SC2012 # names are our own time stamps
@@ -304,12 +339,24 @@ workload() {
 	cpu) W_PATH="/api/cpu?n=$CPU_N" ;;
 	slowloris) W_CONNS=10 ;;
 	large) W_PATH=/large.bin W_CONNS=10 ;;
+	allcores) W_THREADS=$ALL_CORES ;; # unpinned: see cell_setup
 	*) return 1 ;;
 	esac
 }
 
 # Why model $1 sits out workload $2 (empty: it runs).
 not_applicable() {
+	if [ "$2" = allcores ]; then
+		[ "$NCPU" -lt 2 ] && echo "one CPU: no other core to use" &&
+			return
+		case $1 in
+		01_blocking | 05_nonblocking_poll)
+			echo "one thread: a second core cannot help it" \
+				"(its static-ka row is what it does with one)"
+			return
+			;;
+		esac
+	fi
 	if is_nginx "$1"; then
 		[ -z "$NGINX" ] && echo "nginx not installed" && return
 		case $2 in
@@ -318,21 +365,77 @@ not_applicable() {
 	fi
 }
 
-# Estimated seconds for model $1, workload $2, round $3, for the progress
-# line: what the cell waits for, plus about a second of starting, checking
-# and stopping.
+# Estimated tenths of seconds for model $1, workload $2, round $3, for
+# the plan and the progress line: what the cell waits for, plus what its
+# starting, checking and stopping took in runs on 2 cores (a cell of 3 s
+# took 3.2 s, the syscall pass 1.5 s more; times.csv in each run's
+# directory has every cell's estimate beside what it took).
 estimate() {
 	[ -n "$(not_applicable "$1" "$2")" ] && echo 0 && return
-	s=$((DURATION + 1))
-	[ "$WARMUP" -gt 0 ] && s=$((s + WARMUP))
-	[ "$PERF" = 1 ] && [ "$3" = 1 ] && s=$((s + SYSCALL_S + 1))
+	t=$((DURATION * 10 + 2))
+	[ "$WARMUP" -gt 0 ] && t=$((t + WARMUP * 10 + 2))
+	counts_syscalls "$2" "$3" && t=$((t + SYSCALL_S * 10 + 5))
 	case $2 in
-	slowloris) s=$((s + SLOWLORIS_RAMP)) ;;
-	conns-10k) s=$((s + 1)) ;;
-	idle-10k) s=$((s + 2)) ;;
-	sleep) s=$((s + PROBE_ALONE_S)) ;;
+	conns-1k) t=$((t + 2)) ;;
+	conns-10k) t=$((t + CONNS_10K / 2000)) ;;
+	idle-10k)
+		# The holder's filling: quick when the server answers all,
+		# HOLD_QUIET_MS after the last answer when it stops
+		# answering (01, 04; 03 starts 10,000 threads).  02 forks a
+		# child per idle connection, and reaps them all at the end:
+		# about 12 ms each.
+		case $1 in
+		01_* | 03_* | 04_*) t=$((t + HOLD_QUIET_MS / 100 + 10)) ;;
+		02_*) t=$((t + IDLE_CONNS / 83)) ;;
+		*) t=$((t + 8)) ;;
+		esac
+		;;
+	sleep) t=$((t + PROBE_ALONE_S * 10 + 1)) ;;
+	slowloris) t=$((t + SLOWLORIS_RAMP * 10 + 2)) ;;
 	esac
-	echo $s
+	echo $t
+}
+
+# Whether the cell of workload $1 in round $2 gets the syscall pass.
+counts_syscalls() {
+	[ "$PERF" = 1 ] && [ "$2" = 1 ] || return 1
+	case " $SYSCALL_WORKLOADS " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
+# How workload $1 runs its server and wrk: sets CELL_PIN (the server's
+# taskset, empty: none), CELL_ARGS (its options beyond SERVER_ARGS),
+# CELL_WORKERS (nginx's worker processes), CELL_KEEPALIVE (the keep-alive
+# timeout) and WRK_PIN (wrk's taskset).
+#
+# LESSON: allcores takes the pins out.  Pinned, every model gets one core,
+# which is the fair way to compare what each spends per request; but 03,
+# 04, 06 with --loops and nginx with a worker per core are built to use
+# them all, and only an unpinned run shows what that buys.  wrk is
+# unpinned too, with a thread per core: on a machine of two cores it
+# competes with the server for them, as the scheduler sees fit, so the
+# req/s is what server and client make of the machine together, and the
+# CPU per request (every thread and process of the server summed) is the
+# server's own figure.
+cell_setup() {
+	CELL_PIN=$PIN_SERVER
+	CELL_ARGS=""
+	CELL_WORKERS=1
+	CELL_KEEPALIVE=$KEEPALIVE_TIMEOUT
+	WRK_PIN=""
+	case $1 in
+	idle-10k) CELL_KEEPALIVE=$IDLE_KEEPALIVE_TIMEOUT ;;
+	allcores)
+		CELL_PIN=$PIN_ALL
+		# Only 06 uses --loops; the others accept and ignore it,
+		# so every server still gets the same command line.
+		CELL_ARGS="--loops $ALL_CORES"
+		CELL_WORKERS=$ALL_CORES
+		WRK_PIN=$PIN_ALL
+		;;
+	esac
 }
 
 # ---- one cell ----------------------------------------------------------------
@@ -410,8 +513,7 @@ run_cell() {
 			"failed: not built" "bin/$model missing"
 		return
 	fi
-	CELL_KEEPALIVE=$KEEPALIVE_TIMEOUT
-	[ "$wl" = idle-10k ] && CELL_KEEPALIVE=$IDLE_KEEPALIVE_TIMEOUT
+	cell_setup "$wl"
 	if ! start_server "$model" "$DOCROOT" "$cell"; then
 		row_without_figures "$model" "$wl" "$round" "failed: $START_ERR"
 		return
@@ -434,7 +536,8 @@ run_cell() {
 	rss0=$(tree_stat "$SERVER_PID" | cut -d " " -f 2)
 	case $wl in
 	slowloris)
-		start_slowloris "$SLOWLORIS_CONNS" 250 "$SERVER_URL" \
+		start_slowloris "$SLOWLORIS_CONNS" "$SLOWLORIS_RATE" \
+			"$SERVER_URL" \
 			$((SLOWLORIS_RAMP + DURATION + SYSCALL_S + 10)) "$cell"
 		sleep "$SLOWLORIS_RAMP"
 		held=$(established_to "$port")
@@ -472,7 +575,10 @@ run_cell() {
 	wait "$SNAP_PID"
 	SNAP_PID=""
 	cpu1=$(settled_cpu "$SERVER_PID")
+	# The sampler would see the stop file after its sleep, up to
+	# SAMPLE_INTERVAL later: a tenth of a second a cell on average.
 	touch "$cell/stop"
+	kill "$SAMPLER_PID" 2>/dev/null
 	wait "$SAMPLER_PID" 2>/dev/null
 	SAMPLER_PID=""
 	if [ -n "$PROBE_PID" ]; then
@@ -484,7 +590,7 @@ run_cell() {
 	if sigchld_ignored "$SERVER_PID"; then
 		notes="$notes CPU misses auto-reaped children;"
 	fi
-	if [ "$PERF" = 1 ] && [ "$round" = 1 ] && [ -n "$running" ]; then
+	if counts_syscalls "$wl" "$round" && [ -n "$running" ]; then
 		count_syscalls "$url" "$cell/syscalls"
 	fi
 
@@ -511,6 +617,16 @@ run_cell() {
 
 	write_row "$model" "$wl" "$round" "$cell" "$((cpu1 - cpu0))" "$rss0" \
 		"$died" "$notes"
+}
+
+# The cores wrk may use, for row.awk's client-limited: one, or in
+# allcores one per thread of it.
+wrk_cores() {
+	if [ -n "$WRK_PIN" ]; then
+		echo "$W_THREADS"
+	else
+		echo 1
+	fi
 }
 
 # Turns a cell's files into its CSV row: $1 model, $2 workload, $3 round,
@@ -546,8 +662,8 @@ write_row() {
 		done
 	} >"$4/figures.env"
 	awk -v model="$1" -v wl="$2" -v round="$3" -v conns="$W_CONNS" \
-		-v tck="$CLK_TCK" -f "$BENCH_DIR/row.awk" "$4/figures.env" \
-		>>"$RUNS"
+		-v tck="$CLK_TCK" -v wrk_cores="$(wrk_cores)" \
+		-f "$BENCH_DIR/row.awk" "$4/figures.env" >>"$RUNS"
 }
 
 # ---- the run -----------------------------------------------------------------
@@ -585,16 +701,20 @@ published=${PUBLISH:-0}
 models=$(echo $MODELS)
 workloads=$(echo $WORKLOADS)
 repeat=$REPEAT
+tight_pct=$TIGHT_PCT
 duration_s=$DURATION
 warmup_s=$WARMUP
 pinning=$PINNING
+all_cores=$ALL_CORES
+syscall_workloads=$(echo $SYSCALL_WORKLOADS)
 server_args=$SERVER_ARGS --keepalive-timeout $KEEPALIVE_TIMEOUT
 idle_keepalive_timeout=$IDLE_KEEPALIVE_TIMEOUT
 ulimit_n=$NOFILE
 conns_10k=$CONNS_10K
 idle_conns=$IDLE_CONNS
 idle_wait_ms=$HOLD_WAIT_MS
-slowloris=$SLOWLORIS_CONNS connections (slowhttptest -H), ramp ${SLOWLORIS_RAMP}s
+slowloris=$SLOWLORIS_CONNS connections (slowhttptest -H, \
+$SLOWLORIS_RATE a second), ramp ${SLOWLORIS_RAMP}s
 sleep_path=/api/sleep?ms=$SLEEP_MS
 sleep_ms=$SLEEP_MS
 cpu_path=/api/cpu?n=$CPU_N
@@ -629,8 +749,8 @@ function col(name) { return $(c[name]) }
 	print ""
 }'
 
-# Checks the names, then counts the cells and their estimated seconds:
-# sets TOTAL and BUDGET.
+# Checks the names, then counts the cells and their estimated tenths of
+# seconds, every cell in every round: sets TOTAL and BUDGET.
 plan() {
 	for m in $MODELS; do
 		case " $ALL_MODELS " in
@@ -663,6 +783,79 @@ plan() {
 	done
 }
 
+# The cells that a round after the second still runs, as "model:workload"
+# words: those whose rounds so far differ in status (ok, client-limited,
+# failed), or by more than TIGHT_PCT percent of the smaller value in
+# req/s or in CPU per request.  n/a cells need no more rounds.
+#
+# LESSON: whatever a third round measures, the median of the three lies
+# between the first two.  So when those agree within 5 %, a third could
+# move the median by 5 % at most, a precision the two already have: the
+# time goes to the cells whose rounds disagree.
+loose_cells() {
+	awk -F, -v tight="$TIGHT_PCT" '
+	NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	function class(s) {
+		return s ~ /^failed/ ? "failed" : s ~ /^client/ ? "client" : \
+		    s ~ /^n\/a/ ? "n/a" : "ok"
+	}
+	{
+		k = $1 ":" $2
+		if (!(k in st)) {
+			order[++n] = k
+			st[k] = class($3)
+		} else if (st[k] != class($3))
+			loose[k] = 1
+		for (f = 1; f <= 2; f++) {
+			x = $(c[f == 1 ? "req_per_s" : "cpu_us_per_req"])
+			if (x == "") {
+				gap[k, f]++
+				continue
+			}
+			if (!((k, f) in lo) || x + 0 < lo[k, f]) lo[k, f] = x + 0
+			if (!((k, f) in hi) || x + 0 > hi[k, f]) hi[k, f] = x + 0
+			have[k, f]++
+		}
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			k = order[i]
+			if (st[k] == "n/a")
+				continue
+			for (f = 1; f <= 2; f++) {
+				# A figure that some rounds lack: they differ.
+				if (gap[k, f] && have[k, f])
+					loose[k] = 1
+				if (!have[k, f] || hi[k, f] == lo[k, f])
+					continue
+				d = hi[k, f] - lo[k, f]
+				if (lo[k, f] <= 0 || d * 100 > tight * lo[k, f])
+					loose[k] = 1
+			}
+			if (k in loose)
+				printf "%s ", k
+		}
+	}' "$RUNS"
+}
+
+# The cells of round $1: every cell ("all") in the first two rounds and
+# when TIGHT_PCT is 0, else loose_cells'.
+round_cells() {
+	if [ "$1" -le 2 ] || [ "$TIGHT_PCT" = 0 ]; then
+		echo all
+	else
+		loose_cells
+	fi
+}
+
+# Whether cell $1:$2 (model, workload) is among the words $3.
+in_round() {
+	case " $3 " in
+	" all " | *" $1:$2 "*) return 0 ;;
+	esac
+	return 1
+}
+
 # LESSON: rounds, not repeats in a row.  Each round runs every workload,
 # and each workload every model, one after the other; so when other work
 # on the machine speeds up or slows down, it touches every model alike,
@@ -680,10 +873,14 @@ main() {
 	make_docroot
 	write_meta >"$META"
 	echo "$CSV_HEADER" >"$RUNS"
+	echo "model,workload,round,estimated_s,took_s" >"$TIMES"
 
 	echo "bench: $(echo $MODELS | wc -w) models x $(echo $WORKLOADS |
 		wc -w) workloads x $REPEAT rounds = $TOTAL cells of" \
-		"${DURATION} s (estimated $(fmt_secs $BUDGET))"
+		"${DURATION} s, estimated $(fmt_secs $((BUDGET / 10)))"
+	[ "$REPEAT" -gt 2 ] && [ "$TIGHT_PCT" != 0 ] &&
+		echo "bench: (at most: from round 3 on, only the cells whose" \
+			"rounds differ by more than ${TIGHT_PCT}% run again)"
 	echo "bench: $PINNING; syscalls: ${PERF_NOTE%%,*}; ulimit -n $NOFILE"
 	if [ "$BUSY" = 1 ]; then
 		echo "bench: WARNING: the machine is busy (load average" \
@@ -697,19 +894,45 @@ main() {
 	spent=0
 	r=1
 	while [ $r -le "$REPEAT" ]; do
+		cells=$(round_cells $r)
+		if [ "$cells" != all ]; then
+			# The plan shrinks: the cells done, and these in
+			# each round left (at most).
+			n=0
+			est=0
+			for wl in $WORKLOADS; do
+				for m in $MODELS; do
+					in_round "$m" "$wl" "$cells" || continue
+					n=$((n + 1))
+					est=$((est + $(estimate "$m" "$wl" $r)))
+				done
+			done
+			TOTAL=$((i + n * (REPEAT - r + 1)))
+			BUDGET=$((spent + est * (REPEAT - r + 1)))
+			echo "bench: round $r: the $n cells whose rounds" \
+				"differ by more than ${TIGHT_PCT}%; the others" \
+				"have their median"
+		fi
 		for wl in $WORKLOADS; do
 			for m in $MODELS; do
+				in_round "$m" "$wl" "$cells" || continue
 				i=$((i + 1))
 				est=$(estimate "$m" "$wl" $r)
 				# Time left: the estimate of the cells to come,
 				# scaled by how the estimate fared so far.
-				left=$((BUDGET - spent))
+				left=$(((BUDGET - spent) / 10))
 				now=$(($(date +%s) - start))
-				[ $spent -ge 30 ] && left=$((left * now / spent))
+				[ $spent -ge 300 ] &&
+					left=$((left * now * 10 / spent))
 				printf '[%d/%d] round %d: %s %s (~%s left)\n' \
 					$i "$TOTAL" $r "$m" "$wl" \
 					"$(fmt_secs $left)"
+				cell_t0=$(now_ns)
 				run_cell "$m" "$wl" $r
+				took=$(($(now_ns) - cell_t0))
+				awk -v e="$est" -v t="$took" -v c="$m,$wl,$r" \
+					'BEGIN { printf "%s,%.1f,%.1f\n", c,
+					e / 10, t / 1e9 }' >>"$TIMES"
 				spent=$((spent + est))
 				{
 					echo "$CSV_HEADER"
@@ -724,7 +947,7 @@ main() {
 	echo "elapsed=$(fmt_secs $elapsed)" >>"$META"
 	echo "load_average_at_end=$(cut -d " " -f 1-3 /proc/loadavg)" >>"$META"
 	echo "bench: done in $(fmt_secs $elapsed) (estimated" \
-		"$(fmt_secs $BUDGET))"
+		"$(fmt_secs $((BUDGET / 10))))"
 
 	if [ -n "$PUBLISH" ]; then
 		FORCE=$FORCE sh "$BENCH_DIR/report.sh" "$OUT" \

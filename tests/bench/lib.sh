@@ -31,12 +31,13 @@ alive() {
 }
 
 # Sends signal $2 to pid $1, waits up to $3 tenths of a second for it to go,
-# then kills it.
+# then kills it.  (It looks every 20 ms: most go within a few, and a
+# bench stops some 300 processes.)
 stop_pid() {
 	kill -s "$2" "$1" 2>/dev/null || return 0
 	n=0
-	while alive "$1" && [ $n -lt "$3" ]; do
-		sleep 0.1
+	while alive "$1" && [ $n -lt $(($3 * 5)) ]; do
+		sleep 0.02
 		n=$((n + 1))
 	done
 	kill -s KILL "$1" 2>/dev/null
@@ -126,15 +127,16 @@ sample_peaks() {
 
 # ---- servers -----------------------------------------------------------------
 
-# Starts model $1 with document root $2, logs under directory $3, and
-# --keepalive-timeout $CELL_KEEPALIVE.  On success sets SERVER_PID and
-# SERVER_URL (http://127.0.0.1:PORT) and returns 0; otherwise sets
-# START_ERR to the reason and returns 1.  (Not to be called as
+# Starts model $1 with document root $2, logs under directory $3,
+# --keepalive-timeout $CELL_KEEPALIVE and the options in $CELL_ARGS,
+# pinned by $CELL_PIN (bench.sh's cell_setup sets them).  On success sets
+# SERVER_PID and SERVER_URL (http://127.0.0.1:PORT) and returns 0;
+# otherwise sets START_ERR to the reason and returns 1.  (Not to be called as
 # $(start_server ...): a subshell would own the server.)
 #
 # setsid puts the server in a session of its own (so one kill reaches its
-# children too, and Ctrl-C at the terminal does not); taskset pins it.
-# Both exec, so $! is the server's pid.
+# children too, and Ctrl-C at the terminal does not); taskset pins it (or
+# in allcores unpins it).  Both exec, so $! is the server's pid.
 start_server() {
 	SERVER_PID=""
 	SERVER_URL=""
@@ -143,19 +145,19 @@ start_server() {
 		start_nginx "$2" "$3" "$1"
 		return
 	fi
-	# shellcheck disable=SC2086 # SERVER_ARGS and PIN_SERVER are word lists
-	setsid $PIN_SERVER "$BIN_DIR/$1" --port 0 --host 127.0.0.1 \
-		--root "$2" --quiet $SERVER_ARGS \
+	# shellcheck disable=SC2086 # the ARGS and the PIN are word lists
+	setsid $CELL_PIN "$BIN_DIR/$1" --port 0 --host 127.0.0.1 \
+		--root "$2" --quiet $SERVER_ARGS $CELL_ARGS \
 		--keepalive-timeout "$CELL_KEEPALIVE" \
 		>"$3/server.out" 2>"$3/server.err" </dev/null &
 	SERVER_PID=$!
 	n=0
-	while [ $n -lt 50 ]; do
+	while [ $n -lt 250 ]; do
 		SERVER_URL=$(sed -n 's|^listening on \(http://[^ ]*\).*|\1|p' \
 			"$3/server.out")
 		[ -n "$SERVER_URL" ] && return 0
 		alive "$SERVER_PID" || break
-		sleep 0.1
+		sleep 0.02
 		n=$((n + 1))
 	done
 	START_ERR="did not start: $(tail -n 1 "$3/server.err" 2>/dev/null)"
@@ -186,23 +188,37 @@ free_port() {
 	}' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-# nginx with a configuration of our own: one worker process, no master, no
-# access log, sendfile, the same timeouts as our servers, and every path
-# (pid, logs, temp files) under the cell's directory.  $3 is the model:
-# nginx-ofc also keeps open files and their stat() in open_file_cache,
-# checked once a second, as our servers' file cache is by default
-# (--file-cache-valid 1); plain nginx opens and stats the file per request.
+# nginx with a configuration of our own: $CELL_WORKERS worker processes
+# (one but in allcores), no access log, sendfile, the same timeouts as our
+# servers, and every path (pid, logs, temp files) under the cell's
+# directory.  $3 is the model: nginx-ofc also keeps open files and their
+# stat() in open_file_cache, checked once a second, as our servers' file
+# cache is by default (--file-cache-valid 1); plain nginx opens and stats
+# the file per request.
+#
+# One worker runs without a master: the worker is then the process
+# started, as our servers are.  Only a master forks several workers, so
+# allcores has one; it sleeps while they serve (nginx's defaults: one
+# listener that both workers watch, no accept_mutex), and its CPU time is
+# counted with theirs.  As root the master would run them as nobody; the
+# "user" line keeps them the user that a lone worker is.
 start_nginx() {
 	mkdir -p "$2/nginx"
 	port=$(free_port)
 	ofc="# open_file_cache off (the default)"
 	[ "$3" = nginx-ofc ] &&
 		ofc="open_file_cache max=1024 inactive=20s; open_file_cache_valid 1s;"
+	master="master_process off;"
+	if [ "$CELL_WORKERS" -gt 1 ]; then
+		master="master_process on;"
+		[ "$(id -u)" = 0 ] && master="$master
+user $(id -un) $(id -gn);"
+	fi
 	cat >"$2/nginx/nginx.conf" <<EOF
 # Written by tests/bench/bench.sh for one bench cell.
 daemon off;
-master_process off;
-worker_processes 1;
+$master
+worker_processes $CELL_WORKERS;
 worker_rlimit_nofile $NOFILE;
 pid $2/nginx/nginx.pid;
 error_log $2/nginx/error.log warn;
@@ -233,16 +249,16 @@ http {
 }
 EOF
 	# shellcheck disable=SC2086
-	setsid $PIN_SERVER "$NGINX" -p "$2/nginx" -c "$2/nginx/nginx.conf" \
+	setsid $CELL_PIN "$NGINX" -p "$2/nginx" -c "$2/nginx/nginx.conf" \
 		-e "$2/nginx/error.log" >"$2/server.out" 2>"$2/server.err" \
 		</dev/null &
 	SERVER_PID=$!
 	SERVER_URL="http://127.0.0.1:$port"
 	n=0
-	while [ $n -lt 50 ]; do
+	while [ $n -lt 250 ]; do
 		alive "$SERVER_PID" || break
 		curl -s -o /dev/null --max-time 1 "$SERVER_URL/" && return 0
-		sleep 0.1
+		sleep 0.02
 		n=$((n + 1))
 	done
 	START_ERR="did not start: $(tail -n 1 "$2/nginx/error.log" 2>/dev/null)"
@@ -271,7 +287,8 @@ stop_server() {
 # ---- load generators ---------------------------------------------------------
 
 # Runs wrk: $1 connections, $2 threads, $3 seconds, $4 URL, $5 extra header
-# (may be empty), $6 output directory.  Writes wrk.out/wrk.err, and
+# (may be empty), $6 output directory; pinned as this script is, or by
+# $WRK_PIN when it is set (allcores).  Writes wrk.out/wrk.err, and
 # wrk.cpu: "rc=", "wall_ns=", "cpu_s=" (user+system of wrk, from the shell's
 # `times` after waiting for it: a finished child's CPU is added to the
 # parent's children times).
@@ -279,13 +296,16 @@ run_wrk() {
 	hard=$(($3 + 20))
 	[ "$1" -gt 2000 ] && hard=$((hard + 20))
 	t0=$(now_ns)
+	# shellcheck disable=SC2086 # WRK_PIN is a word list, maybe empty
 	(
 		if [ -n "$5" ]; then
-			timeout -k 2 $hard wrk -t"$2" -c"$1" -d"$3"s --timeout 2s \
-				-s "$BENCH_DIR/report.lua" -H "$5" "$4"
+			timeout -k 2 $hard $WRK_PIN wrk -t"$2" -c"$1" \
+				-d"$3"s --timeout 2s -s "$BENCH_DIR/report.lua" \
+				-H "$5" "$4"
 		else
-			timeout -k 2 $hard wrk -t"$2" -c"$1" -d"$3"s --timeout 2s \
-				-s "$BENCH_DIR/report.lua" "$4"
+			timeout -k 2 $hard $WRK_PIN wrk -t"$2" -c"$1" \
+				-d"$3"s --timeout 2s -s "$BENCH_DIR/report.lua" \
+				"$4"
 		fi >"$6/wrk.out" 2>"$6/wrk.err"
 		echo "rc=$?"
 		# Not "times | awk": a pipeline runs times in a new process,

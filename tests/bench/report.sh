@@ -66,6 +66,15 @@ models=$(awk -F, 'NR > 1 && !seen[$1]++ { print $1 }' "$csv" | tr '\n' ' ')
 workloads=$(awk -F, 'NR > 1 && !seen[$2]++ { print $2 }' "$csv" | tr '\n' ' ')
 rounds=$(meta repeat)
 rounds=${rounds:-1}
+# From round 3 on, only the cells whose rounds differed by more than this
+# ran again (0 or empty: every cell ran every round).
+tight=$(meta tight_pct)
+tight=${tight:-0}
+[ "$rounds" -gt 2 ] || tight=0
+# "3 rounds", or "3 rounds (2 where ...)": how many rounds a median is of.
+of_n="$rounds rounds"
+[ "$tight" -gt 0 ] &&
+	of_n="$rounds rounds (2 where the first two agreed within $tight%)"
 threads=$(meta server_args | sed -n 's/.*--threads \([0-9]*\).*/\1/p')
 
 # ---- charts ------------------------------------------------------------------
@@ -114,6 +123,7 @@ EOF
 }
 
 of_rounds="median of $rounds rounds; "
+[ "$tight" -gt 0 ] && of_rounds="median of 2-$rounds rounds; "
 [ "$rounds" -gt 1 ] || of_rounds=""
 charts=""
 if command -v gnuplot >/dev/null 2>&1; then
@@ -193,7 +203,7 @@ function mem_per_conn(m,   n) {
 # One row per model claim: the claim, the comparison measured in this run,
 # and whether it holds.  Each claim is a LESSON of the model's main.c.
 lessons() {
-	of="median of $rounds rounds"
+	of="median of $of_n"
 	[ "$rounds" -gt 1 ] || of="one round"
 	echo "| model | the claim | measured in this run ($of) | verdict |"
 	echo "|---|---|---|---|"
@@ -293,8 +303,8 @@ lessons() {
 # programmer writes for it, and what it costs and where it breaks, all
 # from this run.
 summary() {
-	echo "| model | class (Flash paper) | in Python | memory per idle connection | connection set-up CPU above 01 (static-close) | req/s, 50 keep-alive clients (static-ka) | what breaks it (its worst cell) |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| model | class (Flash paper) | in Python | memory per idle connection | connection set-up CPU above 01 (static-close) | req/s, 50 keep-alive clients (static-ka) | system calls per request (static-ka) | on all cores (allcores): req/s, CPU µs/req | what breaks it (its worst cell) |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	awk -F, -v wls="$workloads" "$TABLE"'
 	BEGIN {
 		nwl = split(wls, wl, " ")
@@ -339,6 +349,20 @@ summary() {
 		    (err + get(m, w, "non2xx")) / \
 		    (get(m, w, "requests") + err) + \
 		    (idle > 0 ? 1 - get(m, w, "idle_held") / idle : 0) + 0.001
+	}
+	# Model m on all cores: "12345 req/s, 6.2 µs/req", "(failed)" after
+	# it if it failed; "n/a" when it sat the workload out.
+	function all_cores(m,   s) {
+		s = get(m, "allcores", "status")
+		if (s == "")
+			return "–"
+		if (s ~ /^n\/a/)
+			return "n/a"
+		if (!has(m, "allcores", "req_per_s"))
+			return "– (" s ")"
+		return get(m, "allcores", "req_per_s") " req/s, " \
+		    get(m, "allcores", "cpu_us_per_req") " µs/req" \
+		    (s ~ /^failed/ ? " (failed)" : "")
 	}
 	# Where model m is slowest next to the best of the six (the nginx
 	# rows aside):
@@ -388,6 +412,9 @@ summary() {
 			    get(m, "static-ka", "req_per_s") : "–"
 			if (get(m, "static-ka", "status") ~ /^failed/)
 				rps = rps " (failed)"
+			sys = has(m, "static-ka", "syscalls_per_req") ? \
+			    get(m, "static-ka", "syscalls_per_req") : "–"
+			all = all_cores(m)
 			worst = ""
 			wb = 0
 			for (i = 1; i <= nwl; i++) {
@@ -399,9 +426,10 @@ summary() {
 			}
 			if (worst == "")
 				worst = "nothing failed; " weakest(m)
-			printf "| %s | %s | %s | %s | %s | %s | %s |\n", m, \
-			    class[m] != "" ? class[m] : "–", \
-			    py[m] != "" ? py[m] : "–", mem, setup, rps, worst
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s |" \
+			    " %s |\n", m, class[m] != "" ? class[m] : "–", \
+			    py[m] != "" ? py[m] : "–", mem, setup, rps, sys, \
+			    all, worst
 		}
 	}' "$csv"
 }
@@ -409,7 +437,7 @@ summary() {
 # One table per workload; $1 is "name description" lines.  A figure with
 # a range is "median (min–max)" over the rounds.
 workload_tables() {
-	awk -F, -v desc="$1" -v rounds="$rounds" "$COLS"'
+	awk -F, -v desc="$1" -v rounds="$rounds" -v of_n="$of_n" "$COLS"'
 	function show(x) { return x == "" ? "–" : x }
 	# The median of figure name, and its range when the rounds differ.
 	function rng(name,   lo, hi) {
@@ -459,13 +487,16 @@ workload_tables() {
 			r = r sprintf(" %s | %s | %s |", \
 			    show(col("probe_alone_p50_ms")), \
 			    show(col("probe_p50_ms")), show(col("probe_lost")))
+		if (rounds > 1)
+			r = r " " ($3 ~ /^n\/a/ ? "–" : col("rounds")) " |"
 		rows[$2] = rows[$2] r "\n"
 		if (col("notes") != "")
 			notes[$2] = notes[$2] "- " $1 ": " col("notes") "\n"
 	}
 	END {
 		of = rounds > 1 ? " Figures with a range: median (min–max) of " \
-		    rounds " rounds; the others are medians." : ""
+		    "the cell'"'"'s rounds; the others are medians. Rounds: " \
+		    of_n "." : ""
 		for (i = 1; i <= nw; i++) {
 			w = order[i]
 			big = (w == "large")
@@ -482,11 +513,15 @@ workload_tables() {
 			if (w == "sleep")
 				printf " probe p50 ms alone | probe p50 ms beside |" \
 				    " probe lost |"
+			if (rounds > 1)
+				printf " rounds |"
 			print ""
 			printf "|---|---|--:|%s--:|--:|--:|", big ? "--:|" : ""
 			printf "--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 			if (w == "idle-10k" || w == "sleep")
 				printf "--:|--:|--:|"
+			if (rounds > 1)
+				printf "--:|"
 			print ""
 			printf "%s", rows[w]
 			if (w in notes)
@@ -574,10 +609,28 @@ idle-10k The small file over 50 busy keep-alive connections while $(meta idle_co
 sleep GET $(meta sleep_path): each request waits without using the CPU, like a call to a slow database; beside it, a static probe: $(meta probe)
 cpu GET $(meta cpu_path): each request computes, so only CPU time can serve it
 slowloris 10 normal clients measured while $(meta slowloris | sed 's/,.*//') hold requests open by sending their headers slowly
-large A 1 MiB file over keep-alive connections: copying bytes, not handling requests"
+large A 1 MiB file over keep-alive connections: copying bytes, not handling requests
+allcores The load of static-ka with nothing pinned: server and wrk share all $(meta cores) cores as the scheduler sees fit; 06 runs $(meta all_cores) event loops (\`--loops $(meta all_cores)\`), nginx $(meta all_cores) workers, wrk $(meta all_cores) threads; CPU µs/req sums every thread and process of the server. 01 and 05 have one thread and sit it out (n/a)"
 	quick=""
 	[ "$(meta quick)" = 1 ] && quick=" (QUICK smoke test: not representative)"
 	how="a fresh server per cell and round"
+	allcores_txt=""
+	ref_all=""
+	case " $workloads " in
+	*" allcores "*)
+		ref_all="; in allcores both run $(meta all_cores) workers under"
+		ref_all="$ref_all a master"
+		allcores_txt="
+On all cores: allcores, the static-ka load with nothing pinned, 06 with
+\`--loops $(meta all_cores)\` and nginx with $(meta all_cores) workers;
+the CPU is that of all the server's threads and processes, and wrk
+shares the cores with them. 01 and 05 have one thread, and sit it out."
+		;;
+	esac
+	rounds_how=""
+	[ "$tight" -gt 0 ] && rounds_how="; from round 3 on only the cells \
+whose rounds so far differ by more than $tight% in req/s or CPU µs/req, \
+or in status"
 	[ "$(meta warmup_s)" -gt 0 ] 2>/dev/null &&
 		how="$how, $(meta warmup_s) s of warm-up (10 connections)"
 
@@ -606,7 +659,10 @@ it, and its costs from this run. Memory per idle connection is the growth
 of the server's memory over the load, per connection held open (for
 02_fork an upper bound: each process counts the pages it shares).
 Connection set-up is the CPU per request of \`static-close\` minus
-01_blocking's, as Stevens subtracts the iterative server's time.
+01_blocking's, as Stevens subtracts the iterative server's time. System
+calls per request are counted in static-ka (the ~1 KiB file, 50
+keep-alive connections), in a pass of their own; the static-ka and
+static-close tables have them too.$allcores_txt
 
 EOF
 	summary
@@ -619,10 +675,10 @@ EOF
 | machine | $(meta cpu_model), $(meta cores) cores, $(meta memory) |
 | system | $(meta os), $(meta kernel) |
 | tools | wrk $(meta wrk), slowhttptest $(meta slowhttptest), curl $(meta curl), nginx $(meta nginx), $(meta gnuplot) |
-| references | nginx: one worker, no master, \`sendfile on\`, \`access_log off\`, no \`open_file_cache\`; nginx-ofc: the same with \`open_file_cache max=1024 inactive=20s\` and \`open_file_cache_valid 1s\` |
+| references | nginx: one worker, no master, \`sendfile on\`, \`access_log off\`, no \`open_file_cache\`; nginx-ofc: the same with \`open_file_cache max=1024 inactive=20s\` and \`open_file_cache_valid 1s\`$ref_all |
 | compiler | $(meta compiler) |
 | revision | $(meta git_revision) |
-| per cell | $how, $(meta duration_s) s measured; $(meta repeat) round(s): each runs every workload, and each workload every model in turn |
+| per cell | $how, $(meta duration_s) s measured; $(meta repeat) round(s): each runs every workload, and each workload every model in turn$rounds_how |
 | pinning | $(meta pinning) |
 | server options | \`$(meta server_args)\`; idle-10k: \`--keepalive-timeout $(meta idle_keepalive_timeout)\` |
 | files | small: $(meta small_file); large: $(meta large_file) |
@@ -729,11 +785,13 @@ fi
 
 # ---- the terminal summary ----------------------------------------------------
 
-# table COLUMN TITLE: models down, workloads across (medians).
+# table COLUMN TITLE [WORKLOADS]: models down, workloads (all of the run's
+# unless given) across (medians).
 table() {
 	echo
 	echo "$2  (! failed, * client-limited, - n/a)"
-	awk -F, -v name="$1" -v models="$models" -v wls="$workloads" "$COLS"'
+	awk -F, -v name="$1" -v models="$models" -v wls="${3:-$workloads}" \
+		"$COLS"'
 	{
 		x = col(name)
 		if ($3 ~ /^n\/a/) x = "-"
@@ -759,11 +817,21 @@ table() {
 [ "$(meta busy)" = 1 ] && echo && echo "WARNING: measured on a busy" \
 	"machine (load average $(meta load_average_at_start | cut -d " " -f 1)" \
 	"on $(meta cores) cores): noisy figures"
-[ "$rounds" -gt 1 ] && echo && echo "medians of $rounds rounds"
+[ "$rounds" -gt 1 ] && echo && echo "medians of $of_n"
 table req_per_s "requests/s"
 table lat_p99_ms "p99 latency, ms (of the requests that were answered)"
 table cpu_us_per_req "server CPU per request, microseconds"
 table stalled "clients stalled at the end of the run"
+sys_wls=""
+for w in $(meta syscall_workloads); do
+	case " $workloads " in
+	*" $w "*) sys_wls="$sys_wls $w" ;;
+	esac
+done
+if [ -n "$sys_wls" ] && [ "$(meta perf | cut -c 1-3)" != "n/a" ]; then
+	table syscalls_per_req "system calls per request (the syscall pass)" \
+		"$sys_wls"
+fi
 echo
 echo "lessons:"
 lessons | tail -n +3 | awk -F' [|] ' '{

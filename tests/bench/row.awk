@@ -18,11 +18,13 @@
 #   probe_lost                          beside the load; its lost requests
 #   died                                how the server ended mid-run, if it did
 #   notes                               free text
-# Variables: model, wl (workload), round, conns, tck (clock ticks a second).
+# Variables: model, wl (workload), round, conns, tck (clock ticks a second),
+# wrk_cores (the cores wrk may use: 1 when pinned, its threads in allcores).
 #
 # The status says what happened; it does not judge the model:
 #   ok              every client was served
-#   client-limited  wrk used >= 95% of its core: the server may do more
+#   client-limited  wrk used >= 95% of its core (of wrk_cores): the server
+#                   may do more
 #   failed: WHY     the server died, or some clients got no answer: a
 #                   client stalled at the end of the run, any connect
 #                   error or timeout, or more than 0.1% of the responses
@@ -77,7 +79,8 @@ END {
 		status = "failed: no responses" (hard + lost ? ": " failures() : "")
 	else if (hard > 0 || lost * 1000 > req + 0)
 		status = "failed: " failures()
-	else if (wall_s > 0 && f["cpu_s"] / wall_s >= 0.95)
+	else if (wall_s > 0 && f["cpu_s"] / wall_s >= 0.95 * (wrk_cores + 0 > 0 ? \
+	    wrk_cores : 1))
 		status = "client-limited"
 	else
 		status = "ok"
