@@ -89,8 +89,8 @@ struct exchange {
 	const struct net_peer *peer; /* the connection's other end */
 	/*
 	 * Who sent the request in hand, for the access log and the rate
-	 * limit: the peer, or with --trust-proxy the address the proxy put
-	 * last in X-Forwarded-For (then in forwarded).
+	 * limit: the peer, or when the peer is a --trust-proxy address the
+	 * last X-Forwarded-For entry that is not one (then in forwarded).
 	 */
 	const struct net_peer *client;
 	struct net_peer forwarded;

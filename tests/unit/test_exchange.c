@@ -623,6 +623,34 @@ static void test_malformed_forwarded_for_means_the_peer(void **state)
 	srv.opt.proxies = 0;
 }
 
+/*
+ * A chain of trusted proxies (a load balancer, then nginx): each one
+ * appends the address it saw, so the entries are read from the right
+ * while they name a trusted proxy, and the first that does not is the
+ * client.  Entries left of it are the client's own claims.
+ */
+static void test_proxy_chain_is_walked_to_the_client(void **state)
+{
+	char who[64];
+
+	(void)state;
+	trust("127.0.0.1");
+	srv.opt.proxies = 2;
+	assert_int_equal(net_ip_parse("10.0.0.5", 8, &srv.opt.proxy[1]), 0);
+	logged_client(XFF_REQUEST("198.51.100.7, 203.0.113.5 , 10.0.0.5"), who,
+		      sizeof(who));
+	assert_string_equal(who, "203.0.113.5");
+	/* Only proxies: the farthest one any of them vouched for. */
+	logged_client(XFF_REQUEST("10.0.0.5,127.0.0.1"), who, sizeof(who));
+	assert_string_equal(who, "10.0.0.5");
+	/* A proxy that forwarded nonsense: that proxy is the client. */
+	logged_client(XFF_REQUEST("bogus, 10.0.0.5"), who, sizeof(who));
+	assert_string_equal(who, "10.0.0.5");
+	logged_client(XFF_REQUEST(", 10.0.0.5"), who, sizeof(who));
+	assert_string_equal(who, "10.0.0.5");
+	srv.opt.proxies = 0;
+}
+
 /* Behind the proxy, each forwarded client has a bucket of its own. */
 static void test_limit_is_keyed_by_forwarded_client(void **state)
 {
@@ -670,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_untrusted_peer_is_the_client),
 		cmocka_unit_test(test_malformed_forwarded_for_means_the_peer),
 		cmocka_unit_test(test_limit_is_keyed_by_forwarded_client),
+		cmocka_unit_test(test_proxy_chain_is_walked_to_the_client),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
