@@ -206,10 +206,30 @@ static int over_limit(const struct exchange *ex)
 	return ratelimit_take(ex->srv->ratelimit, &ex->client->ip);
 }
 
+/*
+ * The rate limit for the request in ex->req, whose head at least has
+ * arrived: finds its client, takes a token.  0, or the Retry-After
+ * seconds.  Once per request.
+ */
+static int check_limit(struct exchange *ex)
+{
+	ex->client = client_of(ex);
+	return over_limit(ex);
+}
+
+/* Queues the 429 for a request check_limit() refused. */
+static void answer_limited(struct exchange *ex, int retry_s)
+{
+	ex->req_valid = true; /* the log shows the request */
+	app_handle_limited(retry_s, &ex->req, &ex->resp);
+	start_sending(ex);
+}
+
 /* Parses what has arrived; the parser resumes where it stopped. */
 static enum exchange_step parse_input(struct exchange *ex)
 {
 	struct http_request *req = &ex->req;
+	int retry_s;
 	ssize_t n;
 
 	if (ex->used == 0)
@@ -217,15 +237,12 @@ static enum exchange_step parse_input(struct exchange *ex)
 	n = http_parse_request(ex->buf, ex->used, &ex->srv->limits, req,
 			       &ex->parse);
 	if (n > 0) {
-		int retry_s;
-
 		ex->req_len = (size_t)n;
 		ex->req_valid = true;
-		ex->client = client_of(ex);
-		retry_s = over_limit(ex);
+		/* A 100 Continue was queued only under the limit. */
+		retry_s = ex->continue_queued ? 0 : check_limit(ex);
 		if (retry_s > 0) {
-			app_handle_limited(retry_s, req, &ex->resp);
-			start_sending(ex);
+			answer_limited(ex, retry_s);
 			return EXCHANGE_WRITE;
 		}
 		app_find_route(req, &ex->route);
@@ -238,6 +255,20 @@ static enum exchange_step parse_input(struct exchange *ex)
 	}
 	if (req->header_len > 0 && req->expect_continue &&
 	    !ex->continue_queued) {
+		/*
+		 * LESSON: the client asks before it sends its body, so
+		 * that a server that will refuse the request can say so
+		 * first (RFC 9110 10.1.1).  The rate limit needs only the
+		 * head: a client over it gets its 429 now, not a 100 that
+		 * would have it upload the body for nothing.  The body is
+		 * then never read, so the connection closes.
+		 */
+		retry_s = check_limit(ex);
+		if (retry_s > 0) {
+			req->keep_alive = false;
+			answer_limited(ex, retry_s);
+			return EXCHANGE_WRITE;
+		}
 		queue_continue(ex);
 		return EXCHANGE_WRITE;
 	}

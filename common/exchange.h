@@ -145,7 +145,9 @@ void exchange_release(struct exchange *ex);
  * here, once, so it runs wherever the driver runs exchange_next(): on the
  * connection's thread or process in 01-04, on the loop in 05 and 06.  A
  * request over the limit is answered 429 with Retry-After, keep-alive as
- * the request asked, and never reaches EXCHANGE_HANDLE.
+ * the request asked, and never reaches EXCHANGE_HANDLE.  One that expects
+ * 100-continue is checked when its head is complete, before the 100: over
+ * the limit, its 429 comes instead and closes (the body is never read).
  */
 enum exchange_step exchange_next(struct exchange *ex);
 

@@ -526,6 +526,43 @@ static void test_over_limit_head_has_no_body(void **state)
 }
 
 /*
+ * Over the limit with Expect: 100-continue: the 429 comes at once, not
+ * a 100 that would have the client send its body for nothing, and the
+ * connection closes, as the body is not read.  Under the limit the
+ * token is taken once, when the 100 is queued, not again with the body.
+ */
+static void test_over_limit_gets_no_continue(void **state)
+{
+	static const char post[] = "POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+				   "Expect: 100-continue\r\n"
+				   "Content-Length: 5\r\n\r\n";
+	struct wire w;
+
+	(void)state;
+	limit_on(2);
+	wire_init(&w, 4096);
+	deliver(&w, post);
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	deliver(&w, "hello");
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	assert_int_equal(count(w.out, "HTTP/1.1 100 Continue\r\n"), 1);
+	assert_int_equal(count(w.out, "HTTP/1.1 200 OK\r\n"), 1);
+	exchange_release(&w.ex);
+	/* The first took one token of two: this is the second. */
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/model HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	assert_int_equal(count(w.out, "HTTP/1.1 200 OK\r\n"), 1);
+	deliver(&w, post);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_null(strstr(w.out, "100 Continue"));
+	assert_non_null(strstr(w.out, "HTTP/1.1 429 Too Many Requests\r\n"));
+	assert_non_null(strstr(w.out, "Connection: close\r\n"));
+	exchange_release(&w.ex);
+	limit_off();
+}
+
+/*
  * Runs one request through a fresh exchange with the access log on a
  * pipe, and returns the log line's first field (the client) in who.
  */
@@ -694,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_request_is_routed_once),
 		cmocka_unit_test(test_over_limit_is_429_and_keeps_alive),
 		cmocka_unit_test(test_over_limit_head_has_no_body),
+		cmocka_unit_test(test_over_limit_gets_no_continue),
 		cmocka_unit_test(test_trusted_proxy_forwards_the_last_entry),
 		cmocka_unit_test(test_untrusted_peer_is_the_client),
 		cmocka_unit_test(test_malformed_forwarded_for_means_the_peer),
