@@ -120,8 +120,8 @@ void app_handle_error(int status, bool head, struct response *resp);
 /*
  * Fills resp with a finished 429 Too Many Requests for req, which the
  * rate limit refused: Retry-After: retry_after_s, and the connection kept
- * as req asked (the request was read whole, so the next one starts
- * cleanly).
+ * as req->keep_alive says: as the request asked when it was read whole,
+ * so the next one starts cleanly; false when its body was never read.
  */
 void app_handle_limited(int retry_after_s, const struct http_request *req,
 			struct response *resp);

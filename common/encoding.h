@@ -53,7 +53,7 @@
  * The largest body compressed on the fly.  The file cache holds files up
  * to FILE_CACHE_BODY_MAX (16 KiB), and only those are compressed; this
  * bound stays even if that one is raised, so that no event loop ever
- * compresses for long (16 KiB take about 0.2 ms here, 64 KiB about 1 ms).
+ * compresses for long (16 KiB take about 0.5 ms here, 64 KiB about 1 ms).
  * A bigger file is sent compressed only from a .gz beside it.
  */
 #define ENC_GZIP_MAX (64 * 1024)

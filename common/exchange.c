@@ -114,56 +114,84 @@ static void queue_continue(struct exchange *ex)
 	ex->continue_queued = true;
 }
 
-/* True when the connection comes from a --trust-proxy address. */
-static bool peer_is_proxy(const struct exchange *ex)
+/* True when ip is a --trust-proxy address. */
+static bool is_proxy(const struct options *opt, const struct net_ip *ip)
 {
-	const struct options *opt = &ex->srv->opt;
-
-	for (int i = 0; i < opt->proxies && ex->peer->known; i++) {
-		if (net_ip_equal(&ex->peer->ip, &opt->proxy[i]))
+	for (int i = 0; i < opt->proxies; i++) {
+		if (net_ip_equal(ip, &opt->proxy[i]))
 			return true;
 	}
 	return false;
 }
 
-/*
- * Who sent the request: the peer, unless the peer is a trusted proxy and
- * the request carries X-Forwarded-For with an address as its last entry.
- *
- * LESSON: X-Forwarded-For is a header like any other: anybody can send
- * one, with any address in it.  A server that believed it from everyone
- * would let a client pick a new address per request - a fresh rate-limit
- * bucket each time - and write whatever it likes into the log.  Only the
- * proxy's word counts, and only its own entry: a proxy appends the
- * address it saw to what the client sent, so the entries before the last
- * are the client's claims and the last is the proxy's.  Any other peer's
- * header is ignored, and a malformed last entry means the peer.
- */
-static const struct net_peer *client_of(struct exchange *ex)
+/* The last X-Forwarded-For field value of req, or NULL. */
+static const struct http_str *forwarded_for(const struct http_request *req)
 {
 	const struct http_str *xff = NULL;
-	const char *p, *end;
 
-	if (!peer_is_proxy(ex))
-		return ex->peer;
 	/* Several field lines are one list, in order (RFC 9110 5.3). */
-	for (size_t i = 0; i < ex->req.num_headers; i++) {
-		const struct http_header *h = &ex->req.headers[i];
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const struct http_header *h = &req->headers[i];
 
 		if (http_str_equal_nocase(&h->name, "X-Forwarded-For"))
 			xff = &h->value;
 	}
+	return xff;
+}
+
+static bool is_xff_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * Who sent the request: the peer, unless the peer is a trusted proxy and
+ * the request carries X-Forwarded-For.
+ *
+ * LESSON: X-Forwarded-For is a header like any other: anybody can send
+ * one, with any address in it.  A server that believed it from everyone
+ * would let a client pick a new address per request - a fresh rate-limit
+ * bucket each time - and write whatever it likes into the log.  Only a
+ * proxy's word counts: a proxy appends the address it saw to what it was
+ * sent, so the list is read from the right, and an entry is believed
+ * only while the hop that wrote it is a trusted proxy (the peer for the
+ * last entry, the entry to its right for the others).  The first entry
+ * that is not a proxy is the client; what is left of it is the client's
+ * own claim.  So a chain (a load balancer, then nginx) with both named
+ * by --trust-proxy gives the client, not the load balancer.  An entry
+ * that is not an address stops the walk at the proxy that wrote it.
+ */
+static const struct net_peer *client_of(struct exchange *ex)
+{
+	const struct options *opt = &ex->srv->opt;
+	const struct net_peer *client = ex->peer;
+	const struct http_str *xff;
+	const char *begin, *end;
+
+	if (!client->known || !is_proxy(opt, &client->ip))
+		return client;
+	xff = forwarded_for(&ex->req);
 	if (xff == NULL)
-		return ex->peer;
+		return client;
+	begin = xff->p;
 	end = xff->p + xff->len;
-	p = end;
-	while (p > xff->p && p[-1] != ',')
-		p--;
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (net_peer_parse(p, (size_t)(end - p), &ex->forwarded) != 0)
-		return ex->peer;
-	return &ex->forwarded;
+	for (;;) {
+		const char *start = end, *p, *e = end;
+
+		while (start > begin && start[-1] != ',')
+			start--;
+		for (p = start; p < e && is_xff_space(*p); p++)
+			;
+		while (e > p && is_xff_space(e[-1]))
+			e--;
+		/* On failure forwarded keeps the last entry believed. */
+		if (net_peer_parse(p, (size_t)(e - p), &ex->forwarded) != 0)
+			return client;
+		client = &ex->forwarded;
+		if (!is_proxy(opt, &client->ip) || start == begin)
+			return client;
+		end = start - 1; /* the comma */
+	}
 }
 
 /*
@@ -178,10 +206,30 @@ static int over_limit(const struct exchange *ex)
 	return ratelimit_take(ex->srv->ratelimit, &ex->client->ip);
 }
 
+/*
+ * The rate limit for the request in ex->req, whose head at least has
+ * arrived: finds its client, takes a token.  0, or the Retry-After
+ * seconds.  Once per request.
+ */
+static int check_limit(struct exchange *ex)
+{
+	ex->client = client_of(ex);
+	return over_limit(ex);
+}
+
+/* Queues the 429 for a request check_limit() refused. */
+static void answer_limited(struct exchange *ex, int retry_s)
+{
+	ex->req_valid = true; /* the log shows the request */
+	app_handle_limited(retry_s, &ex->req, &ex->resp);
+	start_sending(ex);
+}
+
 /* Parses what has arrived; the parser resumes where it stopped. */
 static enum exchange_step parse_input(struct exchange *ex)
 {
 	struct http_request *req = &ex->req;
+	int retry_s;
 	ssize_t n;
 
 	if (ex->used == 0)
@@ -189,15 +237,12 @@ static enum exchange_step parse_input(struct exchange *ex)
 	n = http_parse_request(ex->buf, ex->used, &ex->srv->limits, req,
 			       &ex->parse);
 	if (n > 0) {
-		int retry_s;
-
 		ex->req_len = (size_t)n;
 		ex->req_valid = true;
-		ex->client = client_of(ex);
-		retry_s = over_limit(ex);
+		/* A 100 Continue was queued only under the limit. */
+		retry_s = ex->continue_queued ? 0 : check_limit(ex);
 		if (retry_s > 0) {
-			app_handle_limited(retry_s, req, &ex->resp);
-			start_sending(ex);
+			answer_limited(ex, retry_s);
 			return EXCHANGE_WRITE;
 		}
 		app_find_route(req, &ex->route);
@@ -210,6 +255,20 @@ static enum exchange_step parse_input(struct exchange *ex)
 	}
 	if (req->header_len > 0 && req->expect_continue &&
 	    !ex->continue_queued) {
+		/*
+		 * LESSON: the client asks before it sends its body, so
+		 * that a server that will refuse the request can say so
+		 * first (RFC 9110 10.1.1).  The rate limit needs only the
+		 * head: a client over it gets its 429 now, not a 100 that
+		 * would have it upload the body for nothing.  The body is
+		 * then never read, so the connection closes.
+		 */
+		retry_s = check_limit(ex);
+		if (retry_s > 0) {
+			req->keep_alive = false;
+			answer_limited(ex, retry_s);
+			return EXCHANGE_WRITE;
+		}
 		queue_continue(ex);
 		return EXCHANGE_WRITE;
 	}

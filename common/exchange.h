@@ -89,8 +89,8 @@ struct exchange {
 	const struct net_peer *peer; /* the connection's other end */
 	/*
 	 * Who sent the request in hand, for the access log and the rate
-	 * limit: the peer, or with --trust-proxy the address the proxy put
-	 * last in X-Forwarded-For (then in forwarded).
+	 * limit: the peer, or when the peer is a --trust-proxy address the
+	 * last X-Forwarded-For entry that is not one (then in forwarded).
 	 */
 	const struct net_peer *client;
 	struct net_peer forwarded;
@@ -145,7 +145,9 @@ void exchange_release(struct exchange *ex);
  * here, once, so it runs wherever the driver runs exchange_next(): on the
  * connection's thread or process in 01-04, on the loop in 05 and 06.  A
  * request over the limit is answered 429 with Retry-After, keep-alive as
- * the request asked, and never reaches EXCHANGE_HANDLE.
+ * the request asked, and never reaches EXCHANGE_HANDLE.  One that expects
+ * 100-continue is checked when its head is complete, before the 100: over
+ * the limit, its 429 comes instead and closes (the body is never read).
  */
 enum exchange_step exchange_next(struct exchange *ex);
 

@@ -28,7 +28,7 @@
  *
  * Only GET: RFC 9110 section 14.2 says a server MUST ignore Range on any
  * other method, so HEAD with a Range gets the 200 head of the whole file.
- * Every 200 and 206 of a file carries Accept-Ranges: bytes.  The caller
+ * Every identity 200 and 206 carries Accept-Ranges: bytes.  The caller
  * answers a 304 before it asks about ranges (If-None-Match and
  * If-Modified-Since come before If-Range, RFC 9110 section 13.2.2).
  *

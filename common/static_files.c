@@ -623,11 +623,12 @@ static int load_gzip(const struct file_root *root, struct file_entry *e,
 	 * that serves the request: 06's loop itself (a file is never
 	 * may_block, so no worker ever serves one), 05's loop, a thread of
 	 * 03 or 04, 02's child.  It is cheap only because it runs once per
-	 * file version, when the entry is made, and is bounded: at most
+	 * file version, when the entry is made (in 02 once per connection:
+	 * a child's cache dies with it), and is bounded: at most
 	 * ENC_GZIP_MAX bytes (the cache's 16 KiB in practice) take about
-	 * 0.2 ms.  Every later request, in every model, sends the kept
-	 * bytes.  Bigger files are compressed ahead of time (the .gz
-	 * above), never on a loop.
+	 * half a millisecond.  Every later request sends the kept bytes.
+	 * Bigger files are compressed ahead of time (the .gz above), never
+	 * on a loop.
 	 */
 	if (enc_gzip(e->body, size, &z, &zlen) != 0)
 		return 0; /* out of memory: identity will do */

@@ -36,7 +36,8 @@
  * that matched.  A .gz is taken on trust: keeping it in step with its
  * original is the site's job, as with nginx.
  *
- * Byte ranges (range.h): every 200 of a file says Accept-Ranges: bytes.
+ * Byte ranges (range.h): every identity 200 of a file says
+ * Accept-Ranges: bytes (a gzip 200 does not: it is always sent whole).
  * A GET with one satisfiable "Range: bytes=" range gets 206 Partial
  * Content and only those bytes (from memory, or sendfile from an offset),
  * one that is not satisfiable 416; several ranges, an invalid Range, or

@@ -526,6 +526,43 @@ static void test_over_limit_head_has_no_body(void **state)
 }
 
 /*
+ * Over the limit with Expect: 100-continue: the 429 comes at once, not
+ * a 100 that would have the client send its body for nothing, and the
+ * connection closes, as the body is not read.  Under the limit the
+ * token is taken once, when the 100 is queued, not again with the body.
+ */
+static void test_over_limit_gets_no_continue(void **state)
+{
+	static const char post[] = "POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+				   "Expect: 100-continue\r\n"
+				   "Content-Length: 5\r\n\r\n";
+	struct wire w;
+
+	(void)state;
+	limit_on(2);
+	wire_init(&w, 4096);
+	deliver(&w, post);
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	deliver(&w, "hello");
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	assert_int_equal(count(w.out, "HTTP/1.1 100 Continue\r\n"), 1);
+	assert_int_equal(count(w.out, "HTTP/1.1 200 OK\r\n"), 1);
+	exchange_release(&w.ex);
+	/* The first took one token of two: this is the second. */
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/model HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(run(&w), EXCHANGE_READ);
+	assert_int_equal(count(w.out, "HTTP/1.1 200 OK\r\n"), 1);
+	deliver(&w, post);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_null(strstr(w.out, "100 Continue"));
+	assert_non_null(strstr(w.out, "HTTP/1.1 429 Too Many Requests\r\n"));
+	assert_non_null(strstr(w.out, "Connection: close\r\n"));
+	exchange_release(&w.ex);
+	limit_off();
+}
+
+/*
  * Runs one request through a fresh exchange with the access log on a
  * pipe, and returns the log line's first field (the client) in who.
  */
@@ -623,6 +660,34 @@ static void test_malformed_forwarded_for_means_the_peer(void **state)
 	srv.opt.proxies = 0;
 }
 
+/*
+ * A chain of trusted proxies (a load balancer, then nginx): each one
+ * appends the address it saw, so the entries are read from the right
+ * while they name a trusted proxy, and the first that does not is the
+ * client.  Entries left of it are the client's own claims.
+ */
+static void test_proxy_chain_is_walked_to_the_client(void **state)
+{
+	char who[64];
+
+	(void)state;
+	trust("127.0.0.1");
+	srv.opt.proxies = 2;
+	assert_int_equal(net_ip_parse("10.0.0.5", 8, &srv.opt.proxy[1]), 0);
+	logged_client(XFF_REQUEST("198.51.100.7, 203.0.113.5 , 10.0.0.5"), who,
+		      sizeof(who));
+	assert_string_equal(who, "203.0.113.5");
+	/* Only proxies: the farthest one any of them vouched for. */
+	logged_client(XFF_REQUEST("10.0.0.5,127.0.0.1"), who, sizeof(who));
+	assert_string_equal(who, "10.0.0.5");
+	/* A proxy that forwarded nonsense: that proxy is the client. */
+	logged_client(XFF_REQUEST("bogus, 10.0.0.5"), who, sizeof(who));
+	assert_string_equal(who, "10.0.0.5");
+	logged_client(XFF_REQUEST(", 10.0.0.5"), who, sizeof(who));
+	assert_string_equal(who, "10.0.0.5");
+	srv.opt.proxies = 0;
+}
+
 /* Behind the proxy, each forwarded client has a bucket of its own. */
 static void test_limit_is_keyed_by_forwarded_client(void **state)
 {
@@ -666,10 +731,12 @@ int main(void)
 		cmocka_unit_test(test_request_is_routed_once),
 		cmocka_unit_test(test_over_limit_is_429_and_keeps_alive),
 		cmocka_unit_test(test_over_limit_head_has_no_body),
+		cmocka_unit_test(test_over_limit_gets_no_continue),
 		cmocka_unit_test(test_trusted_proxy_forwards_the_last_entry),
 		cmocka_unit_test(test_untrusted_peer_is_the_client),
 		cmocka_unit_test(test_malformed_forwarded_for_means_the_peer),
 		cmocka_unit_test(test_limit_is_keyed_by_forwarded_client),
+		cmocka_unit_test(test_proxy_chain_is_walked_to_the_client),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
