@@ -186,6 +186,31 @@ static bool is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
+/*
+ * Returns the first i' >= i such that b[i'] is not of class cls, or end
+ * if every byte of b[i..end) is; i <= end.  Four bytes at a time while
+ * four are left: the bound is then tested once for four bytes, and each
+ * byte costs a load, a table load and a test.
+ */
+static inline size_t skip_run(const unsigned char *b, size_t i, size_t end,
+			      enum char_class cls)
+{
+	while (end - i >= 4) {
+		if (!char_is(b[i], cls))
+			return i;
+		if (!char_is(b[i + 1], cls))
+			return i + 1;
+		if (!char_is(b[i + 2], cls))
+			return i + 2;
+		if (!char_is(b[i + 3], cls))
+			return i + 3;
+		i += 4;
+	}
+	while (i < end && char_is(b[i], cls))
+		i++;
+	return i;
+}
+
 static int hex_value(unsigned char c)
 {
 	if (is_digit(c))
@@ -335,34 +360,69 @@ static void run_stop(struct scan *s, size_t acc)
 	s->run_acc = acc;
 }
 
+/* Eight bytes from p as one word, the first byte in the low bits. */
+static inline uint64_t load_word(const unsigned char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8); /* one unaligned load, not a call */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
 /*
- * Returns the first i' >= i such that the 8 bytes from b[i'] hold a byte
- * below lo or a DEL, or fewer than 8 bytes are left before end.
+ * The top bit of each byte of w that is below lo (lo <= 128) or a DEL,
+ * and perhaps of bytes after such a byte.
  *
  * LESSON: SWAR, "SIMD within a register".  One 64-bit word holds 8 bytes,
  * and one subtraction works on all of them: w - 0x0101...01 * lo borrows
- * into a byte's top bit exactly when that byte is below lo (for lo <= 128;
- * a byte >= 0x80 had its top bit set already, which ~w masks out).  XOR
- * with 0x7f7f...7f turns a DEL into a zero byte, which the same test with
+ * into a byte's top bit exactly when that byte is below lo (a byte >= 0x80
+ * had its top bit set already, which ~w masks out).  XOR with
+ * 0x7f7f...7f turns a DEL into a zero byte, which the same test with
  * lo = 1 finds.  So a word with no control character costs a handful of
- * instructions instead of eight table loads.  A borrow can also mark a
- * byte after a real match, but then there is a real match: the word is
- * only ever used as "all clear" or "look closer".
+ * instructions instead of eight table loads.  A borrow runs from a byte
+ * into the next one only, so it can mark a byte after a real match but
+ * never one before: the lowest mark is always a real match.
  */
-static size_t skip_words_above(const unsigned char *b, size_t i, size_t end,
-			       unsigned char lo)
+static inline uint64_t marks_below(uint64_t w, unsigned char lo)
 {
 	const uint64_t ones = 0x0101010101010101u;
 	const uint64_t tops = 0x8080808080808080u;
-	uint64_t w, del;
+	uint64_t del = w ^ (ones * 0x7f);
+
+	return (((w - ones * lo) & ~w) | ((del - ones) & ~del)) & tops;
+}
+
+/* The index in its word of the first byte m marks (m != 0). */
+static inline size_t first_mark(uint64_t m)
+{
+	return (size_t)__builtin_ctzll(m) / 8;
+}
+
+/*
+ * Returns the first i' >= i such that b[i'] is below lo, or a DEL, but an
+ * HTAB if tab_ok; or the first byte of the last 7 or fewer before end,
+ * for the caller to go on one byte at a time.  Eight bytes at a time, and
+ * where a word holds such a byte, the mark says which one at once.
+ */
+static inline size_t find_below(const unsigned char *b, size_t i, size_t end,
+				unsigned char lo, bool tab_ok)
+{
+	uint64_t m;
 
 	/* Not end - i >= 8: that would wrap if i were ever past end. */
 	while (i + 8 <= end) {
-		memcpy(&w, b + i, 8); /* one unaligned load, not a call */
-		del = w ^ (ones * 0x7f);
-		if ((((w - ones * lo) & ~w) | ((del - ones) & ~del)) & tops)
-			break;
-		i += 8;
+		m = marks_below(load_word(b + i), lo);
+		if (m == 0) {
+			i += 8;
+			continue;
+		}
+		i += first_mark(m);
+		if (!tab_ok || b[i] != '\t')
+			return i;
+		i++; /* an HTAB inside a field value: go on after it */
 	}
 	return i;
 }
@@ -387,14 +447,14 @@ static inline int skip_class(struct scan *s, enum char_class cls)
 
 	/* Field values and targets are most of a request's bytes, and a
 	   control character is the only byte they cannot hold (with SP for
-	   a target, HTAB allowed in a value): look for one 8 bytes at a time,
-	   then find the exact byte one by one. */
+	   a target, HTAB allowed in a value): look for one 8 bytes at a time.
+	   Only the last few bytes before end go one by one. */
 	if (cls == CH_FIELD)
-		i = skip_words_above(b, i, end, ' ');
+		i = find_below(b, i, end, ' ', true);
 	else if (cls == CH_TARGET)
-		i = skip_words_above(b, i, end, ' ' + 1);
-	while (i < end && char_is(b[i], cls))
-		i++;
+		i = find_below(b, i, end, ' ' + 1, false);
+	if ((cls != CH_FIELD && cls != CH_TARGET) || i + 8 > end)
+		i = skip_run(b, i, end, cls);
 	s->examined += i - s->pos;
 	s->pos = i;
 	return need(s, 1); /* the byte after the run */
@@ -525,22 +585,23 @@ static const char *ip_literal_end(const char *p, const char *end)
 	return p + 1;
 }
 
-/* Checks a reg-name or IPv4 address; returns the byte after it. */
+/*
+ * Checks a reg-name or IPv4 address; returns the byte after it.  The
+ * inner loop is the common case, a name without escapes: one table load
+ * and one bounds test per byte, the escape test only where it stops.
+ */
 static const char *reg_name_end(const char *p, const char *end)
 {
-	while (p < end) {
-		if (is_host_char((unsigned char)*p)) {
-			p++;
-		} else if (*p == '%') {
-			if (end - p < 3 || hex_value((unsigned char)p[1]) < 0 ||
-			    hex_value((unsigned char)p[2]) < 0)
-				return NULL;
-			p += 3;
-		} else {
-			break;
-		}
+	for (;;) {
+		p += skip_run((const unsigned char *)p, 0, (size_t)(end - p),
+			      CH_HOST);
+		if (p == end || *p != '%')
+			return p;
+		if (end - p < 3 || hex_value((unsigned char)p[1]) < 0 ||
+		    hex_value((unsigned char)p[2]) < 0)
+			return NULL;
+		p += 3;
 	}
-	return p;
 }
 
 /*
