@@ -428,6 +428,28 @@ static inline size_t find_below(const unsigned char *b, size_t i, size_t end,
 }
 
 /*
+ * The end of the run of bytes of class cls from b[i], at most end.
+ *
+ * Field values and targets are most of a request's bytes, and a control
+ * character is the only byte they cannot hold (with SP for a target,
+ * HTAB allowed in a value): look for one 8 bytes at a time.  Only the
+ * last few bytes before end go one by one.  Inline because each caller
+ * passes a constant class: the compiler then keeps only the branch that
+ * class takes.
+ */
+static inline size_t class_run_end(const unsigned char *b, size_t i, size_t end,
+				   enum char_class cls)
+{
+	if (cls == CH_FIELD)
+		i = find_below(b, i, end, ' ', true);
+	else if (cls == CH_TARGET)
+		i = find_below(b, i, end, ' ' + 1, false);
+	if ((cls != CH_FIELD && cls != CH_TARGET) || i + 8 > end)
+		i = skip_run(b, i, end, cls);
+	return i;
+}
+
+/*
  * Skips the bytes of class cls from s->pos on, and looks at the byte
  * after them: 0 if it is there (s->pos is on it, for the caller to judge),
  * else what need() answers for it.
@@ -441,20 +463,10 @@ static inline size_t find_below(const unsigned char *b, size_t i, size_t end,
  */
 static inline int skip_class(struct scan *s, enum char_class cls)
 {
-	const unsigned char *b = (const unsigned char *)s->buf;
 	size_t end = s->len < s->limit ? s->len : s->limit;
-	size_t i = s->pos;
+	size_t i =
+		class_run_end((const unsigned char *)s->buf, s->pos, end, cls);
 
-	/* Field values and targets are most of a request's bytes, and a
-	   control character is the only byte they cannot hold (with SP for
-	   a target, HTAB allowed in a value): look for one 8 bytes at a time.
-	   Only the last few bytes before end go one by one. */
-	if (cls == CH_FIELD)
-		i = find_below(b, i, end, ' ', true);
-	else if (cls == CH_TARGET)
-		i = find_below(b, i, end, ' ' + 1, false);
-	if ((cls != CH_FIELD && cls != CH_TARGET) || i + 8 > end)
-		i = skip_run(b, i, end, cls);
 	s->examined += i - s->pos;
 	s->pos = i;
 	return need(s, 1); /* the byte after the run */
@@ -1247,6 +1259,141 @@ static int step_field_value(struct parser *p)
 	return next_step(p, STEP_FIELD);
 }
 
+/* ---- the fast path ------------------------------------------------------- */
+
+static void start_request(struct http_parse_state *st, struct http_request *req,
+			  const struct http_limits *lim);
+static int step_length_body(struct parser *p);
+
+/*
+ * LESSON: a fast path beside a slow one.  Most requests arrive whole, in
+ * one read, and are plain: no empty lines before them, CRLF line ends,
+ * HTTP/1.0 or 1.1, well within the limits.  For those, the functions
+ * below read the head in one straight pass, with bounds worked out once
+ * per section, and no step is dispatched, saved or resumed.  What makes
+ * it safe is the rule they follow: they accept only heads that the steps
+ * accept, fill in exactly the fields the steps fill in, and at the first
+ * thing they do not expect - a missing byte, a bare LF, a limit, an error
+ * of any kind - they give up and the steps parse the request from its
+ * start, to give the one answer that counts.  They never reject anything
+ * themselves: every status comes from the steps.  What they accept must
+ * be a subset of what the steps accept, with the same fields, and the
+ * unit tests (which parse each request whole, here, and in pieces, by the
+ * steps) and a differential fuzz of the two paths check that it is.
+ */
+
+/*
+ * method SP request-target SP "HTTP/1." ("0" / "1") CRLF, all of it
+ * within max_request_line bytes before the CRLF, as step_method(),
+ * step_target() and step_version() read it.  Returns the index of the
+ * byte after the CRLF, or 0 to leave the request to the steps.
+ */
+static size_t fast_request_line(struct parser *p)
+{
+	const unsigned char *b = (const unsigned char *)p->s.buf;
+	size_t line_max = p->lim->max_request_line;
+	size_t end = p->s.len < line_max ? p->s.len : line_max;
+	struct http_request *req = p->req;
+	size_t i, t;
+
+	i = class_run_end(b, 0, end, CH_TOKEN);
+	if (i == 0 || i == end || b[i] != ' ')
+		return 0;
+	req->method_name.p = p->s.buf;
+	req->method_name.len = i;
+	p->st->known = method_lookup(&req->method_name, &req->method);
+	t = i + 1;
+	i = class_run_end(b, t, end, CH_TARGET);
+	if (i == t || i == end || b[i] != ' ')
+		return 0;
+	req->target.p = p->s.buf + t;
+	req->target.len = i - t;
+	if (split_target(req, p->st->known) != 0)
+		return 0;
+	i++;
+	if (end - i < 8 || memcmp(b + i, "HTTP/1.", 7) != 0 ||
+	    (b[i + 7] != '0' && b[i + 7] != '1'))
+		return 0;
+	req->version_minor = b[i + 7] - '0';
+	i += 8;
+	/* The line end may take the 2 bytes past max_request_line. */
+	if (p->s.len - i < 2 || b[i] != '\r' || b[i + 1] != '\n')
+		return 0;
+	return i + 2;
+}
+
+/*
+ * The field lines from b[i] and the empty line after them, each ending in
+ * CRLF, within max_header_bytes, as step_field() and step_field_value()
+ * read them.  Returns the index of the byte after the empty line, or 0.
+ */
+static size_t fast_field_lines(struct parser *p, size_t i)
+{
+	const unsigned char *b = (const unsigned char *)p->s.buf;
+	size_t limit = add_saturated(i, p->lim->max_header_bytes);
+	size_t end = p->s.len < limit ? p->s.len : limit;
+	size_t most = max_fields(p->lim);
+	struct http_request *req = p->req;
+	struct http_header *h;
+	size_t n, v;
+
+	for (;;) {
+		if (end - i < 2)
+			return 0;
+		if (b[i] == '\r')
+			return b[i + 1] == '\n' ? i + 2 : 0;
+		if (req->num_headers >= most)
+			return 0;
+		n = class_run_end(b, i, end, CH_TOKEN);
+		if (n == i || n == end || b[n] != ':')
+			return 0;
+		v = class_run_end(b, n + 1, end, CH_FIELD);
+		if (end - v < 2 || b[v] != '\r' || b[v + 1] != '\n')
+			return 0;
+		h = &req->headers[req->num_headers++];
+		h->name.p = p->s.buf + i;
+		h->name.len = n - i;
+		h->value.p = p->s.buf + n + 1;
+		h->value.len = v - n - 1;
+		trim_ows(&h->value);
+		i = v + 2;
+	}
+}
+
+/*
+ * The whole head at once, for a request just started.  True if it was
+ * read: p->step and p->s are then where the steps would have left them
+ * after end_head(), ready for the body.  False if the steps must read it:
+ * p, req and st are then as they were.
+ */
+static bool fast_head(struct parser *p)
+{
+	struct scan *s = &p->s;
+	size_t line_end, head_end;
+
+	line_end = fast_request_line(p);
+	head_end = line_end != 0 ? fast_field_lines(p, line_end) : 0;
+	s->examined += head_end != 0 ? head_end : line_end;
+	if (head_end != 0) {
+		s->pos = head_end;
+		s->lf_ok = true;
+		scan_section(s,
+			     add_saturated(line_end, p->lim->max_header_bytes),
+			     431);
+		if (end_head(p) == 0) {
+			/* A body of known length is all here or it is not:
+			   this answers INCOMPLETE or finishes the request. */
+			if (p->step == STEP_LENGTH_BODY)
+				(void)step_length_body(p);
+			return true;
+		}
+	}
+	p->st->examined += s->examined;
+	s->examined = 0;
+	start_request(p->st, p->req, p->lim);
+	return false;
+}
+
 /* ---- the body ------------------------------------------------------------ */
 
 static int step_length_body(struct parser *p)
@@ -1610,6 +1757,7 @@ ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 {
 	struct http_parse_state scratch;
 	struct parser p;
+	bool fresh;
 	int rc;
 
 	if (lim == NULL)
@@ -1620,18 +1768,26 @@ ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 		scratch.examined = 0;
 		st = &scratch;
 	}
-	if (st->step == STEP_NEW || st->step >= STEP_DONE || len < st->seen)
+	fresh = st->step == STEP_NEW || st->step >= STEP_DONE || len < st->seen;
+	if (fresh)
 		start_request(st, req, lim);
 	else if (len == st->seen)
 		return HTTP_INCOMPLETE; /* nothing new: the answer stands */
-	st->seen = len;
 	p = (struct parser){
 		.s = { .buf = buf, .len = len },
 		.st = st,
 		.req = req,
 		.lim = lim,
 	};
-	rc = run_steps(&p);
+	if (fresh && fast_head(&p)) {
+		st->step = p.step;
+		st->pos = p.s.pos;
+		st->limit = p.s.limit;
+		st->over = p.s.over;
+		st->lf_ok = p.s.lf_ok;
+	}
+	st->seen = len;
+	rc = st->step == STEP_DONE ? 0 : run_steps(&p);
 	if (rc == 0 && req->chunked)
 		gather_chunks(&p);
 	st->examined += p.s.examined;
