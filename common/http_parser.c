@@ -266,15 +266,40 @@ static bool equal_nocase(const char *a, const char *b, size_t n)
 }
 
 /*
- * Equal but for ASCII case, a[0..n) and lower[0..n), which is in lower
- * case already: only a's bytes need folding.
+ * Equal but for ASCII case, a[0..n) and lower[0..n), a literal in lower
+ * case made of letters, digits, '-', ':' and '/' only: each of those has
+ * the 0x20 bit set, and the only other byte that gives it when that bit
+ * is set is a control character (or for a letter, the letter in upper
+ * case).  a is always a token, a field value or a target, where no
+ * control character but HTAB can be, and HTAB | 0x20 is ')', in no
+ * literal.  So an OR with 0x20 folds a's case exactly, and does it for 8
+ * bytes in one instruction: "content-length" is two compares, not 14
+ * rounds of to_lower().
  */
-static bool equal_lower(const char *a, const char *lower, size_t n)
+static inline bool equal_lower(const char *a, const char *lower, size_t n)
 {
-	size_t i;
+	const uint64_t case8 = 0x2020202020202020u;
+	const uint32_t case4 = 0x20202020u;
+	uint64_t wa, wl;
+	uint32_t ha, hl;
 
-	for (i = 0; i < n; i++)
-		if (to_lower((unsigned char)a[i]) != (unsigned char)lower[i])
+	for (; n >= 8; n -= 8, a += 8, lower += 8) {
+		memcpy(&wa, a, 8);
+		memcpy(&wl, lower, 8);
+		if ((wa | case8) != wl)
+			return false;
+	}
+	if (n >= 4) {
+		memcpy(&ha, a, 4);
+		memcpy(&hl, lower, 4);
+		if ((ha | case4) != hl)
+			return false;
+		n -= 4;
+		a += 4;
+		lower += 4;
+	}
+	for (; n > 0; n--)
+		if (((unsigned char)*a++ | 0x20) != (unsigned char)*lower++)
 			return false;
 	return true;
 }
