@@ -369,11 +369,15 @@ fuzz: $(FUZZ_BIN)
 			$(f).corpus $(FUZZ_CORPUS_$(notdir $(f)));)
 
 # Each fuzz target once over its seed corpus (-runs=0 runs every input and
-# stops): a regression check of what fuzzing found, in a few seconds.
+# stops): a regression check of what fuzzing found, in a few seconds.  A
+# failing input prints the log and is kept as build/fuzz/TARGET-crash-*.
+# Not part of make test, which does not need clang; test_http_parser
+# replays the parser's corpus there too.
 fuzz-replay: $(FUZZ_BIN)
 	$(Q)set -e; $(foreach f,$(FUZZ_BIN), \
 		echo "== $(f) over $(FUZZ_CORPUS_$(notdir $(f)))"; \
-		$(f) -runs=0 $(FUZZ_CORPUS_$(notdir $(f))) > $(f).replay.log \
+		$(f) -runs=0 -artifact_prefix=$(f)- \
+			$(FUZZ_CORPUS_$(notdir $(f))) > $(f).replay.log \
 			2>&1 || { cat $(f).replay.log; exit 1; }; \
 		tail -n 1 $(f).replay.log;)
 
