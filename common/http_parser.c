@@ -25,6 +25,11 @@
  *   line's extensions); the state also remembers how far that run got, so
  *   the step skips what it has checked already.
  *
+ *   Most requests arrive whole, in one read.  For those, a fast path
+ *   (fast_head()) first tries to read the head in one straight pass; at
+ *   anything it does not expect it gives up, and the steps parse the
+ *   request from its start.  Every status comes from the steps.
+ *
  * LESSON: a parser that keeps no state between calls must re-scan every
  * byte already received each time more arrive.  A request sent in n small
  * pieces then costs n times its length: quadratic in its size, and a
