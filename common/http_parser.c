@@ -1800,6 +1800,7 @@ ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 	if (st == NULL) {
 		/* Nothing to go on from: start_request() sets the rest. */
 		scratch.step = STEP_NEW;
+		scratch.seen = 0; /* never read, but cppcheck cannot tell */
 		scratch.examined = 0;
 		st = &scratch;
 	}
