@@ -18,6 +18,7 @@
 #   make docs-figures  write the published run's figures into the docs
 #                   (tests/bench/docfigures.sh; PUBLISH=1 does it too)
 #   make fuzz       run each fuzz target for FUZZ_SECONDS (needs clang)
+#   make fuzz-replay  each fuzz target once over its seed corpus (needs clang)
 #   make BREAK=no-reap  build with one lesson undone (docs/labs/breaks.md)
 #   make break-check  every break must fail its named test, the clean build
 #                   must pass it
@@ -94,7 +95,8 @@ Q := @
 endif
 
 .PHONY: all test unit contract soak browser asan tsan bench run diffs \
-	check-diffs format check-format lint fuzz clean deps deps-bench \
+	check-diffs format check-format lint fuzz fuzz-replay clean deps \
+	deps-bench \
 	deploy deploy-measure docs-figures check-docs-figures
 .DEFAULT_GOAL := all
 
@@ -365,6 +367,19 @@ fuzz: $(FUZZ_BIN)
 		mkdir -p $(f).corpus; \
 		$(f) -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 			$(f).corpus $(FUZZ_CORPUS_$(notdir $(f)));)
+
+# Each fuzz target once over its seed corpus (-runs=0 runs every input and
+# stops): a regression check of what fuzzing found, in a few seconds.  A
+# failing input prints the log and is kept as build/fuzz/TARGET-crash-*.
+# Not part of make test, which does not need clang; test_http_parser
+# replays the parser's corpus there too.
+fuzz-replay: $(FUZZ_BIN)
+	$(Q)set -e; $(foreach f,$(FUZZ_BIN), \
+		echo "== $(f) over $(FUZZ_CORPUS_$(notdir $(f)))"; \
+		$(f) -runs=0 -artifact_prefix=$(f)- \
+			$(FUZZ_CORPUS_$(notdir $(f))) > $(f).replay.log \
+			2>&1 || { cat $(f).replay.log; exit 1; }; \
+		tail -n 1 $(f).replay.log;)
 
 clean:
 	rm -rf build bin $(BIG_FILE) $(WWW_GZ)

@@ -25,6 +25,11 @@
  *   line's extensions); the state also remembers how far that run got, so
  *   the step skips what it has checked already.
  *
+ *   Most requests arrive whole, in one read.  For those, a fast path
+ *   (fast_head()) first tries to read the head in one straight pass; at
+ *   anything it does not expect it gives up, and the steps parse the
+ *   request from its start.  Every status comes from the steps.
+ *
  * LESSON: a parser that keeps no state between calls must re-scan every
  * byte already received each time more arrive.  A request sent in n small
  * pieces then costs n times its length: quadratic in its size, and a
@@ -186,6 +191,31 @@ static bool is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
+/*
+ * Returns the first i' >= i such that b[i'] is not of class cls, or end
+ * if every byte of b[i..end) is; i <= end.  Four bytes at a time while
+ * four are left: the bound is then tested once for four bytes, and each
+ * byte costs a load, a table load and a test.
+ */
+static inline size_t skip_run(const unsigned char *b, size_t i, size_t end,
+			      enum char_class cls)
+{
+	while (end - i >= 4) {
+		if (!char_is(b[i], cls))
+			return i;
+		if (!char_is(b[i + 1], cls))
+			return i + 1;
+		if (!char_is(b[i + 2], cls))
+			return i + 2;
+		if (!char_is(b[i + 3], cls))
+			return i + 3;
+		i += 4;
+	}
+	while (i < end && char_is(b[i], cls))
+		i++;
+	return i;
+}
+
 static int hex_value(unsigned char c)
 {
 	if (is_digit(c))
@@ -241,15 +271,40 @@ static bool equal_nocase(const char *a, const char *b, size_t n)
 }
 
 /*
- * Equal but for ASCII case, a[0..n) and lower[0..n), which is in lower
- * case already: only a's bytes need folding.
+ * Equal but for ASCII case, a[0..n) and lower[0..n), a literal in lower
+ * case made of letters, digits, '-', ':' and '/' only: each of those has
+ * the 0x20 bit set, and the only other byte that gives it when that bit
+ * is set is a control character (or for a letter, the letter in upper
+ * case).  a is always a token, a field value or a target, where no
+ * control character but HTAB can be, and HTAB | 0x20 is ')', in no
+ * literal.  So an OR with 0x20 folds a's case exactly, and does it for 8
+ * bytes in one instruction: "content-length" is two compares, not 14
+ * rounds of to_lower().
  */
-static bool equal_lower(const char *a, const char *lower, size_t n)
+static inline bool equal_lower(const char *a, const char *lower, size_t n)
 {
-	size_t i;
+	const uint64_t case8 = 0x2020202020202020u;
+	const uint32_t case4 = 0x20202020u;
+	uint64_t wa, wl;
+	uint32_t ha, hl;
 
-	for (i = 0; i < n; i++)
-		if (to_lower((unsigned char)a[i]) != (unsigned char)lower[i])
+	for (; n >= 8; n -= 8, a += 8, lower += 8) {
+		memcpy(&wa, a, 8);
+		memcpy(&wl, lower, 8);
+		if ((wa | case8) != wl)
+			return false;
+	}
+	if (n >= 4) {
+		memcpy(&ha, a, 4);
+		memcpy(&hl, lower, 4);
+		if ((ha | case4) != hl)
+			return false;
+		n -= 4;
+		a += 4;
+		lower += 4;
+	}
+	for (; n > 0; n--)
+		if (((unsigned char)*a++ | 0x20) != (unsigned char)*lower++)
 			return false;
 	return true;
 }
@@ -335,35 +390,92 @@ static void run_stop(struct scan *s, size_t acc)
 	s->run_acc = acc;
 }
 
+/* Eight bytes from p as one word, the first byte in the low bits. */
+static inline uint64_t load_word(const unsigned char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8); /* one unaligned load, not a call */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
 /*
- * Returns the first i' >= i such that the 8 bytes from b[i'] hold a byte
- * below lo or a DEL, or fewer than 8 bytes are left before end.
+ * The top bit of each byte of w that is below lo (lo <= 128) or a DEL,
+ * and perhaps of bytes after such a byte.
  *
  * LESSON: SWAR, "SIMD within a register".  One 64-bit word holds 8 bytes,
  * and one subtraction works on all of them: w - 0x0101...01 * lo borrows
- * into a byte's top bit exactly when that byte is below lo (for lo <= 128;
- * a byte >= 0x80 had its top bit set already, which ~w masks out).  XOR
- * with 0x7f7f...7f turns a DEL into a zero byte, which the same test with
+ * into a byte's top bit exactly when that byte is below lo (a byte >= 0x80
+ * had its top bit set already, which ~w masks out).  XOR with
+ * 0x7f7f...7f turns a DEL into a zero byte, which the same test with
  * lo = 1 finds.  So a word with no control character costs a handful of
- * instructions instead of eight table loads.  A borrow can also mark a
- * byte after a real match, but then there is a real match: the word is
- * only ever used as "all clear" or "look closer".
+ * instructions instead of eight table loads.  A borrow runs from a byte
+ * into the next one only, so it can mark a byte after a real match but
+ * never one before: the lowest mark is always a real match.
  */
-static size_t skip_words_above(const unsigned char *b, size_t i, size_t end,
-			       unsigned char lo)
+static inline uint64_t marks_below(uint64_t w, unsigned char lo)
 {
 	const uint64_t ones = 0x0101010101010101u;
 	const uint64_t tops = 0x8080808080808080u;
-	uint64_t w, del;
+	uint64_t del = w ^ (ones * 0x7f);
+
+	return (((w - ones * lo) & ~w) | ((del - ones) & ~del)) & tops;
+}
+
+/* The index in its word of the first byte m marks (m != 0). */
+static inline size_t first_mark(uint64_t m)
+{
+	return (size_t)__builtin_ctzll(m) / 8;
+}
+
+/*
+ * Returns the first i' >= i such that b[i'] is below lo, or a DEL, but an
+ * HTAB if tab_ok; or the first byte of the last 7 or fewer before end,
+ * for the caller to go on one byte at a time.  Eight bytes at a time, and
+ * where a word holds such a byte, the mark says which one at once.
+ */
+static inline size_t find_below(const unsigned char *b, size_t i, size_t end,
+				unsigned char lo, bool tab_ok)
+{
+	uint64_t m;
 
 	/* Not end - i >= 8: that would wrap if i were ever past end. */
 	while (i + 8 <= end) {
-		memcpy(&w, b + i, 8); /* one unaligned load, not a call */
-		del = w ^ (ones * 0x7f);
-		if ((((w - ones * lo) & ~w) | ((del - ones) & ~del)) & tops)
-			break;
-		i += 8;
+		m = marks_below(load_word(b + i), lo);
+		if (m == 0) {
+			i += 8;
+			continue;
+		}
+		i += first_mark(m);
+		if (!tab_ok || b[i] != '\t')
+			return i;
+		i++; /* an HTAB inside a field value: go on after it */
 	}
+	return i;
+}
+
+/*
+ * The end of the run of bytes of class cls from b[i], at most end.
+ *
+ * Field values and targets are most of a request's bytes, and a control
+ * character is the only byte they cannot hold (with SP for a target,
+ * HTAB allowed in a value): look for one 8 bytes at a time.  Only the
+ * last few bytes before end go one by one.  Inline because each caller
+ * passes a constant class: the compiler then keeps only the branch that
+ * class takes.
+ */
+static inline size_t class_run_end(const unsigned char *b, size_t i, size_t end,
+				   enum char_class cls)
+{
+	if (cls == CH_FIELD)
+		i = find_below(b, i, end, ' ', true);
+	else if (cls == CH_TARGET)
+		i = find_below(b, i, end, ' ' + 1, false);
+	if ((cls != CH_FIELD && cls != CH_TARGET) || i + 8 > end)
+		i = skip_run(b, i, end, cls);
 	return i;
 }
 
@@ -381,20 +493,10 @@ static size_t skip_words_above(const unsigned char *b, size_t i, size_t end,
  */
 static inline int skip_class(struct scan *s, enum char_class cls)
 {
-	const unsigned char *b = (const unsigned char *)s->buf;
 	size_t end = s->len < s->limit ? s->len : s->limit;
-	size_t i = s->pos;
+	size_t i =
+		class_run_end((const unsigned char *)s->buf, s->pos, end, cls);
 
-	/* Field values and targets are most of a request's bytes, and a
-	   control character is the only byte they cannot hold (with SP for
-	   a target, HTAB allowed in a value): look for one 8 bytes at a time,
-	   then find the exact byte one by one. */
-	if (cls == CH_FIELD)
-		i = skip_words_above(b, i, end, ' ');
-	else if (cls == CH_TARGET)
-		i = skip_words_above(b, i, end, ' ' + 1);
-	while (i < end && char_is(b[i], cls))
-		i++;
 	s->examined += i - s->pos;
 	s->pos = i;
 	return need(s, 1); /* the byte after the run */
@@ -495,9 +597,12 @@ static bool method_lookup(const struct http_str *name, enum http_method *m)
 
 /*
  * Splits p[0..n) into path and query.  A fragment ('#') is not part of a
- * request-target; if a client sends one anyway it is dropped.
+ * request-target; if a client sends one anyway it is dropped.  Inline,
+ * like authority_is_valid(): for a short target the call was a fifth of
+ * the cost.
  */
-static void split_path_query(struct http_request *req, const char *p, size_t n)
+static inline void split_path_query(struct http_request *req, const char *p,
+				    size_t n)
 {
 	const char *hash = memchr(p, '#', n);
 	const char *q;
@@ -525,30 +630,33 @@ static const char *ip_literal_end(const char *p, const char *end)
 	return p + 1;
 }
 
-/* Checks a reg-name or IPv4 address; returns the byte after it. */
+/*
+ * Checks a reg-name or IPv4 address; returns the byte after it.  The
+ * inner loop is the common case, a name without escapes: one table load
+ * and one bounds test per byte, the escape test only where it stops.
+ */
 static const char *reg_name_end(const char *p, const char *end)
 {
-	while (p < end) {
-		if (is_host_char((unsigned char)*p)) {
-			p++;
-		} else if (*p == '%') {
-			if (end - p < 3 || hex_value((unsigned char)p[1]) < 0 ||
-			    hex_value((unsigned char)p[2]) < 0)
-				return NULL;
-			p += 3;
-		} else {
-			break;
-		}
+	for (;;) {
+		p += skip_run((const unsigned char *)p, 0, (size_t)(end - p),
+			      CH_HOST);
+		if (p == end || *p != '%')
+			return p;
+		if (end - p < 3 || hex_value((unsigned char)p[1]) < 0 ||
+		    hex_value((unsigned char)p[2]) < 0)
+			return NULL;
+		p += 3;
 	}
-	return p;
 }
 
 /*
  * Checks uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2).  A
  * userinfo ("user@"), a path, spaces or any other byte make it invalid.
+ * Inline: each caller passes constant flags, and for a short Host such
+ * as "localhost:8080" the call cost an eighth of the check.
  */
-static bool authority_is_valid(const struct http_str *a, bool need_host,
-			       bool need_port)
+static inline bool authority_is_valid(const struct http_str *a, bool need_host,
+				      bool need_port)
 {
 	const char *p = a->p;
 	const char *end = a->p + a->len;
@@ -1186,6 +1294,141 @@ static int step_field_value(struct parser *p)
 	return next_step(p, STEP_FIELD);
 }
 
+/* ---- the fast path ------------------------------------------------------- */
+
+static void start_request(struct http_parse_state *st, struct http_request *req,
+			  const struct http_limits *lim);
+static int step_length_body(struct parser *p);
+
+/*
+ * LESSON: a fast path beside a slow one.  Most requests arrive whole, in
+ * one read, and are plain: no empty lines before them, CRLF line ends,
+ * HTTP/1.0 or 1.1, well within the limits.  For those, the functions
+ * below read the head in one straight pass, with bounds worked out once
+ * per section, and no step is dispatched, saved or resumed.  What makes
+ * it safe is the rule they follow: they accept only heads that the steps
+ * accept, fill in exactly the fields the steps fill in, and at the first
+ * thing they do not expect - a missing byte, a bare LF, a limit, an error
+ * of any kind - they give up and the steps parse the request from its
+ * start, to give the one answer that counts.  They never reject anything
+ * themselves: every status comes from the steps.  What they accept must
+ * be a subset of what the steps accept, with the same fields, and the
+ * unit tests (which parse each request whole, here, and in pieces, by the
+ * steps) and a differential fuzz of the two paths check that it is.
+ */
+
+/*
+ * method SP request-target SP "HTTP/1." ("0" / "1") CRLF, all of it
+ * within max_request_line bytes before the CRLF, as step_method(),
+ * step_target() and step_version() read it.  Returns the index of the
+ * byte after the CRLF, or 0 to leave the request to the steps.
+ */
+static size_t fast_request_line(struct parser *p)
+{
+	const unsigned char *b = (const unsigned char *)p->s.buf;
+	size_t line_max = p->lim->max_request_line;
+	size_t end = p->s.len < line_max ? p->s.len : line_max;
+	struct http_request *req = p->req;
+	size_t i, t;
+
+	i = class_run_end(b, 0, end, CH_TOKEN);
+	if (i == 0 || i == end || b[i] != ' ')
+		return 0;
+	req->method_name.p = p->s.buf;
+	req->method_name.len = i;
+	p->st->known = method_lookup(&req->method_name, &req->method);
+	t = i + 1;
+	i = class_run_end(b, t, end, CH_TARGET);
+	if (i == t || i == end || b[i] != ' ')
+		return 0;
+	req->target.p = p->s.buf + t;
+	req->target.len = i - t;
+	if (split_target(req, p->st->known) != 0)
+		return 0;
+	i++;
+	if (end - i < 8 || memcmp(b + i, "HTTP/1.", 7) != 0 ||
+	    (b[i + 7] != '0' && b[i + 7] != '1'))
+		return 0;
+	req->version_minor = b[i + 7] - '0';
+	i += 8;
+	/* The line end may take the 2 bytes past max_request_line. */
+	if (p->s.len - i < 2 || b[i] != '\r' || b[i + 1] != '\n')
+		return 0;
+	return i + 2;
+}
+
+/*
+ * The field lines from b[i] and the empty line after them, each ending in
+ * CRLF, within max_header_bytes, as step_field() and step_field_value()
+ * read them.  Returns the index of the byte after the empty line, or 0.
+ */
+static size_t fast_field_lines(struct parser *p, size_t i)
+{
+	const unsigned char *b = (const unsigned char *)p->s.buf;
+	size_t limit = add_saturated(i, p->lim->max_header_bytes);
+	size_t end = p->s.len < limit ? p->s.len : limit;
+	size_t most = max_fields(p->lim);
+	struct http_request *req = p->req;
+	struct http_header *h;
+	size_t n, v;
+
+	for (;;) {
+		if (end - i < 2)
+			return 0;
+		if (b[i] == '\r')
+			return b[i + 1] == '\n' ? i + 2 : 0;
+		if (req->num_headers >= most)
+			return 0;
+		n = class_run_end(b, i, end, CH_TOKEN);
+		if (n == i || n == end || b[n] != ':')
+			return 0;
+		v = class_run_end(b, n + 1, end, CH_FIELD);
+		if (end - v < 2 || b[v] != '\r' || b[v + 1] != '\n')
+			return 0;
+		h = &req->headers[req->num_headers++];
+		h->name.p = p->s.buf + i;
+		h->name.len = n - i;
+		h->value.p = p->s.buf + n + 1;
+		h->value.len = v - n - 1;
+		trim_ows(&h->value);
+		i = v + 2;
+	}
+}
+
+/*
+ * The whole head at once, for a request just started.  True if it was
+ * read: p->step and p->s are then where the steps would have left them
+ * after end_head(), ready for the body.  False if the steps must read it:
+ * p, req and st are then as they were.
+ */
+static bool fast_head(struct parser *p)
+{
+	struct scan *s = &p->s;
+	size_t line_end, head_end;
+
+	line_end = fast_request_line(p);
+	head_end = line_end != 0 ? fast_field_lines(p, line_end) : 0;
+	s->examined += head_end != 0 ? head_end : line_end;
+	if (head_end != 0) {
+		s->pos = head_end;
+		s->lf_ok = true;
+		scan_section(s,
+			     add_saturated(line_end, p->lim->max_header_bytes),
+			     431);
+		if (end_head(p) == 0) {
+			/* A body of known length is all here or it is not:
+			   this answers INCOMPLETE or finishes the request. */
+			if (p->step == STEP_LENGTH_BODY)
+				(void)step_length_body(p);
+			return true;
+		}
+	}
+	p->st->examined += s->examined;
+	s->examined = 0;
+	start_request(p->st, p->req, p->lim);
+	return false;
+}
+
 /* ---- the body ------------------------------------------------------------ */
 
 static int step_length_body(struct parser *p)
@@ -1549,6 +1792,7 @@ ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 {
 	struct http_parse_state scratch;
 	struct parser p;
+	bool fresh;
 	int rc;
 
 	if (lim == NULL)
@@ -1556,21 +1800,30 @@ ssize_t http_parse_request(char *buf, size_t len, const struct http_limits *lim,
 	if (st == NULL) {
 		/* Nothing to go on from: start_request() sets the rest. */
 		scratch.step = STEP_NEW;
+		scratch.seen = 0; /* never read, but cppcheck cannot tell */
 		scratch.examined = 0;
 		st = &scratch;
 	}
-	if (st->step == STEP_NEW || st->step >= STEP_DONE || len < st->seen)
+	fresh = st->step == STEP_NEW || st->step >= STEP_DONE || len < st->seen;
+	if (fresh)
 		start_request(st, req, lim);
 	else if (len == st->seen)
 		return HTTP_INCOMPLETE; /* nothing new: the answer stands */
-	st->seen = len;
 	p = (struct parser){
 		.s = { .buf = buf, .len = len },
 		.st = st,
 		.req = req,
 		.lim = lim,
 	};
-	rc = run_steps(&p);
+	if (fresh && fast_head(&p)) {
+		st->step = p.step;
+		st->pos = p.s.pos;
+		st->limit = p.s.limit;
+		st->over = p.s.over;
+		st->lf_ok = p.s.lf_ok;
+	}
+	st->seen = len;
+	rc = st->step == STEP_DONE ? 0 : run_steps(&p);
 	if (rc == 0 && req->chunked)
 		gather_chunks(&p);
 	st->examined += p.s.examined;
