@@ -153,8 +153,9 @@ start_server() {
 	SERVER_PID=$!
 	n=0
 	while [ $n -lt 250 ]; do
+		# The shell in the background may not have made the file yet.
 		SERVER_URL=$(sed -n 's|^listening on \(http://[^ ]*\).*|\1|p' \
-			"$3/server.out")
+			"$3/server.out" 2>/dev/null)
 		[ -n "$SERVER_URL" ] && return 0
 		alive "$SERVER_PID" || break
 		sleep 0.02
