@@ -11,6 +11,10 @@
 #   make deploy-measure  what nginx in front costs a request (docs/deploy.md)
 #   make bench      the benchmark matrix into build/bench/; PUBLISH=1 also
 #                   rewrites docs/bench.md (see tests/bench/README.md)
+#   make measure-NN  rerun the hand-measured figures of docs/NN_*.md (memory
+#                   per idle connection, the demonstrations) and print that
+#                   page's tables; make measure runs all six
+#                   (tests/measure/README.md)
 #   make run        serve www/ on 127.0.0.1:8080 (MODEL=01_blocking ...)
 #   make diffs      docs/diffs/NN-MM.diff between neighbouring models
 #   make check-diffs  fail if docs/diffs/ is not what `make diffs` writes,
@@ -26,6 +30,9 @@
 #
 # MODE=asan or MODE=tsan selects a sanitizer build; its objects and binaries
 # live under build/$(MODE)/ so they never mix with the normal build.
+
+# tests/measure/NN.sh: one script per page of docs/.
+MEASURES := 01 02 03 04 05 06
 
 VARIANTS := 01_blocking 02_fork 03_threads 04_threadpool \
 	    05_nonblocking_poll 06_epoll_async
@@ -97,7 +104,8 @@ endif
 .PHONY: all test unit contract soak browser asan tsan bench run diffs \
 	check-diffs format check-format lint fuzz fuzz-replay clean deps \
 	deps-bench \
-	deploy deploy-measure docs-figures check-docs-figures
+	deploy deploy-measure docs-figures check-docs-figures measure \
+	$(MEASURES:%=measure-%)
 .DEFAULT_GOAL := all
 
 all: $(SERVERS)
@@ -238,6 +246,15 @@ run: $(BIN)/$(MODEL)
 # own helper, tests/bench/hold_idle.c, into build/bench/bin/.
 bench: deps-bench all
 	$(Q)sh tests/bench/bench.sh
+
+# The figures of docs/NN_*.md that are not bench cells, measured again and
+# printed as that page's tables (tests/measure/README.md).  One after the
+# other: two at once would measure each other.
+$(MEASURES:%=measure-%): measure-%: deps-bench all
+	$(Q)sh tests/measure/$*.sh
+
+measure: deps-bench all
+	$(Q)for n in $(MEASURES); do sh tests/measure/$$n.sh || exit 1; done
 
 # The project's parser against picohttpparser and the nodejs http-parser
 # (tests/bench/parser/, docs/parser.md).  The deps step comes first: it
