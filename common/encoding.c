@@ -203,9 +203,19 @@ bool enc_is_compressible(const char *content_type)
 	return false;
 }
 
-/* windowBits 15 + 16: a 32 KiB window in a gzip wrapper, not zlib's. */
-#define GZIP_WINDOW_BITS (15 + 16)
-#define GZIP_MEM_LEVEL 8
+/*
+ * windowBits + 16: a gzip wrapper, not zlib's.  zlib's default window is
+ * 32 KiB (15) and memLevel 8; an input of at most 16 KiB, all the file
+ * cache holds, needs no more than a 16 KiB window, and with memLevel 7
+ * deflateInit2 allocates 128 KiB instead of 256 and clears a hash table of
+ * 32 KiB instead of 64.  Measured in a fresh child (what 02 is): 30 page
+ * faults instead of 38 for a 1 KiB page, 43 instead of 53 for 16 KiB, and
+ * the output as long or one byte longer.  Any inflater takes it: the window
+ * a stream needs is in its header, and smaller is always accepted.
+ */
+#define GZIP_SMALL_MAX (16 * 1024)
+#define GZIP_WINDOW_BITS(len) (((len) <= GZIP_SMALL_MAX ? 14 : 15) + 16)
+#define GZIP_MEM_LEVEL(len) ((len) <= GZIP_SMALL_MAX ? 7 : 8)
 
 int enc_gzip(const void *src, size_t len, char **out, size_t *out_len)
 {
@@ -219,8 +229,8 @@ int enc_gzip(const void *src, size_t len, char **out, size_t *out_len)
 		errno = EFBIG;
 		return -1;
 	}
-	if (deflateInit2(&zs, ENC_GZIP_LEVEL, Z_DEFLATED, GZIP_WINDOW_BITS,
-			 GZIP_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (deflateInit2(&zs, ENC_GZIP_LEVEL, Z_DEFLATED, GZIP_WINDOW_BITS(len),
+			 GZIP_MEM_LEVEL(len), Z_DEFAULT_STRATEGY) != Z_OK) {
 		errno = ENOMEM;
 		return -1;
 	}

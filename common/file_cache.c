@@ -101,9 +101,34 @@ void file_entry_unref(void *entry)
 
 	/* The last reference: nobody else can reach e any more. */
 	if (e != NULL && atomic_fetch_sub(&e->refs, 1) == 1) {
-		free(e->gzip);
+		free(atomic_load(&e->gzip));
 		free(e);
 	}
+}
+
+const struct file_gzip *file_entry_gzip(struct file_entry *e)
+{
+	return atomic_load_explicit(&e->gzip, memory_order_acquire);
+}
+
+const struct file_gzip *file_entry_set_gzip(struct file_entry *e,
+					    struct file_gzip *gz)
+{
+	struct file_gzip *old = NULL;
+
+	/*
+	 * LESSON: the variant is built whole, then published with one
+	 * pointer: release on success makes its bytes visible to whoever
+	 * loads the pointer with acquire, and no reader ever sees half of
+	 * it, with no lock.  The loser of a race gets the winner's pointer
+	 * in old and drops its own copy.
+	 */
+	if (atomic_compare_exchange_strong_explicit(&e->gzip, &old, gz,
+						    memory_order_acq_rel,
+						    memory_order_acquire))
+		return gz;
+	free(gz);
+	return old;
 }
 
 /* Takes e out of the table and the LRU list and drops the cache's ref. */
@@ -278,6 +303,8 @@ struct file_entry *file_entry_new(const char *key, const char *rel,
 	e->rel = memcpy(p + key_len, rel, rel_len);
 	e->body = p + key_len + rel_len;
 	e->id = *id;
+	atomic_init(&e->gzip, NULL);
+	atomic_init(&e->gzip_worth, false);
 	atomic_init(&e->refs, 1);
 	e->hash = hash_key(key);
 	return e;

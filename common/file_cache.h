@@ -9,7 +9,8 @@
  * most once per valid_s seconds (and one fstatat of the path + ".gz":
  * the entry also holds the file's gzip variant, see static_files.h, so a
  * .gz that appears, changes or goes makes it stale too).  Memory: a body
- * and at most a smaller gzip variant per entry.  A file changed in place (new
+ * and at most a smaller gzip variant per entry, the latter only once a
+ * client has asked for it (or read from a .gz).  A file changed in place (new
  * mtime, ctime or size), replaced (a rename over it: a new inode) or deleted is
  * served fresh, or 404, once its entry is next checked, so at most valid_s
  * seconds late.  Like nginx's open_file_cache, and unlike a CDN, it never
@@ -29,13 +30,16 @@
  *
  * Thread safety: FILE_CACHE_SHARED serialises every call on one mutex;
  * FILE_CACHE_PRIVATE has no lock and is for one thread at a time.  An
- * entry's fields are read-only once it is in the cache, and
- * file_entry_unref() is safe from any thread (an atomic count) in both.
+ * entry's fields are read-only once it is in the cache, but for its gzip
+ * variant, published once with an atomic pointer; file_entry_gzip(),
+ * file_entry_set_gzip() and file_entry_unref() (an atomic count) are
+ * safe from any thread in both.
  */
 #ifndef FILE_CACHE_H
 #define FILE_CACHE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -81,8 +85,23 @@ struct file_identity {
 };
 
 /*
+ * The gzip variant of an entry (static_files.c): its bytes and its own
+ * validators, in one block, never written once published.
+ */
+struct file_gzip {
+	size_t len; /* of data */
+	time_t mtime;
+	char etag[FILE_ETAG_MAX];
+	char lines[FILE_LINES_MAX]; /* header lines, each ending CRLF */
+	size_t lines_len;
+	char data[]; /* len bytes */
+};
+
+/*
  * One cached file.  The fields above the line are set by file_entry_new()
- * and its caller before file_cache_insert(), and read-only after.
+ * and its caller before file_cache_insert(), and read-only after, but for
+ * gzip and gzip_worth, which any thread may set once (see
+ * file_entry_set_gzip).
  */
 struct file_entry {
 	const char *key; /* the decoded request path, "/sub/" */
@@ -95,18 +114,17 @@ struct file_entry {
 	char *body; /* id.size bytes */
 
 	/*
-	 * The gzip variant (static_files.c): read from rel + ".gz" or
-	 * compressed once, when the entry was made.  gzip NULL: none.
-	 * gz_id is what fstatat said of rel + ".gz" then (all zero: no
-	 * regular file), checked with id: a .gz that appears, changes or
-	 * goes makes the entry stale too.
+	 * The gzip variant: rel + ".gz" read when the entry was made, or
+	 * the body compressed on the first request that takes gzip and
+	 * kept for every later one.  NULL: none (yet).  gzip_worth: the
+	 * body may be compressed (text of the right size, no .gz); false
+	 * once compressing it did not make it smaller.  gz_id is what
+	 * fstatat said of rel + ".gz" when the entry was made (all zero:
+	 * no regular file), checked with id: a .gz that appears, changes
+	 * or goes makes the entry stale too.
 	 */
-	char *gzip; /* malloc'd, gzip_len bytes; freed with the entry */
-	size_t gzip_len;
-	char gzip_etag[FILE_ETAG_MAX];
-	char gzip_lines[FILE_LINES_MAX];
-	size_t gzip_lines_len;
-	time_t gzip_mtime;
+	struct file_gzip *_Atomic gzip; /* freed with the entry */
+	atomic_bool gzip_worth;
 	struct file_identity gz_id;
 
 	/* ---- the cache's own ---- */
@@ -155,6 +173,22 @@ struct file_entry *file_entry_new(const char *key, const char *rel,
  * max_entries the least recently used one goes.
  */
 void file_cache_insert(struct file_cache *c, struct file_entry *e);
+
+/*
+ * e's gzip variant, or NULL if it has none yet.  Thread-safe: an acquire
+ * load, so the variant's bytes are seen whole.
+ */
+const struct file_gzip *file_entry_gzip(struct file_entry *e);
+
+/*
+ * Publishes gz (malloc'd whole, complete) as e's gzip variant, unless e
+ * has one already: then gz is freed.  Returns the variant e keeps, which
+ * lives as long as e.  Thread-safe: one compare-and-swap from NULL, so
+ * when two threads compress the same entry at once the first wins and
+ * both send its bytes.
+ */
+const struct file_gzip *file_entry_set_gzip(struct file_entry *e,
+					    struct file_gzip *gz);
 
 /* Drops one reference to e (a void * for resp_set_body_ref).  NULL is ok. */
 void file_entry_unref(void *e);

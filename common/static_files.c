@@ -490,13 +490,14 @@ static void serve_gz_fd(int gzfd, const struct stat *gzst,
 	resp_set_file(resp, gzfd, 0, (size_t)gzst->st_size);
 }
 
-/* The gzip variant of e, or a 304: resp takes the reference to e. */
-static void serve_entry_gzip(struct file_entry *e, const struct variant *id,
+/* The gzip variant gzv of e, or a 304: resp takes the reference to e. */
+static void serve_entry_gzip(struct file_entry *e, const struct file_gzip *gzv,
+			     const struct variant *id,
 			     const struct http_request *req,
 			     struct response *resp)
 {
-	struct variant gz = { e->gzip_etag, e->gzip_mtime, e->gzip_lines,
-			      e->gzip_lines_len };
+	struct variant gz = { gzv->etag, gzv->mtime, gzv->lines,
+			      gzv->lines_len };
 
 	if (not_modified(req, &gz, id, resp)) {
 		file_entry_unref(e);
@@ -505,7 +506,82 @@ static void serve_entry_gzip(struct file_entry *e, const struct variant *id,
 	resp->status = 200;
 	resp->content_type = e->content_type;
 	resp_add_lines(resp, gzip_line, sizeof(gzip_line) - 1);
-	resp_set_body_ref(resp, e->gzip, e->gzip_len, file_entry_unref, e);
+	resp_set_body_ref(resp, gzv->data, gzv->len, file_entry_unref, e);
+}
+
+/* A variant of len bytes, its data to fill, its validators those of st. */
+static struct file_gzip *gzip_new(size_t len, const struct stat *st)
+{
+	struct file_gzip *gz = malloc(sizeof(*gz) + len);
+
+	if (gz == NULL)
+		return NULL;
+	gz->len = len;
+	gz->mtime = st->st_mtime;
+	gz->lines_len = validator_lines(st, ENC_GZIP, gz->etag, gz->lines);
+	return gz;
+}
+
+/*
+ * e's body compressed, published as its variant, or NULL if that is not
+ * worth it or memory ran out (identity will do).
+ *
+ * LESSON: compression is CPU work, and here it runs on the thread that
+ * serves the request: 06's loop itself (a file is never may_block, so no
+ * worker ever serves one), 05's loop, a thread of 03 or 04, 02's child.
+ * It is cheap because it runs at most once per file version, and only
+ * when a client wants it: on the first request for the entry that takes
+ * gzip (in 02 once per connection that asks: a child's cache dies with
+ * it); a client that never sends Accept-Encoding never pays for zlib's
+ * quarter megabyte of state.  It is bounded: at most ENC_GZIP_MAX bytes
+ * (the cache's 16 KiB in practice) take about half a millisecond.  Every
+ * later request sends the kept bytes.  Bigger files are compressed ahead
+ * of time (the .gz read in load_gzip), never on a loop.
+ */
+static const struct file_gzip *compress_entry(struct file_entry *e)
+{
+	size_t size = (size_t)e->id.size, zlen;
+	struct file_gzip *gz;
+	struct stat st;
+	char *z;
+
+	if (enc_gzip(e->body, size, &z, &zlen) != 0)
+		return NULL;
+	if (zlen >= size) {
+		/* It did not get smaller: no variant, and no second try. */
+		atomic_store_explicit(&e->gzip_worth, false,
+				      memory_order_relaxed);
+		free(z);
+		return NULL;
+	}
+	/* What file_etag and http_date_format read of the file. */
+	memset(&st, 0, sizeof(st));
+	st.st_size = e->id.size;
+	st.st_mtim = e->id.mtime;
+	gz = gzip_new(zlen, &st);
+	if (gz != NULL)
+		memcpy(gz->data, z, zlen);
+	free(z);
+	return gz != NULL ? file_entry_set_gzip(e, gz) : NULL;
+}
+
+/*
+ * The gzip variant of e if req is to get it: the kept one, or one made
+ * now (compress_entry).  NULL: identity.  *identity_ok as wants_gzip's.
+ */
+static const struct file_gzip *entry_gzip_for(struct file_entry *e,
+					      const struct http_request *req,
+					      bool *identity_ok)
+{
+	const struct file_gzip *gz = file_entry_gzip(e);
+
+	/* The cheap checks first: most entries have nothing to offer. */
+	if (gz == NULL &&
+	    !atomic_load_explicit(&e->gzip_worth, memory_order_relaxed))
+		return NULL;
+	if (!wants_gzip(req, identity_ok))
+		return NULL;
+	return gz != NULL ? gz : compress_entry(e);
 }
 
 /*
@@ -517,11 +593,13 @@ static void serve_entry(struct file_entry *e, const struct http_request *req,
 {
 	struct variant id = { e->etag, e->id.mtime.tv_sec, e->lines,
 			      e->lines_len };
+	const struct file_gzip *gz;
 	struct range part;
 	bool identity_ok;
 
-	if (e->gzip != NULL && wants_gzip(req, &identity_ok)) {
-		serve_entry_gzip(e, identity_ok ? &id : NULL, req, resp);
+	gz = entry_gzip_for(e, req, &identity_ok);
+	if (gz != NULL) {
+		serve_entry_gzip(e, gz, identity_ok ? &id : NULL, req, resp);
 		return;
 	}
 	if (not_modified(req, &id, NULL, resp)) {
@@ -579,68 +657,42 @@ static int open_gz(const struct file_root *root, const char *rel,
 }
 
 /*
- * Gives e (its body read) a gzip variant: the .gz beside it if there is
- * one, else its body compressed if that is worth it.  Returns 0 (with or
- * without a variant), or -1 if e must not be cached: its .gz is too big
- * to keep, or cannot be read (the uncached path sends it instead).
+ * Gives e (its body read) its gzip variant if there is a .gz beside it,
+ * else marks whether its body is worth compressing when a client asks
+ * (compress_entry).  Returns 0 (with or without a variant), or -1 if e
+ * must not be cached: its .gz is too big to keep, or cannot be read (the
+ * uncached path sends it instead).
  */
 static int load_gzip(const struct file_root *root, struct file_entry *e,
 		     const struct stat *st)
 {
-	size_t size = (size_t)st->st_size, zlen;
-	char gz[PATH_MAX];
+	size_t size = (size_t)st->st_size;
+	struct file_gzip *gz;
+	char path[PATH_MAX];
 	struct stat gzst;
 	int gzfd;
-	char *z;
 
-	if (snprintf(gz, sizeof(gz), "%s.gz", e->rel) >= (int)sizeof(gz))
+	if (snprintf(path, sizeof(path), "%s.gz", e->rel) >= (int)sizeof(path))
 		return -1;
-	file_identity_at(&e->gz_id, root->fd, gz);
+	file_identity_at(&e->gz_id, root->fd, path);
 	gzfd = open_gz(root, e->rel, &gzst);
-	if (gzfd >= 0) {
-		z = gzst.st_size <= FILE_CACHE_BODY_MAX
-			    ? malloc((size_t)gzst.st_size + 1)
-			    : NULL;
-		if (z == NULL ||
-		    read_whole(gzfd, z, (size_t)gzst.st_size) != 0) {
-			free(z);
-			close(gzfd);
-			return -1;
-		}
+	if (gzfd < 0) {
+		atomic_store(&e->gzip_worth,
+			     enc_is_compressible(e->content_type) &&
+				     size >= ENC_GZIP_MIN &&
+				     size <= ENC_GZIP_MAX);
+		return 0;
+	}
+	gz = gzst.st_size <= FILE_CACHE_BODY_MAX
+		     ? gzip_new((size_t)gzst.st_size, &gzst)
+		     : NULL;
+	if (gz == NULL || read_whole(gzfd, gz->data, gz->len) != 0) {
+		free(gz);
 		close(gzfd);
-		e->gzip = z;
-		e->gzip_len = (size_t)gzst.st_size;
-		e->gzip_mtime = gzst.st_mtime;
-		e->gzip_lines_len = validator_lines(
-			&gzst, ENC_GZIP, e->gzip_etag, e->gzip_lines);
-		return 0;
+		return -1;
 	}
-	if (!enc_is_compressible(e->content_type) || size < ENC_GZIP_MIN ||
-	    size > ENC_GZIP_MAX)
-		return 0;
-	/*
-	 * LESSON: compression is CPU work, and here it runs on the thread
-	 * that serves the request: 06's loop itself (a file is never
-	 * may_block, so no worker ever serves one), 05's loop, a thread of
-	 * 03 or 04, 02's child.  It is cheap only because it runs once per
-	 * file version, when the entry is made (in 02 once per connection:
-	 * a child's cache dies with it), and is bounded: at most
-	 * ENC_GZIP_MAX bytes (the cache's 16 KiB in practice) take about
-	 * half a millisecond.  Every later request sends the kept bytes.
-	 * Bigger files are compressed ahead of time (the .gz above), never
-	 * on a loop.
-	 */
-	if (enc_gzip(e->body, size, &z, &zlen) != 0)
-		return 0; /* out of memory: identity will do */
-	if (zlen >= size) {
-		free(z); /* it did not get smaller: not worth a variant */
-		return 0;
-	}
-	e->gzip = z;
-	e->gzip_len = zlen;
-	e->gzip_mtime = st->st_mtime;
-	e->gzip_lines_len =
-		validator_lines(st, ENC_GZIP, e->gzip_etag, e->gzip_lines);
+	close(gzfd);
+	file_entry_set_gzip(e, gz);
 	return 0;
 }
 

@@ -27,8 +27,10 @@
  * gets the file's gzip variant, if it has one: name.gz beside it (as
  * nginx's gzip_static), opened by the very rules above and sent with the
  * original's Content-Type; else, for a file in the cache, its body
- * compressed once when the entry was made, if its type is text and its
- * size from ENC_GZIP_MIN to ENC_GZIP_MAX.  No cache: only name.gz.
+ * compressed once, on the first request for it that takes gzip, and kept
+ * in the entry, if its type is text and its size from ENC_GZIP_MIN to
+ * ENC_GZIP_MAX.  A client that never asks for gzip never costs a
+ * compression.  No cache: only name.gz.
  * Every 200 and 304 of a file carries Vary: Accept-Encoding; the
  * variant's ETag is the identity one with "-gzip" inside the quotes, and
  * If-None-Match matches either (identity only for a client that takes

@@ -305,6 +305,82 @@ static void test_reference_outlives(void **state)
 	file_entry_unref(held);
 }
 
+/* A variant of one byte, c, as a thread that compressed would make. */
+static struct file_gzip *gzip_of(char c)
+{
+	struct file_gzip *gz = calloc(1, sizeof(*gz) + 1);
+
+	assert_non_null(gz);
+	gz->len = 1;
+	gz->data[0] = c;
+	return gz;
+}
+
+/* The first variant published stays; a later one is freed (ASan: leak). */
+static void test_gzip_set_once(void **state)
+{
+	struct fixture *f = *state;
+	const struct file_gzip *first;
+	struct file_entry *e;
+
+	put(f, "a", "alpha");
+	e = load(f, "/a");
+	assert_null(file_entry_gzip(e));
+	first = file_entry_set_gzip(e, gzip_of('1'));
+	assert_non_null(first);
+	assert_ptr_equal(file_entry_gzip(e), first);
+	assert_ptr_equal(file_entry_set_gzip(e, gzip_of('2')), first);
+	assert_int_equal(file_entry_gzip(e)->data[0], '1');
+	file_entry_unref(e); /* frees the variant with it */
+}
+
+#define RACERS 4
+
+struct racer {
+	struct file_entry *e;
+	const struct file_gzip *got;
+};
+
+static void *race_to_set(void *arg)
+{
+	struct racer *r = arg;
+	struct file_gzip *gz = malloc(sizeof(*gz) + 1);
+
+	if (gz == NULL)
+		return NULL;
+	gz->len = 1;
+	gz->data[0] = 'r';
+	r->got = file_entry_set_gzip(r->e, gz);
+	return NULL;
+}
+
+/* Threads that publish at once all end up with the one winner. */
+static void test_gzip_race(void **state)
+{
+	struct fixture *f = *state;
+	struct racer r[RACERS];
+	pthread_t tid[RACERS];
+	struct file_entry *e;
+	int i;
+
+	put(f, "a", "alpha");
+	e = load(f, "/a");
+	for (i = 0; i < RACERS; i++) {
+		r[i].e = e;
+		r[i].got = NULL;
+		assert_int_equal(
+			pthread_create(&tid[i], NULL, race_to_set, &r[i]), 0);
+	}
+	for (i = 0; i < RACERS; i++)
+		pthread_join(tid[i], NULL);
+	for (i = 0; i < RACERS; i++) {
+		assert_non_null(r[i].got);
+		assert_ptr_equal(r[i].got, file_entry_gzip(e));
+		assert_int_equal(r[i].got->data[0], 'r');
+	}
+	file_entry_unref(e);
+}
+
 struct worker {
 	struct fixture *f;
 	int hits;
@@ -403,6 +479,8 @@ int main(void)
 		T(test_deleted_or_not_a_file),
 		T(test_lru),
 		T(test_reference_outlives),
+		T(test_gzip_set_once),
+		T(test_gzip_race),
 		cmocka_unit_test_setup_teardown(test_shared_under_threads,
 						setup_shared, teardown),
 	};

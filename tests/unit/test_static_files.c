@@ -1105,7 +1105,7 @@ static int etag_of(const struct tree *t, const char *path, const char *headers,
 	return status;
 }
 
-/* A compressible file in the cache: gzipped once, at load. */
+/* A compressible file in the cache: gzipped once, when first asked. */
 static void test_gzip_on_the_fly(void **state)
 {
 	struct tree *t = *state;
@@ -1145,6 +1145,41 @@ static void test_gzip_on_the_fly(void **state)
 	snprintf(want, sizeof(want), "%.*s-gzip\"", (int)strlen(plain) - 1,
 		 plain);
 	assert_string_equal(gz, want);
+}
+
+/*
+ * Lazily: a client that does not take gzip leaves the entry without a
+ * variant; the first that does makes it, and later ones send its bytes.
+ */
+static void test_gzip_only_when_asked(void **state)
+{
+	struct tree *t = *state;
+	char page[PAGE_LEN + 1], p[PATH_MAX];
+	const struct file_gzip *gz;
+	struct response a, b;
+	struct file_entry *e;
+
+	make_page(page);
+	at(t, "page.html", p);
+	put_bytes(p, page, PAGE_LEN);
+	expect_coded(t, "/page.html", "", false, page);
+	expect_coded(t, "/page.html", "Accept-Encoding: br\r\n", false, page);
+	e = file_cache_get(t->fr.cache, "/page.html");
+	assert_non_null(e);
+	assert_null(file_entry_gzip(e));
+
+	assert_int_equal(serve_req(t, "GET", "/page.html", AE_GZIP, &a), 200);
+	gz = file_entry_gzip(e);
+	assert_non_null(gz);
+	assert_ptr_equal(a.body, gz->data);
+	assert_int_equal(a.body_len, gz->len);
+	assert_int_equal(serve_req(t, "GET", "/page.html", AE_GZIP, &b), 200);
+	assert_ptr_equal(b.body, gz->data);
+	assert_ptr_equal(file_entry_gzip(e), gz);
+	resp_release(&b);
+	resp_release(&a);
+	file_entry_unref(e);
+	expect_coded(t, "/page.html", AE_GZIP, true, page);
 }
 
 /* If-None-Match with either ETag, as a client that takes either. */
@@ -1234,7 +1269,8 @@ static void test_cache_sees_gz_change(void **state)
 		C(test_cache_conditional_head_and_big),                        \
 		C(test_cache_keeps_the_guards), C(test_gz_beside_file),        \
 		C(test_gz_obeys_the_root), C(test_gzip_on_the_fly),            \
-		C(test_gzip_not_modified), C(test_cache_sees_gz_change)
+		C(test_gzip_only_when_asked), C(test_gzip_not_modified),       \
+		C(test_cache_sees_gz_change)
 
 static int group_openat2(void **state)
 {
