@@ -11,6 +11,13 @@
 # compared and the flagged ones.  Cells failed or n/a in either run are
 # listed apart: their figures describe different things.  It measures
 # nothing and always exits 0 once both files are read.
+#
+# With NORMALIZE=1 in the environment every CPU ratio B/A is divided by
+# the median ratio over all compared cells first: a shared machine that is
+# quieter during one run makes every model faster alike, and that drift
+# says nothing about the bench's method.  What is left is how far each
+# cell moved against the others, which is what a comparison of models
+# within one run relies on.
 set -u
 
 [ $# -ge 2 ] || {
@@ -24,7 +31,7 @@ for d in "$1" "$2"; do
 	}
 done
 
-awk -F, -v pct="${3:-15}" '
+awk -F, -v pct="${3:-15}" -v normalize="${NORMALIZE:-0}" '
 function ok(s) { return s ~ /^(ok|client-limited)/ }
 FNR == 1 {
 	for (i = 1; i <= NF; i++)
@@ -48,16 +55,38 @@ FILENAME == ARGV[1] {
 		    $c["status"])
 		next
 	}
-	r = $c["cpu_us_per_req"] / cpu[k] - 1
-	q = rps[k] > 0 ? $c["req_per_s"] / rps[k] - 1 : 0
-	far = (r > pct / 100 || r < -pct / 100)
 	n++
-	flagged += far
-	printf "%-32s CPU µs/req %8.1f %8.1f %+6.1f%%   req/s %8d %8d %+6.1f%%%s\n",
-	    k, cpu[k], $c["cpu_us_per_req"], r * 100, rps[k],
-	    $c["req_per_s"], q * 100, (far ? "  > " pct "%" : "")
+	key[n] = k
+	ca[n] = cpu[k]
+	cb[n] = $c["cpu_us_per_req"]
+	ra[n] = rps[k]
+	rb[n] = $c["req_per_s"]
+	ratio[n] = cb[n] / ca[n]
+	sorted[n] = ratio[n]
 }
 END {
+	# The median ratio, by insertion sort: a few dozen cells.
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && sorted[j - 1] > sorted[j]; j--) {
+			t = sorted[j]
+			sorted[j] = sorted[j - 1]
+			sorted[j - 1] = t
+		}
+	med = n ? (n % 2 ? sorted[(n + 1) / 2] : \
+	    (sorted[n / 2] + sorted[n / 2 + 1]) / 2) : 1
+	base = normalize ? med : 1
+	if (normalize)
+		printf "normalized: every CPU ratio divided by the median, %.3f\n",
+		    med
+	for (i = 1; i <= n; i++) {
+		r = ratio[i] / base - 1
+		q = ra[i] > 0 ? rb[i] / ra[i] - 1 : 0
+		far = (r > pct / 100 || r < -pct / 100)
+		flagged += far
+		printf "%-32s CPU µs/req %8.1f %8.1f %+6.1f%%   req/s %8d %8d %+6.1f%%%s\n",
+		    key[i], ca[i], cb[i], r * 100, ra[i], rb[i], q * 100,
+		    (far ? "  > " pct "%" : "")
+	}
 	if (skipped != "")
 		printf "not compared (failed or n/a in a run):\n%s", skipped
 	printf "%d cells compared; %d differ by more than %s%% in CPU µs/req\n",
