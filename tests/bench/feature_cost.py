@@ -30,13 +30,16 @@ run has errors (a response that is not 2xx or 3xx, as a 429 would be).
 """
 
 import os
-import platform
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from servers import load, machine  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -94,23 +97,6 @@ def wrk(port, path, header):
     if m is None or re.search(r"Non-2xx|Socket errors", out):
         sys.exit("feature_cost: the wrk run had errors:\n" + out)
     return int(m.group(1))
-
-
-def machine():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
-            cpu = m.group(1) if m else cpu
-    except OSError:
-        pass
-    return "%s, %d cores, Linux %s" % (cpu, os.cpu_count(),
-                                       platform.release())
-
-
-def load():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 def main():

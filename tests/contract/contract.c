@@ -166,10 +166,15 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
+void remove_tree(const char *dir)
+{
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void remove_docroot(void)
 {
 	if (doc_base[0])
-		nftw(doc_base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		remove_tree(doc_base);
 }
 
 static void cleanup_at_exit(void)

@@ -136,6 +136,9 @@ struct client *open_or_fail(int port);
 /* Sends a string or fails. */
 void send_or_fail(struct client *c, const char *s);
 
+/* Removes dir and everything under it, symlinks not followed. */
+void remove_tree(const char *dir);
+
 /* Fails unless the reply carries header name (any value). */
 const char *header_or_fail(const struct reply *r, const char *name);
 

@@ -23,7 +23,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,16 +102,6 @@ static void make_link(const char *target, const char *rel)
 		fail_msg("symlink %s: %s", rel, strerror(errno));
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 /*
  * base/secret.txt
  * base/root/index.html, small.txt ("small"), sub/index.html ("sub")
@@ -176,7 +165,7 @@ static int cache_down(void **state)
 	server_kill(&cached);
 	server_kill(&plain);
 	if (base[0] != '\0')
-		nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		remove_tree(base);
 	return 0;
 }
 

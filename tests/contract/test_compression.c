@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,16 +130,6 @@ static int make_root(void)
 	return symlink(target, link);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static int compression_up(void **state)
 {
 	static const char *const opts[] = { "--root", root, NULL };
@@ -160,7 +149,7 @@ static int compression_down(void **state)
 	client_close_all();
 	server_kill(&srv);
 	if (base[0])
-		nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		remove_tree(base);
 	return 0;
 }
 

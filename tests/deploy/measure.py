@@ -19,7 +19,6 @@ run has errors.
 """
 
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -31,6 +30,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from deploylib import NGINX, TOP, Nginx, Server, tempdir  # noqa: E402
+from servers import load, machine  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
@@ -58,23 +58,6 @@ def wrk(port):
     if bad or errs:
         sys.exit("measure: wrk saw errors:\n" + out)
     return rps, p50, p99
-
-
-def machine():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
-            cpu = m.group(1) if m else cpu
-    except OSError:
-        pass
-    return "%s, %d cores, Linux %s" % (cpu, os.cpu_count(),
-                                       platform.release())
-
-
-def load():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 def row(name, runs):

@@ -1,7 +1,9 @@
 """
 servers.py - what the Python tests (tests/browser, tests/deploy) share: a
 failure that names what went wrong, waits with a deadline, and a model
-server started with --port 0 that says where it listens.
+server started with --port 0 that says where it listens; and, for the
+scripts that print measurements (tests/deploy/measure.py,
+tests/bench/feature_cost.py), the machine they ran on and its load.
 
 Only the Python standard library.  A script's harness (harness.py,
 deploylib.py) puts this folder on sys.path, relative to its own file, and
@@ -9,6 +11,7 @@ builds its Server on the one here.
 """
 
 import os
+import platform
 import re
 import select
 import signal
@@ -117,3 +120,22 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def machine():
+    """The CPU model, the number of cores and the kernel, in one line."""
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            cpu = m.group(1) if m else cpu
+    except OSError:
+        pass
+    return "%s, %d cores, Linux %s" % (cpu, os.cpu_count(),
+                                       platform.release())
+
+
+def load():
+    """The load averages of /proc/loadavg: 1, 5 and 15 minutes."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
