@@ -20,23 +20,7 @@ echo "|---:|---:|---:|---:|---:|"
 for n in 0 200 1000; do
 	memory_held 02_fork $n
 done >"$WORK/mem"
-awk '
-function mb(kib) { return sprintf("%.1f MB", kib * 1.024 / 1000) }
-{
-	printf "| %d | %d | %s | %s | %s |\n", $1, $2, mb($4), mb($5),
-		sprintf("%.1f MB", $6 * 1.024 / 1000)
-	if ($1 == 0) {
-		pss0 = $5
-		k0 = $6
-	} else
-		last = $0
-}
-END {
-	split(last, f, " ")
-	printf "\nPer connection, the %d row less the 0 row: %.0f KiB of PSS, " \
-		"%.0f KiB in the kernel (stacks and page tables).\n",
-		f[1], (f[5] - pss0) / f[1], (f[6] - k0) / f[1]
-}' "$WORK/mem"
+memory_table "$WORK/mem" 2
 
 # Page faults per connection: perf stat counts them while wrk opens a new
 # connection per request; --no-inherit counts the parent alone.

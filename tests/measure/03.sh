@@ -18,24 +18,7 @@ echo "|---:|---:|---:|---:|---:|---:|"
 for n in 0 200 1000; do
 	memory_held 03_threads $n
 done >"$WORK/mem"
-awk '
-function mb(kib) { return sprintf("%.1f MB", kib * 1.024 / 1000) }
-{
-	printf "| %d | %d | %s | %s | %s | %s |\n", $1, $3, mb($4), mb($5),
-		sprintf("%.1f MB", $6 * 1.024 / 1000),
-		($7 > 1024 * 1024 ? sprintf("%.1f GB", $7 * 1.024 / 1e6) : mb($7))
-	if ($1 == 0) {
-		pss0 = $5
-		k0 = $6
-	} else
-		last = $0
-}
-END {
-	split(last, f, " ")
-	printf "\nPer connection, the %d row less the 0 row: %.0f KiB of PSS, " \
-		"%.0f KiB in the kernel (stacks and page tables).\n",
-		f[1], (f[5] - pss0) / f[1], (f[6] - k0) / f[1]
-}' "$WORK/mem"
+memory_table "$WORK/mem" 3 vmsize
 
 # The stack a connection's thread needs: gcc's own count of each frame.
 su=$WORK/su

@@ -445,3 +445,32 @@ slowloris() {
 		awk '{ printf "%s%d lines with status %s",
 			(NR > 1 ? ", " : ""), $1, $2 }')."
 }
+
+# The memory_held rows in file $1 as a Markdown table: the count column is
+# field $2 (2: processes, 3: threads); with $3 = vmsize a last column of
+# address space.  Then what one connection adds, from the last row less
+# the row of 0 connections.
+memory_table() {
+	awk -v count="$2" -v vmsize="${3:-}" '
+	function mb(kib) { return sprintf("%.1f MB", kib * 1.024 / 1000) }
+	{
+		printf "| %d | %d | %s | %s | %s |", $1, $count, mb($4),
+			mb($5), sprintf("%.1f MB", $6 * 1.024 / 1000)
+		if (vmsize != "" && $7 > 1024 * 1024)
+			printf " %.1f GB |", $7 * 1.024 / 1e6
+		else if (vmsize != "")
+			printf " %s |", mb($7)
+		printf "\n"
+		if ($1 == 0) {
+			pss0 = $5
+			k0 = $6
+		} else
+			last = $0
+	}
+	END {
+		split(last, f, " ")
+		printf "\nPer connection, the %d row less the 0 row: %.0f KiB of PSS, " \
+			"%.0f KiB in the kernel (stacks and page tables).\n",
+			f[1], (f[5] - pss0) / f[1], (f[6] - k0) / f[1]
+	}' "$1"
+}
