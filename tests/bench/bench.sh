@@ -251,6 +251,8 @@ CSV=$OUT/results.csv
 META=$OUT/meta.env
 # Each cell's estimated and actual seconds, to check estimate() by.
 TIMES=$OUT/times.csv
+# The servers' CPU time: a cgroup of the bench's own, or /proc.
+cpu_clock_init "concurrency-bench-$$"
 
 # Keep the five newest runs.
 # shellcheck disable=SC2012 # names are our own time stamps
@@ -287,6 +289,7 @@ cleanup() {
 		sleep 0.5
 		kill -s KILL -- "-$SERVER_PID" 2>/dev/null
 	fi
+	cpu_clock_fini
 }
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
@@ -553,7 +556,7 @@ run_cell() {
 
 	# Measure: /proc before and after, samples during.  Nothing traces
 	# the server now: perf comes after, in a pass of its own.
-	cpu0=$(tree_stat "$SERVER_PID" | cut -d " " -f 1)
+	cpu0=$(cpu_used_us "$SERVER_PID")
 	sample_tree "$SERVER_PID" "$cell/samples" "$cell/stop" \
 		$(((DURATION + 60) * 5)) &
 	SAMPLER_PID=$!
@@ -574,7 +577,7 @@ run_cell() {
 	run_wrk "$W_CONNS" "$W_THREADS" "$DURATION" "$url" "$W_HEADER" "$cell"
 	wait "$SNAP_PID"
 	SNAP_PID=""
-	cpu1=$(settled_cpu "$SERVER_PID")
+	cpu1=$(settled_cpu_us "$SERVER_PID")
 	# The sampler would see the stop file after its sleep, up to
 	# SAMPLE_INTERVAL later: a tenth of a second a cell on average.
 	touch "$cell/stop"
@@ -587,7 +590,7 @@ run_cell() {
 	fi
 	running=1
 	alive "$SERVER_PID" || running=""
-	if sigchld_ignored "$SERVER_PID"; then
+	if [ "$CPU_CLOCK" = proc ] && sigchld_ignored "$SERVER_PID"; then
 		notes="$notes CPU misses auto-reaped children;"
 	fi
 	if counts_syscalls "$wl" "$round" && [ -n "$running" ]; then
@@ -630,7 +633,7 @@ wrk_cores() {
 }
 
 # Turns a cell's files into its CSV row: $1 model, $2 workload, $3 round,
-# $4 cell directory, $5 server CPU ticks, $6 server RSS before the load
+# $4 cell directory, $5 server CPU time in µs, $6 server RSS before the load
 # (KiB), $7 how the server died mid-run (empty if it did not), $8 notes.
 # Every raw figure first goes to figures.env in the cell's directory, one
 # key=value a line, and row.awk reads that.
@@ -638,7 +641,7 @@ write_row() {
 	{
 		sed -n '/^--- bench results ---$/,$p' "$4/wrk.out" | tail -n +2
 		cat "$4/wrk.cpu"
-		echo "ticks=$5"
+		echo "cpu_us=$5"
 		echo "base_rss_kib=$6"
 		echo "died=$7"
 		echo "notes=$8"
@@ -662,7 +665,7 @@ write_row() {
 		done
 	} >"$4/figures.env"
 	awk -v model="$1" -v wl="$2" -v round="$3" -v conns="$W_CONNS" \
-		-v tck="$CLK_TCK" -v wrk_cores="$(wrk_cores)" \
+		-v wrk_cores="$(wrk_cores)" \
 		-f "$BENCH_DIR/row.awk" "$4/figures.env" >>"$RUNS"
 }
 
@@ -723,6 +726,7 @@ small_file=$SMALL_FROM ($(wc -c <"$DOCROOT/small.html") bytes)
 large_file=large.bin ($(wc -c <"$DOCROOT/large.bin") bytes)
 sample_interval_s=$SAMPLE_INTERVAL
 stall_ms=$STALL_MS
+cpu_clock=$CPU_CLOCK
 clk_tck=$CLK_TCK
 load_average_at_start=$LOAD_START
 busy=$BUSY

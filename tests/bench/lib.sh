@@ -74,27 +74,98 @@ tree_stat() {
 	END { printf "%d %d %d %d\n", cpu, rss, threads, procs }'
 }
 
-# The CPU ticks of session $1 (tree_stat's first figure), read once its
-# processes have stopped coming and going: two reads 50 ms apart that find
-# the same number of them, or after 1 s.
+# ---- the server's CPU time ---------------------------------------------------
+#
+# LESSON: /proc/PID/stat counts CPU time in clock ticks (getconf CLK_TCK,
+# 100 a second on Linux), so a cell whose server spends 70 ms - 06 in
+# `sleep`: some 800 requests a second for 3 s at 30 µs each - is read to a
+# tick in 7, +-14 %, and two runs of the same binaries disagree by that much
+# for no reason in the server.  A cgroup counts the CPU time of every
+# process and thread that was ever in it in microseconds, children that
+# exited (reaped or not) included.  So each server runs in a cgroup of the
+# bench's own when the bench can make one (root, a writable cgroup
+# filesystem), and /proc is the fallback; meta.env says which (cpu_clock).
+
+# Makes the cgroup $1 (a name) under cgroup v2, else under v1's cpuacct.
+# Sets CPU_CG (its directory, empty for /proc) and CPU_CLOCK (how CPU time
+# is read: cgroup2, cpuacct or proc).  cgexec.sh moves each server into it.
+# CPU_CLOCK=proc in the environment skips the cgroup (to compare the two).
+cpu_clock_init() {
+	CPU_CG=""
+	[ "${CPU_CLOCK:-}" = proc ] && return 0
+	CPU_CLOCK=proc
+	for kind in cgroup2 cpuacct; do
+		mnt=$(awk -v k="$kind" '
+			k == "cgroup2" && $3 == "cgroup2" { print $2; exit }
+			k == "cpuacct" && $3 == "cgroup" &&
+				$4 ~ /(^|,)cpuacct(,|$)/ { print $2; exit }
+			' /proc/mounts 2>/dev/null)
+		[ -n "$mnt" ] || continue
+		mkdir "$mnt/$1" 2>/dev/null || continue
+		CPU_CG=$mnt/$1
+		CPU_CLOCK=$kind
+		if [ -n "$(cgroup_usage_us)" ]; then
+			return 0
+		fi
+		rmdir "$CPU_CG" 2>/dev/null
+		CPU_CG=""
+		CPU_CLOCK=proc
+	done
+}
+
+# Removes the cgroup, once the last server's processes have left it (a
+# cgroup with a process in it cannot be removed): up to 1 s.
+cpu_clock_fini() {
+	[ -n "$CPU_CG" ] || return 0
+	n=0
+	while ! rmdir "$CPU_CG" 2>/dev/null && [ $n -lt 20 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	CPU_CG=""
+}
+
+# The cgroup's CPU time so far, in µs (empty if it cannot be read).
+cgroup_usage_us() {
+	case $CPU_CLOCK in
+	cgroup2) awk '$1 == "usage_usec" { print $2 }' "$CPU_CG/cpu.stat" ;;
+	cpuacct) awk '{ printf "%d\n", $1 / 1000 }' "$CPU_CG/cpuacct.usage" ;;
+	esac 2>/dev/null
+}
+
+# The CPU time of the server in session $1 so far, in µs: from its cgroup,
+# or from /proc (tree_stat's ticks).
+cpu_used_us() {
+	if [ "${CPU_CLOCK:-proc}" = proc ]; then
+		tree_stat "$1" | awk -v hz="$CLK_TCK" '{
+			printf "%d\n", $1 * 1e6 / hz }'
+	else
+		cgroup_usage_us
+	fi
+}
+
+# cpu_used_us, read once the session's processes have stopped coming and
+# going: two reads 50 ms apart that find the same number of them, or
+# after 1 s.
 #
 # LESSON: /proc is not read in one instant.  A child reaped between the
 # read of its parent's stat and the read of its own is in neither (its
 # time moves to the parent's cutime too late, and its file is gone), so
 # right after wrk closes 50 connections, 02's 50 children would take their
 # CPU time with them.  Once they are all reaped, it is all in the parent's.
-settled_cpu() {
+# (A cgroup has no such gap, but a child still closing its connection is
+# still spending: the wait is right for both.)
+settled_cpu_us() {
 	last=""
 	n=0
 	while [ $n -lt 20 ]; do
-		now=$(tree_stat "$1")
-		procs=${now##* }
+		procs=$(tree_stat "$1" | cut -d " " -f 4)
 		[ "$procs" = "$last" ] && break
 		last=$procs
 		sleep 0.05
 		n=$((n + 1))
 	done
-	echo "${now%% *}"
+	cpu_used_us "$1"
 }
 
 # True when process $1 ignores SIGCHLD (its children are reaped by the
@@ -136,7 +207,8 @@ sample_peaks() {
 #
 # setsid puts the server in a session of its own (so one kill reaches its
 # children too, and Ctrl-C at the terminal does not); taskset pins it (or
-# in allcores unpins it).  Both exec, so $! is the server's pid.
+# in allcores unpins it); cgexec.sh puts it in the bench's cgroup (see
+# cpu_clock_init).  All three exec, so $! is the server's pid.
 start_server() {
 	SERVER_PID=""
 	SERVER_URL=""
@@ -146,7 +218,8 @@ start_server() {
 		return
 	fi
 	# shellcheck disable=SC2086 # the ARGS and the PIN are word lists
-	setsid $CELL_PIN "$BIN_DIR/$1" --port 0 --host 127.0.0.1 \
+	setsid $CELL_PIN sh "$BENCH_DIR/cgexec.sh" "$CPU_CG" \
+		"$BIN_DIR/$1" --port 0 --host 127.0.0.1 \
 		--root "$2" --quiet $SERVER_ARGS $CELL_ARGS \
 		--keepalive-timeout "$CELL_KEEPALIVE" \
 		>"$3/server.out" 2>"$3/server.err" </dev/null &
@@ -250,7 +323,8 @@ http {
 }
 EOF
 	# shellcheck disable=SC2086
-	setsid $CELL_PIN "$NGINX" -p "$2/nginx" -c "$2/nginx/nginx.conf" \
+	setsid $CELL_PIN sh "$BENCH_DIR/cgexec.sh" "$CPU_CG" \
+		"$NGINX" -p "$2/nginx" -c "$2/nginx/nginx.conf" \
 		-e "$2/nginx/error.log" >"$2/server.out" 2>"$2/server.err" \
 		</dev/null &
 	SERVER_PID=$!

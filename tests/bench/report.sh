@@ -53,6 +53,15 @@ meta() {
 	awk -F= -v k="$1" '$1 == k { sub(/^[^=]*=/, ""); print; exit }' "$meta"
 }
 
+# How the run read the servers' CPU time (meta.env's cpu_clock).
+cpu_clock_text() {
+	case $1 in
+	cgroup2) echo "a cgroup per server, cgroup v2 \`cpu.stat\` (µs)" ;;
+	cpuacct) echo "a cgroup per server, \`cpuacct.usage\` (ns)" ;;
+	*) echo "\`/proc/PID/stat\` of the server's session (clock ticks)" ;;
+	esac
+}
+
 if [ -n "$doc" ] && [ "$(meta busy)" = 1 ] && [ "${FORCE:-0}" != 1 ]; then
 	echo "report: $dir was measured on a busy machine (load average" \
 		"$(meta load_average_at_start | cut -d " " -f 1) on" \
@@ -682,6 +691,7 @@ EOF
 | pinning | $(meta pinning) |
 | server options | \`$(meta server_args)\`; idle-10k: \`--keepalive-timeout $(meta idle_keepalive_timeout)\` |
 | files | small: $(meta small_file); large: $(meta large_file) |
+| server CPU | $(cpu_clock_text "$(meta cpu_clock)") |
 | syscalls | $(meta perf) |
 | load average | $(meta load_average_at_start) at the start, $(meta load_average_at_end) at the end (the bench's own two busy cores included) |
 | run | $(meta models | wc -w) models × $(meta workloads | wc -w) workloads × $(meta repeat) rounds in $(meta elapsed)$quick |

@@ -6,7 +6,7 @@
 #   latency_p50_us latency_p99_us latency_max_us
 #   rc cpu_s wall_ns                    wrk's exit status, CPU time, wall time
 #   stalled clients                     wrk connections left waiting at the end
-#   ticks                               server CPU, in clock ticks
+#   cpu_us                              server CPU time, in µs
 #   syscalls syscall_requests           the syscall pass, if there was one:
 #                                       system calls (perf) and responses
 #   base_rss_kib                        server memory before the load
@@ -18,7 +18,7 @@
 #   probe_lost                          beside the load; its lost requests
 #   died                                how the server ended mid-run, if it did
 #   notes                               free text
-# Variables: model, wl (workload), round, conns, tck (clock ticks a second),
+# Variables: model, wl (workload), round, conns,
 # wrk_cores (the cores wrk may use: 1 when pinned, its threads in allcores).
 #
 # The status says what happened; it does not judge the model:
@@ -66,7 +66,7 @@ END {
 	req = f["requests"]
 	secs = f["duration_us"] / 1e6
 	wall_s = f["wall_ns"] / 1e9
-	cpu_s = f["ticks"] / tck
+	cpu_s = f["cpu_us"] / 1e6
 	hard = f["errors_connect"] + f["errors_timeout"] + f["stalled"] + \
 	    idle_short() + f["idle_closed"]
 	lost = f["errors_read"] + f["errors_write"] + f["errors_status"]

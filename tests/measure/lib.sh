@@ -21,6 +21,7 @@ BENCH_DIR=$ROOT_DIR/tests/bench
 BIN_DIR=${BIN_DIR:-$ROOT_DIR/bin}
 DOCROOT=$ROOT_DIR/www
 PAGE_KIB=$(($(getconf PAGESIZE) / 1024))
+CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(getconf _NPROCESSORS_ONLN)
 # What start_server (tests/bench/lib.sh) reads; serve() sets CELL_ARGS.
 SERVER_ARGS=""
@@ -43,6 +44,8 @@ NGINX=$(command -v nginx 2>/dev/null || true)
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/measure.XXXXXX") || exit 1
+# The servers' CPU time: a cgroup of our own, or /proc (tests/bench/lib.sh).
+cpu_clock_init "concurrency-measure-$$"
 HOLDER=$ROOT_DIR/build/measure/bin/hold_idle
 SERVER_PID=""
 HOLD_PID=""
@@ -55,6 +58,7 @@ cleanup() {
 	done
 	stop_holder
 	stop_server
+	cpu_clock_fini
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -233,18 +237,19 @@ wrk_run() {
 }
 
 # Server CPU per request over a wrk run ($1..$5 as wrk_run) against the
-# running server: utime+stime of its session before and after, over the
-# requests wrk counted.  Sets CPU_US (µs a request) and RATE (requests/s).
+# running server: its CPU time before and after (cpu_used_us: its cgroup's,
+# or its session's utime+stime), over the requests wrk counted.
+# Sets CPU_US (µs a request) and RATE (requests/s).
 # shellcheck disable=SC2034 # CPU_US and RATE are for the caller
 cpu_per_request() {
-	c0=$(settled_cpu "$SERVER_PID")
+	c0=$(settled_cpu_us "$SERVER_PID")
 	wrk_run "$@"
-	c1=$(settled_cpu "$SERVER_PID")
+	c1=$(settled_cpu_us "$SERVER_PID")
 	# shellcheck disable=SC2046 # two numbers
-	set -- $(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" \
+	set -- $(awk -v c="$((c1 - c0))" \
 		-v n="$(wrk_value "$WRK_DIR" requests)" \
 		-v us="$(wrk_value "$WRK_DIR" duration_us)" \
-		'BEGIN { printf "%.1f %.0f\n", c / hz * 1e6 / n, n / us * 1e6 }')
+		'BEGIN { printf "%.1f %.0f\n", c / n, n / us * 1e6 }')
 	CPU_US=$1
 	RATE=$2
 }
