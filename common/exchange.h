@@ -43,9 +43,9 @@
  *   - the client chose the close (Connection: close, or HTTP/1.0) after a
  *     request read whole, and nothing followed it into the buffer
  *     (exchange_client_closes): a client that said it is done and was
- *     fully read has no reason to send more.  A close the server decided
- *     - an error, a 5xx, a refused request, a body left unread - lingers,
- *     as the client may well still be sending;
+ *     fully read sends nothing more (RFC 9112 9.6).  A close the server
+ *     decided - an error, a 5xx, a refused request, a body left unread -
+ *     lingers, as the client may well still be sending;
  *   - nothing waits unread in the socket (FIONREAD is 0): the client
  *     may have sent more after all;
  *   - the client has acknowledged every byte of the response (SIOCOUTQ is
