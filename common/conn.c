@@ -254,6 +254,8 @@ static enum conn_want drive(struct conn *c)
 				return want;
 			break;
 		case EXCHANGE_CLOSE:
+			if (output_may_close_at_once(c->fd, &c->b->ex))
+				return CONN_WANT_CLOSE;
 			return start_lingering(c);
 		}
 	}

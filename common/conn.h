@@ -33,7 +33,9 @@
  *        v HTTP/1.0, an error, a 5xx) is out - straight from
  *          CONN_READING when it went out in one write
  *   CONN_LINGERING: shut down our side, discard input until EOF or
- *                   EXCHANGE_LINGER_MS (the lingering close of exchange.h)
+ *                   EXCHANGE_LINGER_MS (the lingering close of exchange.h);
+ *                   a close the client asked for, with nothing unread and
+ *                   all of it acknowledged, skips it: CONN_WANT_CLOSE
  *
  * A response that goes out whole in one call never enters CONN_WRITING;
  * the pipeline budget's yield does, so it waits under the write clock.

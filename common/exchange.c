@@ -36,6 +36,7 @@ void exchange_init(struct exchange *ex, const struct server *srv, char *buf,
 	ex->req_len = 0;
 	ex->req_valid = false;
 	ex->continue_queued = false;
+	ex->refused = false;
 	ex->started_us = 0;
 	ex->interim = NULL;
 	ex->interim_len = 0;
@@ -379,7 +380,19 @@ void exchange_handle(struct exchange *ex)
 void exchange_refuse(struct exchange *ex, int status)
 {
 	app_handle_error(status, ex->req.method == HTTP_HEAD, &ex->resp);
+	ex->refused = true;
 	start_sending(ex);
+}
+
+bool exchange_client_closes(const struct exchange *ex)
+{
+	/*
+	 * req_len is set only for a request parsed whole, body included,
+	 * and is 0 for one answered by an error; finish_response leaves it
+	 * and used alone on the way to DONE.
+	 */
+	return ex->phase == EXCHANGE_DONE && ex->req_len > 0 &&
+	       ex->used == ex->req_len && !ex->req.keep_alive && !ex->refused;
 }
 
 void exchange_timeout(struct exchange *ex)

@@ -21,7 +21,8 @@
  *                    exchange_output_file(), and report each exchange_sent().
  *                    output_send() in output.h does one step of that.
  *   EXCHANGE_CLOSE   the last response is out and the connection must end:
- *                    close it with a lingering close (below).
+ *                    close it, with a lingering close (below) unless
+ *                    output_may_close_at_once() in output.h says not to.
  *
  * The driver calls exchange_next() again after every action.  Only two
  * things come from outside the cycle: a timeout in the middle of a request
@@ -33,10 +34,29 @@
  * client has sent bytes we never read - a request pipelined behind a
  * Connection: close, the rest of a body we refused - close() makes the
  * kernel send RST, and the client's kernel may throw away the response it
- * has not read yet.  So every EXCHANGE_CLOSE is a lingering close: shut
- * down our side (the client sees EOF after the response), read and
- * discard what still comes for at most EXCHANGE_LINGER_MS or
- * EXCHANGE_LINGER_BYTES, then close.
+ * has not read yet.  The lingering close avoids that: shut down our side
+ * (the client sees EOF after the response), read and discard what still
+ * comes for at most EXCHANGE_LINGER_MS or EXCHANGE_LINGER_BYTES, then
+ * close.  But it waits for the client's FIN, and a server that serves
+ * one client at a time (01) waits for every client's before it accepts
+ * the next.  So a close skips it only when no byte can be lost:
+ *   - the client chose the close (Connection: close, or HTTP/1.0) after a
+ *     request read whole, and nothing followed it into the buffer
+ *     (exchange_client_closes): a client that said it is done and was
+ *     fully read sends nothing more (RFC 9112 9.6).  A close the server
+ *     decided - an error, a 5xx, a refused request, a body left unread -
+ *     lingers, as the client may well still be sending;
+ *   - nothing waits unread in the socket (FIONREAD is 0): the client
+ *     may have sent more after all;
+ *   - the client has acknowledged every byte of the response (SIOCOUTQ is
+ *     0): the response is in its kernel, so even an RST that a late byte
+ *     provokes can no longer take it from our send queue.
+ * If a socket query fails, we linger.  This is nginx's "lingering_close
+ * on" (linger only when more input may come) with the send queue check
+ * added.  On loopback the client's kernel has usually acknowledged the
+ * response by the time writev() returns; over a real network the
+ * acknowledgement is a round trip away, the send queue is rarely empty,
+ * and the close lingers as before - safe, only not faster.
  *
  * Memory: the exchange borrows the caller's buffer (cap bytes, see
  * http_request_buffer_size) and holds the parsed request, its route and
@@ -106,6 +126,7 @@ struct exchange {
 	size_t req_len;		 /* bytes of the complete request, or 0 */
 	bool req_valid;		 /* req may be logged (it parsed) */
 	bool continue_queued;	 /* 100 Continue is or was on its way */
+	bool refused;		 /* exchange_refuse() answered req */
 	uint64_t started_us;	 /* the request's first byte */
 
 	/*
@@ -182,6 +203,19 @@ void exchange_handle(struct exchange *ex);
  * with Connection: close.
  */
 void exchange_refuse(struct exchange *ex, int status);
+
+/*
+ * On EXCHANGE_CLOSE: true when the connection ends because the client
+ * asked it to (Connection: close, or HTTP/1.0 without keep-alive), after
+ * a request read whole - head and body - that its handler answered, with
+ * no byte received behind it.  Then nothing the client sent is left
+ * unread in ex; whether any is left in the socket is the driver's to ask
+ * (output_may_close_at_once in output.h).  False for every close the
+ * server decided: an error (400, 408, 413, 431, 505, ...), a 5xx that
+ * ends a keep-alive connection, a refused request, a body never read.
+ * Pure: no I/O.
+ */
+bool exchange_client_closes(const struct exchange *ex);
 
 /*
  * The request in progress took too long: queues 408 (the connection then

@@ -6,11 +6,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -164,6 +166,16 @@ int net_set_send_timeout(int fd, int ms)
 			      .tv_usec = (ms % 1000) * 1000 };
 
 	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+bool net_is_quiet(int fd)
+{
+	int unread, unacked;
+
+	if (ioctl(fd, FIONREAD, &unread) != 0 ||
+	    ioctl(fd, SIOCOUTQ, &unacked) != 0)
+		return false;
+	return unread == 0 && unacked == 0;
 }
 
 static const unsigned char v4_mapped_prefix[12] = { 0, 0, 0, 0, 0,    0,

@@ -102,4 +102,13 @@ int net_set_nodelay(int fd);
  */
 int net_set_send_timeout(int fd, int ms);
 
+/*
+ * True when TCP socket fd is quiet both ways: no input waits unread
+ * (FIONREAD) and the peer has acknowledged every byte written to it
+ * (SIOCOUTQ: nothing left in the send queue).  False when either is not
+ * so, or when either ioctl fails: a caller that asks before a shortcut
+ * takes the safe way whenever it cannot tell.
+ */
+bool net_is_quiet(int fd);
+
 #endif /* NET_H */

@@ -1,5 +1,6 @@
 /*
- * output.c - one writev() or sendfile() of an exchange's output.
+ * output.c - one writev() or sendfile() of an exchange's output, and
+ * whether the close after the last one may skip lingering.
  */
 #include "output.h"
 
@@ -8,6 +9,7 @@
 #include <sys/uio.h>
 
 #include "exchange.h"
+#include "net.h"
 
 ssize_t output_send(int fd, struct exchange *ex, size_t max)
 {
@@ -33,4 +35,10 @@ ssize_t output_send(int fd, struct exchange *ex, size_t max)
 	if (n > 0)
 		exchange_sent(ex, (size_t)n);
 	return n;
+}
+
+bool output_may_close_at_once(int fd, const struct exchange *ex)
+{
+	/* The exchange first: a keep-alive or error close costs no ioctl. */
+	return exchange_client_closes(ex) && net_is_quiet(fd);
 }

@@ -6,7 +6,8 @@
  *                                  between requests the stop pipe) first
  *                   says HANDLE -> run the handler right here
  *                   says WRITE  -> writev/sendfile until all of it is out
- *                   says CLOSE  -> lingering close
+ *                   says CLOSE  -> close, lingering unless the client
+ *                                  asked for it and has all of it
  *
  * The HTTP side - parsing, 100 Continue, errors, keep-alive, pipelining,
  * counting and logging - is the exchange's (exchange.c), shared with the
@@ -241,6 +242,8 @@ static int session_run(struct session *s)
 #ifdef BREAK_NO_LINGER /* the lab: a plain close, RST if bytes wait */
 			goto out_close;
 #endif
+			if (output_may_close_at_once(s->fd, &s->ex))
+				goto out_close;
 			lingering_close(s->fd);
 			return served;
 		}

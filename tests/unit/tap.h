@@ -2,7 +2,7 @@
  * tap.h - counts the system calls that common/ makes on one socket.
  *
  * A unit test that includes this file defines poll, recv, read, writev,
- * getpeername and setsockopt itself.  The test program is linked with
+ * shutdown, getpeername and setsockopt itself.  The test program is linked with
  * libcommon.a, and a function the program defines wins over the C
  * library's, so serve.c and conn.c call these; each counts the call if it
  * is about tap.fd, runs the test's hook, and calls the real function
@@ -20,6 +20,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,7 +32,8 @@
 
 struct tap {
 	int fd; /* the socket watched; -1: count nothing */
-	int polls, reads, empty_reads, writes, getpeernames, setsockopts;
+	int polls, reads, empty_reads, writes, shutdowns, getpeernames,
+		setsockopts;
 	/* Called after a read, a write, or before a poll on fd; may be NULL. */
 	void (*after_read)(ssize_t n);
 	void (*after_write)(ssize_t n);
@@ -77,6 +79,22 @@ static bool tap_wait_readable(int fd, int len)
 			return true;
 		if (len > 0)
 			tap_real_poll(&p, 0, 1); /* sleep 1 ms */
+	}
+	return false;
+}
+
+/*
+ * Waits (at most 5 s) until the peer has acknowledged every byte written
+ * to fd (SIOCOUTQ is 0): the client's kernel has the whole response.
+ */
+static bool tap_wait_acked(int fd)
+{
+	for (int i = 0; i < 5000; i++) {
+		int unacked = -1;
+
+		if (ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked == 0)
+			return true;
+		tap_real_poll(NULL, 0, 1); /* sleep 1 ms */
 	}
 	return false;
 }
@@ -154,6 +172,16 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 		errno = saved;
 	}
 	return n;
+}
+
+/* A lingering close begins with one: counts them on tap.fd. */
+int shutdown(int fd, int how)
+{
+	int (*real)(int, int) = tap_real("shutdown");
+
+	if (fd == tap.fd && tap.fd >= 0)
+		tap.shutdowns++;
+	return real(fd, how);
 }
 
 /* glibc declares the address argument as __SOCKADDR_ARG (_GNU_SOURCE). */

@@ -24,6 +24,8 @@
 #include "tap.h"
 
 #define HELLO "GET /api/hello HTTP/1.1\r\nHost: t\r\n\r\n"
+#define CLOSING                                                                \
+	"GET /api/hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
 
 static struct server srv;
 static struct conn_shared sh;
@@ -145,6 +147,60 @@ static void test_keepalive_request_keeps_want(void **state)
 	close(client_fd);
 }
 
+/* Hook: the client's kernel has the whole response before the close. */
+static void acked_after_answer(ssize_t n)
+{
+	(void)n;
+	assert_true(tap_wait_acked(tap.fd));
+}
+
+/*
+ * The client asked for the close, has all of the answer and sends
+ * nothing more: the connection closes at once (CONN_WANT_CLOSE), with no
+ * shutdown and no lingering state for the loop to watch.
+ */
+static void test_clean_close_does_not_linger(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	conn_open(&c, &sh, connect_pair());
+	client_send(CLOSING);
+	tap.after_write = acked_after_answer;
+	assert_int_equal(conn_on_readable(&c), CONN_WANT_CLOSE);
+	assert_int_equal(tap.shutdowns, 0);
+	assert_int_equal(tap.reads, 1);
+	conn_close(&c);
+	close(client_fd);
+}
+
+/* Hook: one byte more arrives behind the closing request. */
+static void byte_after_request(ssize_t n)
+{
+	if (n > 0 && tap.reads == 1)
+		client_send("x");
+}
+
+/*
+ * A byte the server never read waits in the socket: a plain close would
+ * send RST.  The connection lingers: shut down, and waiting to read.
+ */
+static void test_pending_byte_lingers(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	conn_open(&c, &sh, connect_pair());
+	client_send(CLOSING);
+	tap.after_read = byte_after_request;
+	tap.after_write = acked_after_answer;
+	assert_int_equal(conn_on_readable(&c), CONN_WANT_READ);
+	assert_int_equal(tap.shutdowns, 1);
+	assert_int_equal(conn_timer_kind(&c), CONN_TIMER_LINGER);
+	conn_close(&c);
+	close(client_fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +208,8 @@ int main(void)
 		cmocka_unit_test(test_open_with_log_asks_peer),
 		cmocka_unit_test(test_open_with_rate_limit_asks_peer),
 		cmocka_unit_test(test_keepalive_request_keeps_want),
+		cmocka_unit_test(test_clean_close_does_not_linger),
+		cmocka_unit_test(test_pending_byte_lingers),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

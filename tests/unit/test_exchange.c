@@ -429,6 +429,103 @@ static void test_refused_head_gets_no_body(void **state)
 }
 
 /*
+ * Runs req (delivered in one read) to its close and returns what
+ * exchange_client_closes() says then: may the driver skip lingering?
+ */
+static bool client_closes_after(const char *req)
+{
+	struct wire w;
+	bool clean;
+
+	wire_init(&w, 4096);
+	deliver(&w, req);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	clean = exchange_client_closes(&w.ex);
+	exchange_release(&w.ex);
+	return clean;
+}
+
+static void test_client_closes_after_connection_close(void **state)
+{
+	(void)state;
+	assert_true(client_closes_after("GET /api/model HTTP/1.1\r\nHost: x\r\n"
+					"Connection: close\r\n\r\n"));
+}
+
+static void test_client_closes_after_http10(void **state)
+{
+	(void)state;
+	assert_true(client_closes_after("GET /api/model HTTP/1.0\r\n\r\n"));
+}
+
+/* A body read whole is part of the request: nothing of it is left. */
+static void test_client_closes_after_body_read_whole(void **state)
+{
+	(void)state;
+	assert_true(client_closes_after("POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+					"Connection: close\r\n"
+					"Content-Length: 5\r\n\r\nhello"));
+}
+
+/* The client asked to keep the connection: the server ends it (a 500). */
+static void test_server_closes_keep_alive_lingers(void **state)
+{
+	struct stats *saved = srv.app.stats;
+	bool clean;
+
+	(void)state;
+	srv.app.stats = NULL; /* /api/stats then fails: 500, and close */
+	clean = client_closes_after(
+		"GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n");
+	srv.app.stats = saved;
+	assert_false(clean);
+}
+
+/* An error closes because the framing is lost, whatever the client said. */
+static void test_error_close_lingers(void **state)
+{
+	(void)state;
+	assert_false(
+		client_closes_after("GET / HTTP/1.1\r\nConnection: close\r\n"
+				    "Bad header\r\n\r\n"));
+}
+
+/* A 413 before the body: the body may still be on its way. */
+static void test_body_not_read_lingers(void **state)
+{
+	(void)state;
+	assert_false(
+		client_closes_after("POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+				    "Connection: close\r\n"
+				    "Content-Length: 999999999\r\n\r\n"));
+}
+
+/* Bytes behind a Connection: close were received and never answered. */
+static void test_bytes_behind_close_linger(void **state)
+{
+	(void)state;
+	assert_false(
+		client_closes_after("GET /api/model HTTP/1.1\r\nHost: x\r\n"
+				    "Connection: close\r\n\r\nG"));
+}
+
+/* A refused hand-off is the server's close, even of a closing request. */
+static void test_refused_request_lingers(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, 4096);
+	deliver(&w, "GET /api/sleep?ms=1 HTTP/1.1\r\nHost: x\r\n"
+		    "Connection: close\r\n\r\n");
+	assert_int_equal(exchange_next(&w.ex), EXCHANGE_HANDLE);
+	exchange_refuse(&w.ex, 503);
+	assert_int_equal(run(&w), EXCHANGE_CLOSE);
+	assert_false(exchange_client_closes(&w.ex));
+	exchange_release(&w.ex);
+}
+
+/*
  * A request is routed once, when it completes: exchange_may_block() and
  * exchange_handle() both read that route.  The test rewrites the path in
  * the buffer afterwards (a server never does) to see which route runs.
@@ -728,6 +825,14 @@ int main(void)
 		cmocka_unit_test(test_full_buffer_with_head_is_413),
 		cmocka_unit_test(test_refused_request_is_503_then_close),
 		cmocka_unit_test(test_refused_head_gets_no_body),
+		cmocka_unit_test(test_client_closes_after_connection_close),
+		cmocka_unit_test(test_client_closes_after_http10),
+		cmocka_unit_test(test_client_closes_after_body_read_whole),
+		cmocka_unit_test(test_server_closes_keep_alive_lingers),
+		cmocka_unit_test(test_error_close_lingers),
+		cmocka_unit_test(test_body_not_read_lingers),
+		cmocka_unit_test(test_bytes_behind_close_linger),
+		cmocka_unit_test(test_refused_request_lingers),
 		cmocka_unit_test(test_request_is_routed_once),
 		cmocka_unit_test(test_over_limit_is_429_and_keeps_alive),
 		cmocka_unit_test(test_over_limit_head_has_no_body),

@@ -28,6 +28,8 @@
 #include "tap.h"
 
 #define HELLO "GET /api/hello HTTP/1.1\r\nHost: t\r\n\r\n"
+#define CLOSING                                                                \
+	"GET /api/hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
 #define REQUESTS 5
 
 static struct server srv;
@@ -251,6 +253,104 @@ static void test_peer_address_when_logging(void **state)
 	assert_int_equal(client_answers(), 1);
 }
 
+/* Hook: the client's kernel has the whole response before the close. */
+static void acked_after_answer(ssize_t n)
+{
+	(void)n;
+	assert_true(tap_wait_acked(tap.fd));
+}
+
+/*
+ * The client asked for the close, has all of the answer and sends
+ * nothing more: a plain close.  No shutdown, and after the request no
+ * poll and no read - the lingering close would wait for its EOF.
+ */
+static void test_clean_close_does_not_linger(void **state)
+{
+	int fd = connect_pair();
+
+	(void)state;
+	client_send(CLOSING);
+	tap.after_write = acked_after_answer;
+	assert_int_equal(serve_connection(&srv, fd), 1);
+	assert_int_equal(tap.shutdowns, 0);
+	assert_int_equal(tap.polls, 0);
+	assert_int_equal(tap.reads, 1); /* the request, nothing after it */
+	assert_int_equal(client_answers(), 1);
+}
+
+/* Hooks: one byte more behind the closing request, and then its EOF. */
+static void byte_after_request(ssize_t n)
+{
+	if (n > 0 && tap.reads == 1) {
+		client_send("x");
+		shutdown(client.fd, SHUT_WR);
+	}
+}
+
+/*
+ * A byte the server never read waits in the socket: a plain close would
+ * send RST.  The lingering close runs: shutdown, then it reads the byte
+ * and the EOF.
+ */
+static void test_pending_byte_lingers(void **state)
+{
+	int fd = connect_pair();
+
+	(void)state;
+	client_send(CLOSING);
+	tap.after_read = byte_after_request;
+	tap.after_write = acked_after_answer;
+	assert_int_equal(serve_connection(&srv, fd), 1);
+	assert_int_equal(tap.shutdowns, 1);
+	assert_int_equal(tap.reads, 3); /* the request, "x", EOF */
+	assert_int_equal(client_answers(), 1);
+}
+
+/* Hook: the close is being decided while the answer is still unacked. */
+static void unacked_before_linger(void)
+{
+	int unacked = 0;
+
+	assert_int_equal(ioctl(tap.fd, SIOCOUTQ, &unacked), 0);
+	assert_true(unacked > 0);
+	shutdown(client.fd, SHUT_WR);
+}
+
+/*
+ * An answer the client has not acknowledged yet (it does not read, its
+ * window is shut): its bytes are still in our send queue, where an RST
+ * would destroy them.  The lingering close runs.
+ */
+static void test_unacked_answer_lingers(void **state)
+{
+	static char req[64 * 1024];
+	int fd = connect_pair();
+	int small = 4096, big = 1024 * 1024;
+	size_t head, body = 48 * 1024;
+
+	(void)state;
+	assert_int_equal(setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)),
+			 0);
+	assert_int_equal(
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+	tap_reset(fd);
+	head = (size_t)snprintf(req, sizeof(req),
+				"POST /api/echo HTTP/1.1\r\nHost: t\r\n"
+				"Connection: close\r\n"
+				"Content-Length: %zu\r\n\r\n",
+				body);
+	memset(req + head, 'a', body);
+	req[head + body] = '\0';
+	client_send(req);
+	tap.before_poll = unacked_before_linger;
+	assert_int_equal(serve_connection(&srv, fd), 1);
+	assert_int_equal(tap.shutdowns, 1);
+	tap.fd = -1;
+	close(client.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +360,9 @@ int main(void)
 		cmocka_unit_test(test_stop_seen_between_requests),
 		cmocka_unit_test(test_no_setup_calls_per_connection),
 		cmocka_unit_test(test_peer_address_when_logging),
+		cmocka_unit_test(test_clean_close_does_not_linger),
+		cmocka_unit_test(test_pending_byte_lingers),
+		cmocka_unit_test(test_unacked_answer_lingers),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
