@@ -417,6 +417,52 @@ static void test_target_forms(void **state)
 	assert_str(p.req.path, "/caf\xc3\xa9");
 }
 
+/*
+ * The Host check reads one byte past the value, which every caller has:
+ * the OWS trimmed off it, its line end (CRLF or a bare LF), or after a
+ * target's authority, '/', '?', '#' or SP.  Each of them, after a name
+ * and after a port.
+ */
+static void test_host_ends(void **state)
+{
+	static const char *const hosts[] = { "a",	 "localhost",
+					     "a:80",	 "localhost:8080",
+					     "[::1]:80", "a%20b" };
+	static const char *const after_value[] = { " \r\n", "\t\r\n", "\r\n",
+						   "\n" };
+	static const char *const after_authority[] = { "", "/", "/p", "?q",
+						       "#f" };
+	char raw[128];
+	struct parsed p;
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		for (j = 0; j < sizeof(after_value) / sizeof(after_value[0]);
+		     j++) {
+			snprintf(raw, sizeof(raw),
+				 "GET / HTTP/1.1\r\nHost: %s%s\r\n", hosts[i],
+				 after_value[j]);
+			expect_complete(&p, raw, strlen(raw));
+			assert_str(p.req.host, hosts[i]);
+		}
+		for (j = 0;
+		     j < sizeof(after_authority) / sizeof(after_authority[0]);
+		     j++) {
+			snprintf(raw, sizeof(raw),
+				 "GET http://%s%s HTTP/1.1\r\nHost: b\r\n\r\n",
+				 hosts[i], after_authority[j]);
+			expect_complete(&p, raw, strlen(raw));
+			assert_str(p.req.host, hosts[i]);
+		}
+	}
+	/* A port that runs into something else is still refused. */
+	expect_status(RAW("GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n"), 400);
+	expect_status(RAW("GET / HTTP/1.1\r\nHost: a:8 0\r\n\r\n"), 400);
+	expect_status(RAW("GET http://a:80x/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+		      400);
+}
+
 static void test_request_line_rejections(void **state)
 {
 	static const struct status_case cases[] = {
@@ -2046,6 +2092,7 @@ int main(void)
 		cmocka_unit_test(test_known_methods),
 		cmocka_unit_test(test_unknown_methods_are_501),
 		cmocka_unit_test(test_target_forms),
+		cmocka_unit_test(test_host_ends),
 		cmocka_unit_test(test_request_line_rejections),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_leading_empty_lines),
