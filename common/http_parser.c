@@ -425,6 +425,19 @@ static inline uint64_t marks_below(uint64_t w, unsigned char lo)
 	return (((w - ones * lo) & ~w) | ((del - ones) & ~del)) & tops;
 }
 
+/*
+ * The top bit of each byte of w equal to c, and perhaps of bytes after
+ * such a byte: the zero bytes of w XOR c, found as marks_below() finds
+ * them.  Again the lowest mark is always a real one.
+ */
+static inline uint64_t marks_equal(uint64_t w, unsigned char c)
+{
+	const uint64_t ones = 0x0101010101010101u;
+	uint64_t x = w ^ (ones * c);
+
+	return (x - ones) & ~x & (ones * 0x80);
+}
+
 /* The index in its word of the first byte m marks (m != 0). */
 static inline size_t first_mark(uint64_t m)
 {
@@ -616,6 +629,16 @@ static inline void split_path_query(struct http_request *req, const char *p,
 		req->query.p = q + 1;
 		req->query.len = n - req->path.len - 1;
 	}
+}
+
+/* The query is q[0..n) up to a '#', if there is one. */
+static inline void split_query(struct http_request *req, const char *q,
+			       size_t n)
+{
+	const char *hash = memchr(q, '#', n);
+
+	req->query.p = q;
+	req->query.len = hash != NULL ? (size_t)(hash - q) : n;
 }
 
 /* Checks "[" IPv6address or IPvFuture "]"; returns the byte after ']'. */
@@ -1326,6 +1349,43 @@ static int step_length_body(struct parser *p);
  */
 
 /*
+ * The end of the target's run from b[t] (as class_run_end() finds it for
+ * CH_TARGET), and in *delim the first '?' or '#' before that end, or the
+ * end itself if there is none: the test for those two delimiters rides
+ * on the words the run's test loads anyway, where split_path_query()
+ * would look for them with two memchr() calls.  Returns end when fewer
+ * than 8 bytes are left before the run ends: the steps take it from
+ * there.
+ */
+static inline size_t fast_target_end(const unsigned char *b, size_t t,
+				     size_t end, size_t *delim)
+{
+	size_t i = t, first = SIZE_MAX, stop;
+	uint64_t w, m, d;
+
+	while (i + 8 <= end) {
+		w = load_word(b + i);
+		m = marks_below(w, ' ' + 1);
+		d = marks_equal(w, '?') | marks_equal(w, '#');
+		if (m != 0) {
+			stop = first_mark(m);
+			/* Only the delimiters before the stop count. */
+			d &= ((uint64_t)1 << (8 * stop)) - 1;
+			if (d != 0 && first == SIZE_MAX)
+				first = i + first_mark(d);
+			i += stop;
+			*delim = first != SIZE_MAX ? first : i;
+			return i;
+		}
+		if (d != 0 && first == SIZE_MAX)
+			first = i + first_mark(d);
+		i += 8;
+	}
+	*delim = end;
+	return end;
+}
+
+/*
  * method SP request-target SP "HTTP/1." ("0" / "1") CRLF, all of it
  * within max_request_line bytes before the CRLF, as step_method(),
  * step_target() and step_version() read it.  Returns the index of the
@@ -1337,7 +1397,7 @@ static size_t fast_request_line(struct parser *p)
 	size_t line_max = p->lim->max_request_line;
 	size_t end = p->s.len < line_max ? p->s.len : line_max;
 	struct http_request *req = p->req;
-	size_t i, t;
+	size_t i, t, delim;
 
 	i = class_run_end(b, 0, end, CH_TOKEN);
 	if (i == 0 || i == end || b[i] != ' ')
@@ -1346,13 +1406,21 @@ static size_t fast_request_line(struct parser *p)
 	req->method_name.len = i;
 	p->st->known = method_lookup(&req->method_name, &req->method);
 	t = i + 1;
-	i = class_run_end(b, t, end, CH_TARGET);
+	i = fast_target_end(b, t, end, &delim);
 	if (i == t || i == end || b[i] != ' ')
 		return 0;
 	req->target.p = p->s.buf + t;
 	req->target.len = i - t;
-	if (split_target(req, p->st->known) != 0)
+	if (b[t] == '/' && !(p->st->known && req->method == HTTP_CONNECT)) {
+		/* origin-form: the path ends at the first '?' or '#', and
+		   only a '?' starts a query, which a '#' would end. */
+		req->path.p = req->target.p;
+		req->path.len = delim - t;
+		if (delim != i && b[delim] == '?')
+			split_query(req, p->s.buf + delim + 1, i - delim - 1);
+	} else if (split_target(req, p->st->known) != 0) {
 		return 0;
+	}
 	i++;
 	if (end - i < 8 || memcmp(b + i, "HTTP/1.", 7) != 0 ||
 	    (b[i + 7] != '0' && b[i + 7] != '1'))
