@@ -417,6 +417,94 @@ static void test_target_forms(void **state)
 	assert_str(p.req.path, "/caf\xc3\xa9");
 }
 
+/*
+ * The fast path finds '?' and '#' in the words it loads to find the end
+ * of the target: each delimiter at every place of targets of 2 to 20
+ * bytes, so that it falls in every lane of a word, in the word where the
+ * target ends and in the one before.
+ */
+static void test_query_and_fragment_in_every_lane(void **state)
+{
+	static const char fill[] = "/abcdefghijklmnopqrs";
+	char target[32], raw[96];
+	struct parsed p;
+	size_t n, k;
+	int form;
+
+	(void)state;
+	for (n = 2; n < sizeof(fill); n++) {
+		for (k = 1; k < n; k++) {
+			/* "/ab#de", "/ab?de", and "/ab?d#" for a query that
+			   a fragment ends */
+			for (form = 0; form < 3; form++) {
+				memcpy(target, fill, n);
+				target[n] = '\0';
+				target[k] = form == 0 ? '#' : '?';
+				if (form == 2)
+					target[n - 1] = '#';
+				snprintf(raw, sizeof(raw),
+					 "GET %s HTTP/1.1\r\nHost: a\r\n\r\n",
+					 target);
+				expect_complete(&p, raw, strlen(raw));
+				target[k] = '\0';
+				assert_str(p.req.path, target);
+				if (form == 2 && k < n - 1)
+					target[n - 1] = '\0';
+				if (form == 0 || (form == 2 && k == n - 1))
+					assert_int_equal(p.req.query.len, 0);
+				else
+					assert_str(p.req.query, target + k + 1);
+			}
+		}
+	}
+}
+
+/*
+ * The Host check reads one byte past the value, which every caller has:
+ * the OWS trimmed off it, its line end (CRLF or a bare LF), or after a
+ * target's authority, '/', '?', '#' or SP.  Each of them, after a name
+ * and after a port.
+ */
+static void test_host_ends(void **state)
+{
+	static const char *const hosts[] = { "a",	 "localhost",
+					     "a:80",	 "localhost:8080",
+					     "[::1]:80", "a%20b" };
+	static const char *const after_value[] = { " \r\n", "\t\r\n", "\r\n",
+						   "\n" };
+	static const char *const after_authority[] = { "", "/", "/p", "?q",
+						       "#f" };
+	char raw[128];
+	struct parsed p;
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		for (j = 0; j < sizeof(after_value) / sizeof(after_value[0]);
+		     j++) {
+			snprintf(raw, sizeof(raw),
+				 "GET / HTTP/1.1\r\nHost: %s%s\r\n", hosts[i],
+				 after_value[j]);
+			expect_complete(&p, raw, strlen(raw));
+			assert_str(p.req.host, hosts[i]);
+		}
+		for (j = 0;
+		     j < sizeof(after_authority) / sizeof(after_authority[0]);
+		     j++) {
+			snprintf(raw, sizeof(raw),
+				 "GET http://%s%s HTTP/1.1\r\nHost: b\r\n\r\n",
+				 hosts[i], after_authority[j]);
+			expect_complete(&p, raw, strlen(raw));
+			assert_str(p.req.host, hosts[i]);
+		}
+	}
+	/* A port that runs into something else is still refused. */
+	expect_status(RAW("GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n"), 400);
+	expect_status(RAW("GET / HTTP/1.1\r\nHost: a:8 0\r\n\r\n"), 400);
+	expect_status(RAW("GET http://a:80x/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+		      400);
+}
+
 static void test_request_line_rejections(void **state)
 {
 	static const struct status_case cases[] = {
@@ -2046,6 +2134,8 @@ int main(void)
 		cmocka_unit_test(test_known_methods),
 		cmocka_unit_test(test_unknown_methods_are_501),
 		cmocka_unit_test(test_target_forms),
+		cmocka_unit_test(test_query_and_fragment_in_every_lane),
+		cmocka_unit_test(test_host_ends),
 		cmocka_unit_test(test_request_line_rejections),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_leading_empty_lines),
