@@ -16,6 +16,19 @@ static const char month_names[12][4] = { "Jan", "Feb", "Mar", "Apr",
 					 "May", "Jun", "Jul", "Aug",
 					 "Sep", "Oct", "Nov", "Dec" };
 
+/*
+ * LESSON: glibc reads the time zone (/etc/localtime: an openat, two fstat,
+ * two reads, an lseek and a close, and a parse) the first time a process
+ * converts a time - even to UTC, with gmtime_r.  A process that never
+ * converted one before it forked leaves that to each child: 02 read the
+ * file once per connection (strace -f shows it; docs/02_fork.md).  Loaded
+ * here, before the first fork, it is in every child's copy of memory.
+ */
+void http_date_init(void)
+{
+	tzset();
+}
+
 /* t broken down in UTC; the epoch if t is out of gmtime_r's range. */
 static void to_utc(time_t t, struct tm *tm)
 {

@@ -21,6 +21,12 @@
 #define HTTP_DATE_LEN 30     /* "Sun, 06 Nov 1994 08:49:37 GMT" + NUL */
 #define HTTP_DATE_CLF_LEN 27 /* "06/Nov/1994:08:49:37 +0000" + NUL */
 
+/*
+ * Loads what the first conversion of a time would load, once, at
+ * start-up: see the LESSON in http_date.c.  Call before the first fork.
+ */
+void http_date_init(void);
+
 /* Writes t as an IMF-fixdate into out, NUL-terminated. */
 void http_date_format(time_t t, char out[HTTP_DATE_LEN]);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "http_date.h"
 #include "log.h"
 #include "net.h"
 #include "static_files.h"
@@ -175,6 +176,7 @@ int server_setup(struct server *srv, const char *model,
 	srv->listen_fd = srv->stop_fd = srv->stop_write_fd = -1;
 	http_limits_init(&srv->limits);
 	srv->limits.max_body = opt->max_body;
+	http_date_init();
 
 	if (file_resolve_root(opt->root, srv->root, sizeof(srv->root)) != 0) {
 		snprintf(err, errsz, "--root %s: %s", opt->root,

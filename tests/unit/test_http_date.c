@@ -1,6 +1,7 @@
 /*
  * test_http_date.c - IMF-fixdate written and read back, the forms that are
- * refused, the Common Log Format date, and the per-thread cache of now.
+ * refused, the Common Log Format date, the per-thread cache of now, and
+ * the time zone loaded at start-up.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_date.h"
@@ -127,6 +129,25 @@ static void test_now_is_cached_per_thread(void **state)
 	assert_ptr_not_equal(theirs, mine);
 }
 
+/*
+ * http_date_init() loads the time zone now (02's children must not each
+ * read /etc/localtime): with TZ set, tzname shows the zone was read.  The
+ * dates the server writes stay in GMT whatever the zone.
+ */
+static void test_init_loads_the_zone(void **state)
+{
+	char out[HTTP_DATE_LEN];
+
+	(void)state;
+	assert_int_equal(setenv("TZ", "XYZ5", 1), 0);
+	http_date_init();
+	assert_string_equal(tzname[0], "XYZ");
+	http_date_format(RFC_EXAMPLE_TIME, out);
+	assert_string_equal(out, "Sun, 06 Nov 1994 08:49:37 GMT");
+	unsetenv("TZ");
+	tzset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_format_clf),
 		cmocka_unit_test(test_now_is_cached_per_thread),
+		cmocka_unit_test(test_init_loads_the_zone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
