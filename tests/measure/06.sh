@@ -79,8 +79,8 @@ for round in 1 2 3; do
 done >"$WORK/loops"
 header "06_epoll_async --threads 8 --loops N, unpinned \`wrk -t2 -c100" \
 	"-d2s\` on the 1 KiB small.html, three rounds taken in turn; CPU is" \
-	"the server's utime+stime per request; spread: how many of wrk's" \
-	"connections each loop's epoll set held, 1 s into each run"
+	"the server's CPU time per request (its cgroup); spread: how many" \
+	"of wrk's connections each loop's epoll set held, 1 s into each run"
 echo "| 06 with | requests/s (3 runs) | median | CPU µs/request, median | spread per run |"
 echo "|---|---|---:|---:|---|"
 for l in 1 2; do
@@ -125,9 +125,9 @@ done >"$WORK/cache"
 header "the server pinned to CPU 0, \`wrk -t1 -c50 -d1s\` pinned to CPU 1" \
 	"on the 1 KiB small.html, three rounds taken in turn (nginx: one" \
 	"worker, sendfile on, as the bench configures it; nginx-ofc adds" \
-	"open_file_cache with 1 s validity); CPU: the server's utime+stime" \
-	"per request, median (min-max); system calls: \`perf stat -e" \
-	"raw_syscalls:sys_enter\` in a 1 s run of its own"
+	"open_file_cache with 1 s validity); CPU: the server's CPU time" \
+	"(its cgroup) per request, median (min-max); system calls:" \
+	"\`perf stat -e raw_syscalls:sys_enter\` in a 1 s run of its own"
 echo "| server | system calls per request | server CPU per request |"
 echo "|---|---:|---:|"
 for c in $configs; do
