@@ -170,7 +170,6 @@ WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}
 
 BIN_DIR=${BIN_DIR:-$ROOT_DIR/bin}
 PAGE_KIB=$(($(getconf PAGESIZE) / 1024))
-CLK_TCK=$(getconf CLK_TCK)
 NGINX=$(command -v nginx 2>/dev/null || true)
 [ -z "$NGINX" ] && [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx
 
@@ -554,8 +553,9 @@ run_cell() {
 		;;
 	esac
 
-	# Measure: /proc before and after, samples during.  Nothing traces
-	# the server now: perf comes after, in a pass of its own.
+	# Measure: its CPU time before and after (cpu_used_us), /proc
+	# samples during.  Nothing traces the server now: perf comes after,
+	# in a pass of its own.
 	cpu0=$(cpu_used_us "$SERVER_PID")
 	sample_tree "$SERVER_PID" "$cell/samples" "$cell/stop" \
 		$(((DURATION + 60) * 5)) &

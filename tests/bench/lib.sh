@@ -86,6 +86,9 @@ tree_stat() {
 # bench's own when the bench can make one (root, a writable cgroup
 # filesystem), and /proc is the fallback; meta.env says which (cpu_clock).
 
+# /proc's clock ticks a second, for the fallback.
+CLK_TCK=$(getconf CLK_TCK)
+
 # Makes the cgroup $1 (a name) under cgroup v2, else under v1's cpuacct.
 # Sets CPU_CG (its directory, empty for /proc) and CPU_CLOCK (how CPU time
 # is read: cgroup2, cpuacct or proc).  cgexec.sh moves each server into it.

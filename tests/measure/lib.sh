@@ -21,7 +21,6 @@ BENCH_DIR=$ROOT_DIR/tests/bench
 BIN_DIR=${BIN_DIR:-$ROOT_DIR/bin}
 DOCROOT=$ROOT_DIR/www
 PAGE_KIB=$(($(getconf PAGESIZE) / 1024))
-CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(getconf _NPROCESSORS_ONLN)
 # What start_server (tests/bench/lib.sh) reads; serve() sets CELL_ARGS.
 SERVER_ARGS=""
