@@ -118,10 +118,10 @@ struct file_entry {
 	 * the body compressed on the first request that takes gzip and
 	 * kept for every later one.  NULL: none (yet).  gzip_worth: the
 	 * body may be compressed (text of the right size, no .gz); false
-	 * once compressing it did not make it smaller.  gz_id is what
-	 * fstatat said of rel + ".gz" when the entry was made (all zero:
-	 * no regular file), checked with id: a .gz that appears, changes
-	 * or goes makes the entry stale too.
+	 * once compressing it did not make it smaller.  gz_id is the
+	 * identity of rel + ".gz" when the entry was made (all zero: no
+	 * regular file), checked with id by an fstatat: a .gz that
+	 * appears, changes or goes makes the entry stale too.
 	 */
 	struct file_gzip *_Atomic gzip; /* freed with the entry */
 	atomic_bool gzip_worth;
